@@ -1,0 +1,256 @@
+/// Decodes bencode from raw bytes, keeping the byte span of every value.
+///
+/// Limits keep hostile input bounded: nesting depth (no stack overflow on
+/// `llllll…`), total size, and string lengths checked against the bytes left
+/// before anything is allocated.
+public struct BencodeDecoder: Sendable {
+    public enum Strictness: Sendable {
+        /// Non-canonical input is an error (for anything we hash or trust).
+        case strict
+        /// Non-canonical input is accepted and reported as warnings (for looking).
+        case lenient
+    }
+
+    public var strictness: Strictness
+    public var maxDepth: Int
+    public var maxSize: Int
+    /// Record the span of every value in pre-order (costs one range per value).
+    public var recordsSpans: Bool
+
+    public init(strictness: Strictness = .strict, maxDepth: Int = 256, maxSize: Int = 1 << 30, recordsSpans: Bool = false) {
+        self.strictness = strictness
+        self.maxDepth = maxDepth
+        self.maxSize = maxSize
+        self.recordsSpans = recordsSpans
+    }
+
+    public func decode(_ bytes: [UInt8]) throws(BencodeError) -> BencodeDocument {
+        guard bytes.count <= maxSize else {
+            throw BencodeError(offset: 0, reason: .sizeLimit(maxSize))
+        }
+        var result: Result<BencodeDocument, BencodeError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = Parser(bytes: buffer, config: self)
+            do throws(BencodeError) {
+                let root = try parser.parseRoot()
+                result = .success(BencodeDocument(
+                    root: root, topLevelSpans: parser.topLevelSpans,
+                    spans: parser.spans, warnings: parser.warnings))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Decodes a value from the front of `bytes` and returns how many bytes it used;
+    /// bytes after it are left alone (for streams such as BEP 9 metadata messages).
+    public func decodePrefix(_ bytes: ArraySlice<UInt8>) throws(BencodeError) -> (value: BencodeValue, length: Int) {
+        var result: Result<(BencodeValue, Int), BencodeError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = Parser(bytes: buffer, config: self)
+            do throws(BencodeError) {
+                let value = try parser.parseValue(depth: 0)
+                result = .success((value, parser.position))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        let (value, length) = try result.get()
+        return (value, length)
+    }
+}
+
+/// The outcome of a decode: the value, where its parts lie in the input, and warnings.
+public struct BencodeDocument: Sendable {
+    public var root: BencodeValue
+    /// For a dictionary root, the span of each top-level value by key (first occurrence);
+    /// the info hash is the SHA-1 of `bytes[topLevelSpans["info"]]`, never of a re-encoding.
+    public var topLevelSpans: [[UInt8]: Range<Int>]
+    /// Every value's span in pre-order, when `recordsSpans` was set.
+    public var spans: [Range<Int>]
+    public var warnings: [BencodeWarning]
+
+    public func span(ofTopLevelKey key: String) -> Range<Int>? {
+        topLevelSpans[Array(key.utf8)]
+    }
+}
+
+// MARK: - Parser
+
+private struct Parser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let config: BencodeDecoder
+    var position = 0
+    var topLevelSpans: [[UInt8]: Range<Int>] = [:]
+    var spans: [Range<Int>] = []
+    var warnings: [BencodeWarning] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>, config: BencodeDecoder) {
+        self.bytes = bytes
+        self.config = config
+    }
+
+    mutating func parseRoot() throws(BencodeError) -> BencodeValue {
+        let value = try parseValue(depth: 0)
+        if position < bytes.count {
+            try nonCanonical(at: position, .trailingBytes(count: bytes.count - position),
+                             "\(bytes.count - position) trailing bytes after the value")
+        }
+        return value
+    }
+
+    mutating func nonCanonical(at offset: Int, _ reason: BencodeError.Reason, _ message: String) throws(BencodeError) {
+        switch config.strictness {
+        case .strict: throw BencodeError(offset: offset, reason: reason)
+        case .lenient: warnings.append(BencodeWarning(offset: offset, message: message))
+        }
+    }
+
+    mutating func parseValue(depth: Int) throws(BencodeError) -> BencodeValue {
+        guard position < bytes.count else {
+            throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a value"))
+        }
+        let start = position
+        var spanIndex = -1
+        if config.recordsSpans {
+            spanIndex = spans.count
+            spans.append(start..<start)
+        }
+        let value: BencodeValue
+        switch bytes[position] {
+        case UInt8(ascii: "i"):
+            value = try parseInteger()
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            value = .string(try parseString())
+        case UInt8(ascii: "l"):
+            guard depth < config.maxDepth else { throw BencodeError(offset: position, reason: .depthLimit(config.maxDepth)) }
+            position += 1
+            var items: [BencodeValue] = []
+            while true {
+                guard position < bytes.count else {
+                    throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a list item or 'e'"))
+                }
+                if bytes[position] == UInt8(ascii: "e") { position += 1; break }
+                items.append(try parseValue(depth: depth + 1))
+            }
+            value = .list(items)
+        case UInt8(ascii: "d"):
+            guard depth < config.maxDepth else { throw BencodeError(offset: position, reason: .depthLimit(config.maxDepth)) }
+            value = .dictionary(try parseDictionary(depth: depth))
+        default:
+            throw BencodeError(offset: position, reason: .unexpectedByte(bytes[position], expected: "'i', 'l', 'd' or a string length"))
+        }
+        if spanIndex >= 0 { spans[spanIndex] = start..<position }
+        return value
+    }
+
+    mutating func parseDictionary(depth: Int) throws(BencodeError) -> [BencodeEntry] {
+        position += 1  // 'd'
+        var entries: [BencodeEntry] = []
+        var previousKey: [UInt8]? = nil
+        while true {
+            guard position < bytes.count else {
+                throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a dictionary key or 'e'"))
+            }
+            if bytes[position] == UInt8(ascii: "e") { position += 1; break }
+            let keyOffset = position
+            guard bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") else {
+                throw BencodeError(offset: position, reason: .unexpectedByte(bytes[position], expected: "a string key"))
+            }
+            let key = try parseString()
+            if let previous = previousKey {
+                if key == previous {
+                    try nonCanonical(at: keyOffset, .nonCanonical("duplicate key \(Self.describe(key))"),
+                                     "duplicate key \(Self.describe(key))")
+                } else if !previous.lexicographicallyPrecedes(key) {
+                    try nonCanonical(at: keyOffset, .nonCanonical("key \(Self.describe(key)) out of order"),
+                                     "key \(Self.describe(key)) is out of order (keys must be sorted)")
+                }
+            }
+            previousKey = key
+            let valueStart = position
+            let value = try parseValue(depth: depth + 1)
+            if depth == 0 && topLevelSpans[key] == nil {
+                topLevelSpans[key] = valueStart..<position
+            }
+            entries.append(BencodeEntry(key: key, value: value))
+        }
+        return entries
+    }
+
+    static func describe(_ key: [UInt8]) -> String {
+        if let text = String(validatingUTF8Bytes: key), key.count <= 64 { return "\"\(text)\"" }
+        return "of \(key.count) bytes"
+    }
+
+    mutating func parseInteger() throws(BencodeError) -> BencodeValue {
+        let start = position
+        position += 1  // 'i'
+        let digitsStart = position
+        var negative = false
+        if position < bytes.count && bytes[position] == UInt8(ascii: "-") {
+            negative = true
+            position += 1
+        }
+        let firstDigit = position
+        while position < bytes.count && bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") {
+            position += 1
+        }
+        guard position < bytes.count else {
+            throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a digit or 'e'"))
+        }
+        guard bytes[position] == UInt8(ascii: "e") else {
+            throw BencodeError(offset: position, reason: .unexpectedByte(bytes[position], expected: "a digit or 'e'"))
+        }
+        let digitCount = position - firstDigit
+        guard digitCount > 0 else {
+            throw BencodeError(offset: start, reason: .invalidInteger("no digits"))
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[digitsStart..<position]), as: UTF8.self)
+        position += 1  // 'e'
+        var canonical = true
+        if bytes[firstDigit] == UInt8(ascii: "0") && digitCount > 1 {
+            canonical = false
+            try nonCanonical(at: start, .invalidInteger("leading zero in \(text)"), "integer \(text) has a leading zero")
+        }
+        if negative && bytes[firstDigit] == UInt8(ascii: "0") {
+            canonical = false
+            try nonCanonical(at: start, .invalidInteger("negative zero"), "integer \(text) is negative zero")
+        }
+        if canonical, let value = Int64(text) { return .integer(value) }
+        return .rawInteger(text)
+    }
+
+    mutating func parseString() throws(BencodeError) -> [UInt8] {
+        let start = position
+        var length = 0
+        while position < bytes.count && bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") {
+            let (times, overflow1) = length.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(Int(bytes[position] - UInt8(ascii: "0")))
+            if overflow1 || overflow2 {
+                throw BencodeError(offset: start, reason: .stringTooLong(length: Int.max, available: bytes.count - position))
+            }
+            length = sum
+            position += 1
+        }
+        guard position < bytes.count else {
+            throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "':' after a string length"))
+        }
+        guard bytes[position] == UInt8(ascii: ":") else {
+            throw BencodeError(offset: position, reason: .unexpectedByte(bytes[position], expected: "a digit or ':' in a string length"))
+        }
+        if bytes[start] == UInt8(ascii: "0") && position - start > 1 {
+            try nonCanonical(at: start, .nonCanonical("string length with a leading zero"),
+                             "string length has a leading zero")
+        }
+        position += 1
+        let available = bytes.count - position
+        guard length <= available else {
+            throw BencodeError(offset: start, reason: .stringTooLong(length: length, available: available))
+        }
+        let string = Array(UnsafeBufferPointer(rebasing: bytes[position..<(position + length)]))
+        position += length
+        return string
+    }
+}

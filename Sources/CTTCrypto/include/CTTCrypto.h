@@ -1,0 +1,65 @@
+/// Block compression functions for SHA-1 and SHA-256, with SHA-NI acceleration on x86.
+///
+/// These are the raw FIPS 180-4 compression functions: they hash whole 64-byte blocks
+/// into a caller-owned chaining state and do no padding or buffering (the Swift `Hashing`
+/// module does that). State words are native-endian integers; message bytes are read
+/// big-endian as the standard requires. `data` needs no particular alignment.
+#ifndef CTTCRYPTO_H
+#define CTTCRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Hashes `nblocks` 64-byte blocks into a SHA-1 state, using SHA-NI when the CPU has it.
+///
+/// Honours `tt_sha_force_portable`.
+void tt_sha1_blocks(uint32_t state[5], const uint8_t *data, size_t nblocks);
+
+/// Hashes `nblocks` 64-byte blocks into a SHA-1 state with the portable C code.
+void tt_sha1_blocks_portable(uint32_t state[5], const uint8_t *data, size_t nblocks);
+
+/// Hashes `nblocks` 64-byte blocks into a SHA-1 state with SHA-NI if the CPU has it.
+///
+/// Ignores `tt_sha_force_portable`, so tests can compare both paths side by side; safe
+/// on any CPU because it falls back to the portable code when SHA-NI is missing.
+void tt_sha1_blocks_hardware(uint32_t state[5], const uint8_t *data, size_t nblocks);
+
+/// Hashes `nblocks` 64-byte blocks into a SHA-256 state, using SHA-NI when the CPU has it.
+///
+/// Honours `tt_sha_force_portable`.
+void tt_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t nblocks);
+
+/// Hashes `nblocks` 64-byte blocks into a SHA-256 state with the portable C code.
+void tt_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t nblocks);
+
+/// Hashes `nblocks` 64-byte blocks into a SHA-256 state with SHA-NI if the CPU has it.
+///
+/// Same contract as `tt_sha1_blocks_hardware`.
+void tt_sha256_blocks_hardware(uint32_t state[8], const uint8_t *data, size_t nblocks);
+
+/// Returns 1 if the CPU supports the SHA extensions (and the SSE levels they need), else 0.
+///
+/// Always 0 on non-x86 builds. The CPUID probe runs once and is cached, because CPUID
+/// traps to the hypervisor on virtual machines and costs microseconds.
+int tt_sha_ni_available(void);
+
+/// Returns 1 if `tt_sha1_blocks` / `tt_sha256_blocks` currently use SHA-NI, else 0.
+///
+/// That is `tt_sha_ni_available()` unless the portable path has been forced.
+int tt_sha_hardware_active(void);
+
+/// Makes `tt_sha1_blocks` / `tt_sha256_blocks` use the portable code (`force != 0`) or
+/// go back to automatic selection (`force == 0`).
+///
+/// Process-wide and thread-safe; meant for tests and benchmarks.
+void tt_sha_force_portable(int force);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,86 @@
+import CTTCrypto
+
+/// Streaming SHA-1 (FIPS 180-4), the hash of BitTorrent v1 pieces and info hashes.
+///
+/// Uses the CPU's SHA extensions when present (see `HashAcceleration`). A value type with
+/// no heap storage: copy it to fork a hash of a common prefix.
+///
+/// ```swift
+/// var h = SHA1()
+/// h.update(header)
+/// h.update(body)
+/// let digest = h.finalize()     // 20 bytes
+/// ```
+public struct SHA1: Sendable {
+    /// Length of a SHA-1 digest in bytes.
+    public static let digestSize = 20
+
+    var core: BlockHasher<SHA1Compressor>
+
+    /// Starts a new hash.
+    public init() {
+        self.init(backend: .automatic)
+    }
+
+    /// Starts a new hash pinned to one implementation, so tests can compare them.
+    init(backend: HashBackend) {
+        core = BlockHasher(SHA1Compressor(backend: backend))
+    }
+
+    /// Adds bytes to the message.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        core.update(bytes)
+    }
+
+    /// Adds bytes to the message; arrays, slices and other contiguous collections are not copied.
+    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        core.update(bytes)
+    }
+
+    /// Pads the message and returns its 20-byte digest.
+    public consuming func finalize() -> [UInt8] {
+        core.finalize()
+    }
+
+    /// Returns the 20-byte digest of `bytes`.
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var hasher = SHA1()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// Returns the 20-byte digest of `bytes`.
+    public static func hash<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
+        var hasher = SHA1()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+}
+
+/// SHA-1 chaining state (H0…H4) and the C compression function that advances it.
+struct SHA1Compressor: BlockCompressor {
+    private var state: (UInt32, UInt32, UInt32, UInt32, UInt32) =
+        (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
+    let backend: HashBackend
+
+    init(backend: HashBackend) {
+        self.backend = backend
+    }
+
+    mutating func compress(_ blocks: UnsafePointer<UInt8>, count: Int) {
+        let backend = self.backend
+        // A homogeneous tuple is laid out like a C array, which is what the C side expects.
+        withUnsafeMutableBytes(of: &state) { raw in
+            let words = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            switch backend {
+            case .automatic: tt_sha1_blocks(words, blocks, count)
+            case .portable: tt_sha1_blocks_portable(words, blocks, count)
+            case .hardware: tt_sha1_blocks_hardware(words, blocks, count)
+            }
+        }
+    }
+
+    func digest() -> [UInt8] {
+        bigEndianBytes(of: state, wordCount: 5)
+    }
+}

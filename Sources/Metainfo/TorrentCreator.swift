@@ -1,0 +1,350 @@
+import Bencode
+import Dispatch
+import Foundation
+import Hashing
+
+/// Makes a .torrent from a file or folder: v1 (default), v2 or hybrid (BEP 52).
+///
+/// Hashing runs on all cores over batches of pieces, so memory stays at one batch
+/// whatever the content size. Files are taken in byte order of their paths, so the
+/// same tree gives the same torrent.
+public struct TorrentCreator: Sendable {
+    public struct Options: Sendable {
+        public var trackerTiers: [[String]] = []
+        public var webSeeds: [String] = []
+        public var comment: String?
+        public var createdBy: String? = nil
+        /// Seconds since 1970; nil leaves the date out (reproducible output).
+        public var creationDate: Int64?
+        public var isPrivate = false
+        public var pieceLength: Int?
+        public var version: Torrent.Version = .v1
+        public var name: String?
+        public var source: String?
+        public init() {}
+    }
+
+    public struct InputFile: Sendable {
+        public var path: [String]
+        public var diskPath: String
+        public var length: Int64
+    }
+
+    public enum CreateError: Error, CustomStringConvertible {
+        case noSuchPath(String)
+        case unreadable(String, String)
+        case empty(String)
+        case badPieceLength(Int)
+
+        public var description: String {
+            switch self {
+            case .noSuchPath(let path): return "\(path): no such file or directory"
+            case .unreadable(let path, let why): return "\(path): \(why)"
+            case .empty(let path): return "\(path): no files to put in a torrent"
+            case .badPieceLength(let length): return "piece size \(length) must be a power of two of at least 16 KiB"
+            }
+        }
+    }
+
+    public var options: Options
+    public init(options: Options) { self.options = options }
+
+    /// Lists the files below `root` (or `root` itself) in canonical order.
+    public static func scan(_ root: String) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else { throw .noSuchPath(root) }
+        let name = (root as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? root
+        if !isDirectory.boolValue {
+            let length = (try? FileManager.default.attributesOfItem(atPath: root)[.size] as? NSNumber)?.int64Value ?? 0
+            return (name, [InputFile(path: [name], diskPath: root, length: length)], false)
+        }
+        var files: [InputFile] = []
+        guard let walker = FileManager.default.enumerator(atPath: root) else { throw .unreadable(root, "cannot list the folder") }
+        while let relative = walker.nextObject() as? String {
+            let full = (root as NSString).appendingPathComponent(relative)
+            var childIsDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue else { continue }
+            let length = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
+            files.append(InputFile(path: relative.split(separator: "/").map(String.init), diskPath: full, length: length))
+        }
+        files.sort { lhs, rhs in
+            lhs.path.lexicographicallyPrecedes(rhs.path) { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        }
+        guard !files.isEmpty else { throw .empty(root) }
+        return (name, files, true)
+    }
+
+    /// A piece size aiming at ~1000–2000 pieces, between 16 KiB and 16 MiB.
+    public static func automaticPieceLength(totalLength: Int64) -> Int {
+        var length = 16 * 1024
+        while length < 16 * 1024 * 1024 && totalLength / Int64(length) > 2000 { length *= 2 }
+        return length
+    }
+
+    /// Creates the torrent's bytes. `progress` gets (bytes hashed, total bytes).
+    public func create(path root: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws(CreateError) -> [UInt8] {
+        let (scannedName, files, isDirectory) = try Self.scan(root)
+        let name = options.name ?? scannedName
+        let total = files.reduce(Int64(0)) { $0 + $1.length }
+        let pieceLength = options.pieceLength ?? Self.automaticPieceLength(totalLength: total)
+        guard pieceLength >= 16 * 1024, pieceLength & (pieceLength - 1) == 0 else { throw .badPieceLength(pieceLength) }
+
+        var info: [BencodeEntry] = [
+            BencodeEntry("name", .string(name)),
+            BencodeEntry("piece length", .integer(Int64(pieceLength))),
+        ]
+        if options.isPrivate { info.append(BencodeEntry("private", .integer(1))) }
+        if let source = options.source { info.append(BencodeEntry("source", .string(source))) }
+
+        let wantsV1 = options.version != .v2
+        let wantsV2 = options.version != .v1
+        let progressTotal = total * Int64((wantsV1 ? 1 : 0) + (wantsV2 ? 1 : 0))
+        let counter = ProgressCounter(total: progressTotal, report: progress)
+        var layers: [BencodeEntry] = []
+
+        if wantsV2 {
+            var tree = FileTreeNode()
+            for file in files {
+                let (root, layer) = try Self.merkle(file: file, pieceLength: pieceLength, counter: counter)
+                var leaf: [BencodeEntry] = [BencodeEntry("length", .integer(file.length))]
+                if let root { leaf.append(BencodeEntry("pieces root", .string(root))) }
+                if let root, let layer { layers.append(BencodeEntry(key: root, value: .string(layer))) }
+                tree.insert(path: isDirectory ? file.path : [name], leaf: .dictionary([BencodeEntry(key: [], value: .dictionary(leaf))]))
+            }
+            info.append(BencodeEntry("file tree", tree.value))
+            info.append(BencodeEntry("meta version", .integer(2)))
+        }
+        if wantsV1 {
+            // Hybrid torrents align every file to a piece boundary with BEP 47 pad files.
+            var stream: [(file: InputFile?, length: Int64)] = []
+            var listed: [BencodeValue] = []
+            var offset: Int64 = 0
+            for (index, file) in files.enumerated() {
+                stream.append((file, file.length))
+                listed.append(.dict([("length", .integer(file.length)), ("path", .list(file.path.map { .string($0) }))]))
+                offset += file.length
+                let remainder = offset % Int64(pieceLength)
+                if wantsV2 && index < files.count - 1 && remainder != 0 {
+                    let pad = Int64(pieceLength) - remainder
+                    stream.append((nil, pad))
+                    listed.append(.dict([("attr", .string("p")), ("length", .integer(pad)),
+                                         ("path", .list([.string(".pad"), .string(String(pad))]))]))
+                    offset += pad
+                }
+            }
+            let pieces = try Self.hashV1(stream: stream, totalLength: offset, pieceLength: pieceLength, counter: counter)
+            info.append(BencodeEntry("pieces", .string(pieces)))
+            if isDirectory {
+                info.append(BencodeEntry("files", .list(listed)))
+            } else {
+                info.append(BencodeEntry("length", .integer(total)))
+            }
+        }
+
+        var top: [BencodeEntry] = []
+        if let first = options.trackerTiers.first?.first { top.append(BencodeEntry("announce", .string(first))) }
+        if options.trackerTiers.count > 1 || (options.trackerTiers.first?.count ?? 0) > 1 {
+            top.append(BencodeEntry("announce-list", .list(options.trackerTiers.map { .list($0.map { .string($0) }) })))
+        }
+        if let comment = options.comment { top.append(BencodeEntry("comment", .string(comment))) }
+        if let createdBy = options.createdBy { top.append(BencodeEntry("created by", .string(createdBy))) }
+        if let date = options.creationDate { top.append(BencodeEntry("creation date", .integer(date))) }
+        top.append(BencodeEntry("info", .dictionary(info)))
+        if !layers.isEmpty { top.append(BencodeEntry("piece layers", .dictionary(layers))) }
+        if options.webSeeds.count == 1 {
+            top.append(BencodeEntry("url-list", .string(options.webSeeds[0])))
+        } else if !options.webSeeds.isEmpty {
+            top.append(BencodeEntry("url-list", .list(options.webSeeds.map { .string($0) })))
+        }
+        return BencodeValue.dictionary(top).encoded()
+    }
+
+    // MARK: - v1 hashing
+
+    /// Reads the concatenated stream in batches of whole pieces and hashes each batch on all cores.
+    static func hashV1(stream: [(file: InputFile?, length: Int64)], totalLength: Int64, pieceLength: Int,
+                       counter: ProgressCounter) throws(CreateError) -> [UInt8] {
+        let pieceCount = Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength))
+        var hashes = [UInt8](repeating: 0, count: pieceCount * 20)
+        let batchPieces = max(1, min(256, (64 << 20) / pieceLength))
+        var reader = StreamReader(stream: stream)
+        var batch = [UInt8](repeating: 0, count: batchPieces * pieceLength)
+        var piece = 0
+        while piece < pieceCount {
+            let count = min(batchPieces, pieceCount - piece)
+            let start = Int64(piece) * Int64(pieceLength)
+            let bytes = Int(min(Int64(count * pieceLength), totalLength - start))
+            try reader.read(into: &batch, count: bytes)
+            let first = piece
+            batch.withUnsafeBytes { rawBatch in
+                hashes.withUnsafeMutableBytes { out in
+                    // Each worker reads its own piece and writes its own 20 bytes: no overlap.
+                    nonisolated(unsafe) let raw = rawBatch
+                    nonisolated(unsafe) let outBase = out.baseAddress!
+                    DispatchQueue.concurrentPerform(iterations: count) { index in
+                        let from = index * pieceLength
+                        let length = min(pieceLength, bytes - from)
+                        let digest = SHA1.hash(UnsafeRawBufferPointer(rebasing: raw[from..<from + length]))
+                        digest.withUnsafeBytes { (outBase + (first + index) * 20).copyMemory(from: $0.baseAddress!, byteCount: 20) }
+                    }
+                }
+            }
+            counter.add(Int64(bytes))
+            piece += count
+        }
+        return hashes
+    }
+
+    /// Reads files (and pad zeros) as one stream.
+    struct StreamReader {
+        var stream: [(file: InputFile?, length: Int64)]
+        var index = 0
+        var offsetInFile: Int64 = 0
+        var handle: FileHandle?
+
+        init(stream: [(file: InputFile?, length: Int64)]) { self.stream = stream }
+
+        mutating func read(into buffer: inout [UInt8], count: Int) throws(CreateError) {
+            var filled = 0
+            while filled < count {
+                guard index < stream.count else { throw .unreadable(stream.last?.file?.diskPath ?? "input", "file shrank while hashing") }
+                let entry = stream[index]
+                let wanted = Int(min(Int64(count - filled), entry.length - offsetInFile))
+                if wanted == 0 { advance(); continue }
+                if let file = entry.file {
+                    if handle == nil {
+                        guard let opened = FileHandle(forReadingAtPath: file.diskPath) else {
+                            throw .unreadable(file.diskPath, "cannot open for reading")
+                        }
+                        handle = opened
+                    }
+                    let data: Data?
+                    do { data = try handle!.read(upToCount: wanted) } catch {
+                        throw .unreadable(file.diskPath, "\(error.localizedDescription)")
+                    }
+                    guard let data, data.count == wanted else { throw .unreadable(file.diskPath, "file shrank while hashing") }
+                    buffer.withUnsafeMutableBytes { out in _ = data.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: out[filled..<filled + wanted])) }
+                } else {
+                    for position in filled..<filled + wanted { buffer[position] = 0 }
+                }
+                filled += wanted
+                offsetInFile += Int64(wanted)
+                if offsetInFile == entry.length { advance() }
+            }
+        }
+
+        mutating func advance() {
+            try? handle?.close()
+            handle = nil
+            index += 1
+            offsetInFile = 0
+        }
+    }
+
+    // MARK: - v2 merkle trees
+
+    /// The pieces root and piece layer of one file (BEP 52). Empty files have neither;
+    /// files of at most one piece have a root but no layer.
+    static func merkle(file: InputFile, pieceLength: Int, counter: ProgressCounter) throws(CreateError) -> ([UInt8]?, [UInt8]?) {
+        guard file.length > 0 else { return (nil, nil) }
+        let blockSize = 16 * 1024
+        let blocksPerPiece = pieceLength / blockSize
+        guard let handle = FileHandle(forReadingAtPath: file.diskPath) else { throw .unreadable(file.diskPath, "cannot open for reading") }
+        defer { try? handle.close() }
+        var pieceHashes: [[UInt8]] = []
+        var leavesOfSmallFile: [[UInt8]] = []
+        var remaining = file.length
+        while remaining > 0 {
+            let wanted = Int(min(Int64(pieceLength), remaining))
+            let data: Data?
+            do { data = try handle.read(upToCount: wanted) } catch { throw .unreadable(file.diskPath, "\(error.localizedDescription)") }
+            guard let data, data.count == wanted else { throw .unreadable(file.diskPath, "file shrank while hashing") }
+            let bytes = [UInt8](data)
+            var leaves: [[UInt8]] = []
+            var from = 0
+            while from < bytes.count {
+                let to = min(from + blockSize, bytes.count)
+                leaves.append(SHA256.hash(bytes[from..<to]))
+                from = to
+            }
+            if file.length <= Int64(pieceLength) {
+                leavesOfSmallFile = leaves
+            } else {
+                pieceHashes.append(merkleRoot(leaves, width: blocksPerPiece))
+            }
+            remaining -= Int64(wanted)
+            counter.add(Int64(wanted))
+        }
+        if file.length <= Int64(pieceLength) {
+            let width = nextPowerOfTwo(leavesOfSmallFile.count)
+            return (merkleRoot(leavesOfSmallFile, width: width), nil)
+        }
+        let padding = zeroSubtreeRoot(leaves: blocksPerPiece)
+        let root = merkleRoot(pieceHashes, width: nextPowerOfTwo(pieceHashes.count), padding: padding)
+        return (root, pieceHashes.flatMap { $0 })
+    }
+
+    static func nextPowerOfTwo(_ count: Int) -> Int {
+        var width = 1
+        while width < count { width *= 2 }
+        return width
+    }
+
+    static func zeroSubtreeRoot(leaves: Int) -> [UInt8] {
+        var hash = [UInt8](repeating: 0, count: 32)
+        var width = leaves
+        while width > 1 { hash = SHA256.hash(hash + hash); width /= 2 }
+        return hash
+    }
+
+    /// Root over `nodes` padded to `width` (a power of two) with `padding`.
+    public static func merkleRoot(_ nodes: [[UInt8]], width: Int, padding: [UInt8] = [UInt8](repeating: 0, count: 32)) -> [UInt8] {
+        var level = nodes
+        var pad = padding
+        var size = width
+        while level.count < size { level.append(pad) }
+        while size > 1 {
+            var next: [[UInt8]] = []
+            next.reserveCapacity(size / 2)
+            for index in stride(from: 0, to: size, by: 2) { next.append(SHA256.hash(level[index] + level[index + 1])) }
+            level = next
+            pad = SHA256.hash(pad + pad)
+            size /= 2
+        }
+        return level[0]
+    }
+}
+
+/// Nested dictionaries for a v2 file tree.
+struct FileTreeNode {
+    var children: [String: FileTreeNode] = [:]
+    var leaf: BencodeValue?
+
+    mutating func insert(path: [String], leaf: BencodeValue) {
+        guard let first = path.first else { self.leaf = leaf; return }
+        children[first, default: FileTreeNode()].insert(path: Array(path.dropFirst()), leaf: leaf)
+    }
+
+    var value: BencodeValue {
+        if let leaf { return leaf }
+        return .dictionary(children.map { BencodeEntry($0.key, $0.value.value) })
+    }
+}
+
+/// Thread-safe byte counter that calls back as hashing advances.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: Int64 = 0
+    let total: Int64
+    let report: (@Sendable (Int64, Int64) -> Void)?
+
+    init(total: Int64, report: (@Sendable (Int64, Int64) -> Void)?) {
+        self.total = total
+        self.report = report
+    }
+
+    func add(_ bytes: Int64) {
+        let now = lock.withLock { done += bytes; return done }
+        report?(now, total)
+    }
+}

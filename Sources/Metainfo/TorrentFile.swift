@@ -1,0 +1,45 @@
+/// One file of a torrent, with its place in the concatenated v1 byte stream.
+public struct TorrentFile: Hashable, Sendable {
+    /// Path components below the torrent's root folder (the name alone for a single-file torrent).
+    public var path: [String]
+    public var length: Int64
+    /// Offset of the file's first byte in the torrent's byte stream.
+    public var offset: Int64
+    /// A BEP 47 pad file: zeros that align the next file to a piece boundary; never written to disk.
+    public var isPadding: Bool
+    /// BEP 47 attributes as given (`p` pad, `x` executable, `h` hidden, `l` symlink).
+    public var attributes: String
+    /// BEP 52: SHA-256 merkle root of the file's 16 KiB blocks, when the torrent is v2.
+    public var piecesRoot: [UInt8]?
+
+    public init(path: [String], length: Int64, offset: Int64, isPadding: Bool = false, attributes: String = "", piecesRoot: [UInt8]? = nil) {
+        self.path = path
+        self.length = length
+        self.offset = offset
+        self.isPadding = isPadding
+        self.attributes = attributes
+        self.piecesRoot = piecesRoot
+    }
+
+    public var displayPath: String { path.joined(separator: "/") }
+}
+
+/// Why a path from a torrent cannot be written safely below the output folder.
+public enum UnsafePathReason: String, Sendable {
+    case empty = "an empty path component"
+    case dot = "a '.' component"
+    case dotDot = "a '..' component"
+    case separator = "a '/' inside a component"
+    case nul = "a NUL byte"
+    case absolute = "an absolute path"
+
+    /// Checks one component; a torrent's path is safe when every component is.
+    public static func check(_ component: String) -> UnsafePathReason? {
+        if component.isEmpty { return .empty }
+        if component == "." { return .dot }
+        if component == ".." { return .dotDot }
+        if component.utf8.contains(0) { return .nul }
+        if component.contains("/") { return .separator }
+        return nil
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Glibc
+import JSON
+
+/// Where a command reads and writes: the real process, or buffers in tests.
+///
+/// Commands never touch `FileHandle.standardOutput` or `print` directly, so the test
+/// suite runs the CLI in-process and checks exactly what a user would see.
+public final class CommandEnvironment: @unchecked Sendable {
+    public let arguments: [String]
+    public let workingDirectory: String
+    public let variables: [String: String]
+    private let stdinReader: @Sendable () -> [UInt8]
+    private let stdoutWriter: @Sendable ([UInt8]) -> Void
+    private let stderrWriter: @Sendable ([UInt8]) -> Void
+    /// True when stderr is a terminal (progress bars and colour go there only then).
+    public let stderrIsTerminal: Bool
+    private let lock = NSLock()
+
+    public init(arguments: [String], workingDirectory: String, variables: [String: String],
+                stdin: @escaping @Sendable () -> [UInt8],
+                stdout: @escaping @Sendable ([UInt8]) -> Void,
+                stderr: @escaping @Sendable ([UInt8]) -> Void,
+                stderrIsTerminal: Bool) {
+        self.arguments = arguments
+        self.workingDirectory = workingDirectory
+        self.variables = variables
+        self.stdinReader = stdin
+        self.stdoutWriter = stdout
+        self.stderrWriter = stderr
+        self.stderrIsTerminal = stderrIsTerminal
+    }
+
+    /// The real process: unbuffered writes to fds 1 and 2 (each JSON Lines event reaches a pipe at once).
+    public static func process() -> CommandEnvironment {
+        CommandEnvironment(
+            arguments: Array(CommandLine.arguments.dropFirst()),
+            workingDirectory: FileManager.default.currentDirectoryPath,
+            variables: ProcessInfo.processInfo.environment,
+            stdin: { Array(FileHandle.standardInput.readDataToEndOfFile()) },
+            stdout: { writeAll(fd: 1, $0) },
+            stderr: { writeAll(fd: 2, $0) },
+            stderrIsTerminal: isatty(2) == 1)
+    }
+
+    /// Writes every byte; a closed stdout (`| head`) ends the process quietly, as Unix tools do.
+    static func writeAll(fd: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EPIPE && fd == 1 { exit(0) }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+
+    public func readStdin() -> [UInt8] { stdinReader() }
+
+    public func write(_ text: String) {
+        lock.withLock { stdoutWriter(Array(text.utf8)) }
+    }
+
+    public func writeBytes(_ bytes: [UInt8]) {
+        lock.withLock { stdoutWriter(bytes) }
+    }
+
+    public func writeError(_ text: String) {
+        lock.withLock { stderrWriter(Array(text.utf8)) }
+    }
+
+    /// One JSON document (pretty when asked) or one JSON Lines event, newline-terminated.
+    public func writeJSON(_ value: JSONValue, pretty: Bool = false) {
+        var bytes = JSONWriter(pretty: pretty).bytes(value)
+        bytes.append(UInt8(ascii: "\n"))
+        writeBytes(bytes)
+    }
+
+    /// Resolves a user's path against the working directory.
+    public func path(_ path: String) -> String {
+        if path.hasPrefix("/") || path == "-" { return path }
+        return (workingDirectory as NSString).appendingPathComponent(path)
+    }
+
+    public var colorAllowed: Bool { stderrIsTerminal && variables["NO_COLOR"] == nil }
+}
+
+/// How much a command says on stderr.
+public enum Verbosity: Int, Sendable, Comparable {
+    case quiet, normal, verbose
+    public static func < (a: Verbosity, b: Verbosity) -> Bool { a.rawValue < b.rawValue }
+}

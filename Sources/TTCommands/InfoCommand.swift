@@ -1,0 +1,119 @@
+import Bencode
+import Foundation
+import JSON
+import Metainfo
+
+/// `tt info`: what a torrent is — identity, sizes, pieces, files, trackers, magnet.
+struct InfoCommand: Command {
+    static let spec = CommandSpec(
+        name: "info",
+        summary: "summarise a .torrent: info hash, name, sizes, pieces, files, trackers, magnet",
+        usage: "tt info [--json] [--pieces] TORRENT|-",
+        options: [OptionSpec(["--pieces"], help: "also list every piece hash")],
+        positionals: 1...1,
+        examples: ["tt info x.torrent", "tt info --json x.torrent | jq -r .info_hash"])
+
+    static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
+        let source = invocation.arguments.positionals[0]
+        let torrent = try TorrentInput.loadTorrent(source, invocation.environment)
+        let withPieces = invocation.arguments.has("--pieces")
+        if invocation.json {
+            invocation.outputJSON(TorrentView.json(torrent, pieces: withPieces))
+        } else {
+            invocation.output(text(torrent, pieces: withPieces))
+            for warning in torrent.warnings { invocation.warn(warning) }
+        }
+        return .success
+    }
+
+    static func text(_ torrent: Torrent, pieces: Bool) -> String {
+        var lines: [String] = []
+        func row(_ label: String, _ value: String) {
+            lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+        }
+        row("name", torrent.name)
+        if let v1 = torrent.infoHashes.v1Hex { row("info hash", v1) }
+        if let v2 = torrent.infoHashes.v2Hex { row("info hash v2", v2) }
+        row("version", torrent.version.rawValue)
+        row("size", "\(Format.bytes(torrent.totalLength)) (\(torrent.totalLength) bytes)")
+        row("pieces", "\(torrent.pieceCount) × \(Format.bytes(Int64(torrent.pieceLength)))"
+            + (torrent.pieceCount > 0 && torrent.layout.lastPieceLength != torrent.pieceLength
+               ? " (last \(Format.bytes(Int64(torrent.layout.lastPieceLength))))" : ""))
+        row("private", torrent.isPrivate ? "yes" : "no")
+        if let createdBy = torrent.createdBy { row("created by", createdBy) }
+        if let date = torrent.creationDate {
+            row("created", ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(date))))
+        }
+        if let comment = torrent.comment { row("comment", comment) }
+        if torrent.trackerTiers.isEmpty {
+            row("trackers", "none")
+        } else {
+            for (index, tier) in torrent.trackerTiers.enumerated() {
+                row(index == 0 ? "trackers" : "", "tier \(index + 1): " + tier.joined(separator: ", "))
+            }
+        }
+        for (index, seed) in torrent.webSeeds.enumerated() { row(index == 0 ? "web seeds" : "", seed) }
+        let realFiles = torrent.files.filter { !$0.isPadding }
+        let padCount = torrent.files.count - realFiles.count
+        row("files", "\(realFiles.count)" + (padCount > 0 ? " (+\(padCount) pad files)" : ""))
+        let shown = realFiles.prefix(1000)
+        let width = shown.map { Format.bytes($0.length).count }.max() ?? 0
+        for file in shown {
+            let size = Format.bytes(file.length)
+            lines.append("  " + String(repeating: " ", count: width - size.count) + size + "  " + file.displayPath)
+        }
+        if realFiles.count > shown.count { lines.append("  … and \(realFiles.count - shown.count) more (see --json)") }
+        row("magnet", MagnetLink(torrent: torrent).link)
+        if pieces {
+            lines.append("piece hashes:")
+            for piece in torrent.layout.indices {
+                if let hash = torrent.pieceHash(piece) { lines.append("  \(piece.value)  \(Hex.encode(hash))") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The flat JSON view of a torrent that `info --json` prints (CONVENTIONS shapes).
+enum TorrentView {
+    static func json(_ torrent: Torrent, pieces: Bool) -> JSONValue {
+        var fields: [JSONField] = [
+            JSONField("name", .string(torrent.name)),
+            JSONField("info_hash", .optional(torrent.infoHashes.v1Hex)),
+            JSONField("info_hash_v2", .optional(torrent.infoHashes.v2Hex)),
+            JSONField("version", .string(torrent.version.rawValue)),
+            JSONField("total_size", .int(torrent.totalLength)),
+            JSONField("piece_length", .int(torrent.pieceLength)),
+            JSONField("piece_count", .int(torrent.pieceCount)),
+            JSONField("last_piece_length", .int(torrent.layout.lastPieceLength)),
+            JSONField("multi_file", .bool(torrent.isMultiFile)),
+            JSONField("private", .bool(torrent.isPrivate)),
+            JSONField("created_by", .optional(torrent.createdBy)),
+            JSONField("creation_date", .optional(torrent.creationDate)),
+            JSONField("comment", .optional(torrent.comment)),
+            JSONField("trackers", .array(torrent.trackerTiers.map { .array($0.map(JSONValue.string)) })),
+            JSONField("web_seeds", .array(torrent.webSeeds.map(JSONValue.string))),
+            JSONField("file_count", .int(torrent.files.filter { !$0.isPadding }.count)),
+            JSONField("files", .array(torrent.files.map(file))),
+            JSONField("magnet", .string(MagnetLink(torrent: torrent).link)),
+            JSONField("warnings", .array(torrent.warnings.map(JSONValue.string))),
+        ]
+        if pieces {
+            fields.append(JSONField("pieces", .array(torrent.layout.indices.compactMap { piece in
+                torrent.pieceHash(piece).map { .string(Hex.encode($0)) }
+            })))
+        }
+        return .object(fields)
+    }
+
+    static func file(_ file: TorrentFile) -> JSONValue {
+        .object([
+            JSONField("path", .string(file.displayPath)),
+            JSONField("path_components", .array(file.path.map(JSONValue.string))),
+            JSONField("size", .int(file.length)),
+            JSONField("offset", .int(file.offset)),
+            JSONField("padding", .bool(file.isPadding)),
+            JSONField("pieces_root", .optional(file.piecesRoot.map(Hex.encode))),
+        ])
+    }
+}

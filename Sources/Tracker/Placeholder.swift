@@ -1,0 +1,1 @@
+// Placeholder until the Tracker module lands.

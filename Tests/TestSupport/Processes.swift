@@ -1,0 +1,116 @@
+import Foundation
+import Synchronization
+
+/// A child process a test started; stopped by pid when the test is done with it.
+public final class ManagedProcess: @unchecked Sendable {
+    public let process: Process
+    public let label: String
+    private let output = LockedBytes()
+
+    /// Starts `executable` with `arguments`; stdout and stderr are collected for failure messages.
+    public init(_ executable: String, _ arguments: [String], label: String? = nil, environment: [String: String]? = nil,
+                cwd: String? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        self.label = label ?? (executable as NSString).lastPathComponent
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let sink = output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { sink.append(data) }
+        }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var log: String { String(decoding: output.bytes, as: UTF8.self) }
+    public var isRunning: Bool { process.isRunning }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds.
+    public func stop(grace: Double = 3) {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Waits for exit up to `timeout`; returns the status, or nil if it is still running.
+    public func wait(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit { stop(grace: 1) }
+}
+
+/// Runs a command to completion and returns (status, stdout+stderr).
+@discardableResult
+public func runCommand(_ executable: String, _ arguments: [String], timeout: Double = 300, cwd: String? = nil) -> (status: Int32, output: String) {
+    guard let child = try? ManagedProcess(executable, arguments, cwd: cwd) else { return (-1, "could not start \(executable)") }
+    guard let status = child.wait(timeout: timeout) else {
+        child.stop()
+        return (-1, child.log + "\n(timed out after \(timeout) s)")
+    }
+    usleep(20_000)  // let the pipe drain
+    return (status, child.log)
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+public func freePort(host: String = "127.0.0.1") -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    inet_pton(AF_INET, host, &address.sin_addr)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something accepts TCP connections on host:port.
+public func waitForTCP(host: String = "127.0.0.1", port: Int, timeout: Double = 20) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        close(fd)
+        if result == 0 { return true }
+        usleep(50_000)
+    }
+    return false
+}
+
+/// Path of the built `tt` executable beside the test bundle (`swift build` makes it; the
+/// README's test command builds first).
+public let ttExecutable: String = {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    for _ in 0..<4 {
+        url.deleteLastPathComponent()
+        let candidate = url.appendingPathComponent("tt").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return "tt"
+}()
+
+/// Bytes appended from one thread and read from another.
+final class LockedBytes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [UInt8] = []
+    func append(_ data: Data) { lock.withLock { storage.append(contentsOf: data) } }
+    var bytes: [UInt8] { lock.withLock { storage } }
+}
