@@ -37,7 +37,10 @@ public struct Torrent: Sendable {
     /// Paths that `download` must refuse, with why.
     public var unsafePaths: [(path: String, reason: UnsafePathReason)]
 
+    /// Length of the v1 byte stream that pieces cover (pad files included).
     public var totalLength: Int64 { layout.totalLength }
+    /// Bytes of real content: what lands on disk (pad files left out).
+    public var contentLength: Int64 { files.reduce(0) { $1.isPadding ? $0 : $0 + $1.length } }
     public var pieceCount: Int { layout.pieceCount }
     public var trackers: [String] { trackerTiers.flatMap { $0 } }
 
@@ -207,6 +210,7 @@ public struct Torrent: Sendable {
 
     static func parseV1Files(info: BencodeValue, name: String) throws(MetainfoError) -> ([TorrentFile], Bool) {
         if let length = info["length"] {
+            if case .rawInteger(let digits) = length { throw .invalid("info 'length' is written non-canonically (i\(digits)e)") }
             guard let value = length.integerValue, value >= 0 else { throw .invalid("info 'length' is not a non-negative integer") }
             if info["files"] != nil { throw .invalid("info has both 'length' and 'files'") }
             return ([TorrentFile(path: [name], length: value, offset: 0)], false)

@@ -39,6 +39,7 @@ public enum UnsafePathReason: String, Sendable {
         if component == "." { return .dot }
         if component == ".." { return .dotDot }
         if component.utf8.contains(0) { return .nul }
+        if component.hasPrefix("/") { return .absolute }
         if component.contains("/") { return .separator }
         return nil
     }

@@ -35,7 +35,7 @@ struct InfoCommand: Command {
         if let v1 = torrent.infoHashes.v1Hex { row("info hash", v1) }
         if let v2 = torrent.infoHashes.v2Hex { row("info hash v2", v2) }
         row("version", torrent.version.rawValue)
-        row("size", "\(Format.bytes(torrent.totalLength)) (\(torrent.totalLength) bytes)")
+        row("size", "\(Format.bytes(torrent.contentLength)) (\(torrent.contentLength) bytes)")
         row("pieces", "\(torrent.pieceCount) × \(Format.bytes(Int64(torrent.pieceLength)))"
             + (torrent.pieceCount > 0 && torrent.layout.lastPieceLength != torrent.pieceLength
                ? " (last \(Format.bytes(Int64(torrent.layout.lastPieceLength))))" : ""))
@@ -82,7 +82,7 @@ enum TorrentView {
             JSONField("info_hash", .optional(torrent.infoHashes.v1Hex)),
             JSONField("info_hash_v2", .optional(torrent.infoHashes.v2Hex)),
             JSONField("version", .string(torrent.version.rawValue)),
-            JSONField("total_size", .int(torrent.totalLength)),
+            JSONField("total_size", .int(torrent.contentLength)),
             JSONField("piece_length", .int(torrent.pieceLength)),
             JSONField("piece_count", .int(torrent.pieceCount)),
             JSONField("last_piece_length", .int(torrent.layout.lastPieceLength)),
