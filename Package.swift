@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // libFuzzer entry point; see scripts/fuzz. Built normally it is a tiny corpus replayer.
-        .executableTarget(name: "FuzzMetainfo", dependencies: ["Bencode", "Metainfo"]),
+        .executableTarget(name: "FuzzMetainfo", dependencies: ["Bencode", "Metainfo", "JSON"]),
 
         .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "JSON"]),

@@ -48,7 +48,6 @@ struct BlockHasher<Compressor: BlockCompressor>: Sendable {
             remaining -= take
             guard buffered == Self.blockSize else { return }
             compressBuffer()
-            if remaining >= 64 { buffered = 1 }
         }
 
         let blocks = remaining / Self.blockSize
@@ -63,12 +62,9 @@ struct BlockHasher<Compressor: BlockCompressor>: Sendable {
         }
     }
 
-    mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
-        guard done == nil else { return }
-
-        // Non-contiguous input (lazy maps, ranges, …): gather into a stack chunk so the
-        // compressor still sees many blocks per call.
+    /// Hashes a collection without contiguous storage by gathering it into a stack buffer.
+    mutating func updateByCopying<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        // Chunks of several blocks so the compressor still sees many blocks per call.
         let chunkSize = 4096
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: chunkSize) { chunk in
             var filled = 0

@@ -9,22 +9,6 @@ public enum HashAcceleration {
     }
 }
 
-/// Serialises the first `wordCount` `UInt32`s of a homogeneous tuple big-endian.
-func bigEndianBytes<T>(of words: T, wordCount: Int) -> [UInt8] {
-    withUnsafeBytes(of: words) { raw in
-        precondition(raw.count == wordCount * 4)
-        return [UInt8](unsafeUninitializedCapacity: wordCount * 4) { out, initialized in
-            for i in 0..<wordCount {
-                let word = raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).bigEndian
-                withUnsafeBytes(of: word) { bytes in
-                    for j in 0..<4 { out[i * 4 + j] = bytes[j] }
-                }
-            }
-            initialized = wordCount * 4
-        }
-    }
-}
-
 extension HashAcceleration {
     /// Makes the default `SHA1`/`SHA256` path portable C (`true`) or automatic (`false`), process-wide.
     ///

@@ -26,8 +26,19 @@ public struct SHA256: Sendable {
     }
 
     /// Adds bytes to the message; arrays, slices and other contiguous collections are not copied.
+    @inlinable
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        core.update(bytes)
+        // Inlinable so it is specialised in the caller: per-call generic dispatch and metadata
+        // lookups otherwise cost more than hashing a short message.
+        if bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) == nil {
+            updateByCopying(bytes)
+        }
+    }
+
+    /// The slow path of `update` for collections without contiguous storage.
+    @usableFromInline
+    mutating func updateByCopying<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        core.updateByCopying(bytes)
     }
 
     /// Pads the message and returns its 32-byte digest.
@@ -43,6 +54,7 @@ public struct SHA256: Sendable {
     }
 
     /// Returns the 32-byte digest of `bytes`.
+    @inlinable
     public static func hash<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
@@ -74,6 +86,10 @@ struct SHA256Compressor: BlockCompressor {
     }
 
     func digest() -> [UInt8] {
-        bigEndianBytes(of: state, wordCount: 8)
+        let s = state
+        let bigEndian = (s.0.bigEndian, s.1.bigEndian, s.2.bigEndian, s.3.bigEndian,
+                         s.4.bigEndian, s.5.bigEndian, s.6.bigEndian, s.7.bigEndian)
+        // See SHA1Compressor.digest for why not Array(unsafeUninitializedCapacity:).
+        return withUnsafeBytes(of: bigEndian) { Array($0) }
     }
 }

@@ -12,6 +12,14 @@ public enum RootCommand {
         EncodeCommand.self,
         InfoCommand.self,
         CreateCommand.self,
+        AnnounceCommand.self,
+        ScrapeCommand.self,
+        TrackerCommand.self,
+        VerifyCommand.self,
+        HandshakeCommand.self,
+        FetchPieceCommand.self,
+        SeedCommand.self,
+        DownloadCommand.self,
     ]
 
     public static func main(_ environment: CommandEnvironment) -> Int32 {

@@ -1,0 +1,64 @@
+import Glibc
+
+/// A listening TCP socket (non-blocking). Use `accept(deadline:)` in blocking style, or
+/// watch `fileDescriptor` on an `EventLoop` and call `acceptNext()` when it is readable.
+public final class TCPListener: @unchecked Sendable {
+    public private(set) var fileDescriptor: Int32
+    /// The bound address (with the real port when bound to port 0).
+    public let localAddress: SocketAddress
+
+    public init(bind address: SocketAddress, backlog: Int32 = 128) throws(NetError) {
+        let fd = try SocketSupport.makeSocket(address.family, type: Int32(SOCK_STREAM.rawValue))
+        SocketSupport.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+        if address.family == .ipv6 { SocketSupport.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+        let bound = address.withSockaddr { Glibc.bind(fd, $0, $1) }
+        guard bound == 0, listen(fd, backlog) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw .system(operation: "listen on \(address)", reason: SocketSupport.errorText(code))
+        }
+        self.fileDescriptor = fd
+        self.localAddress = SocketSupport.localAddress(fd) ?? address
+    }
+
+    /// Accepts one pending connection without waiting: nil when none is pending.
+    public func acceptNext() throws(NetError) -> TCPConnection? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        while true {
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.accept(fileDescriptor, $0, &length)
+                }
+            }
+            if fd >= 0 {
+                SocketSupport.setNonBlocking(fd)
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                SocketSupport.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+                let remote = SocketAddress(storage: storage) ?? SocketAddress.any(localAddress.family)
+                return TCPConnection(fd: fd, remote: remote)
+            }
+            let code = errno
+            if code == EINTR || code == ECONNABORTED { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return nil }
+            throw .system(operation: "accept on \(localAddress)", reason: SocketSupport.errorText(code))
+        }
+    }
+
+    /// Waits until `deadline` for a connection.
+    public func accept(deadline: Deadline) throws(NetError) -> TCPConnection {
+        while true {
+            if let connection = try acceptNext() { return connection }
+            guard SocketSupport.wait(fileDescriptor, events: Int16(POLLIN), deadline: deadline) else {
+                throw .timeout(what: "waiting for a connection on \(localAddress)")
+            }
+        }
+    }
+
+    public func close() {
+        if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
+        fileDescriptor = -1
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,313 @@
+import Glibc
+import Metainfo
+import Synchronization
+
+/// A torrent's files under a content root: positioned reads and writes of pieces and blocks.
+///
+/// The content root is the file itself for a single-file torrent and the torrent's folder for a
+/// multi-file one (`contentPath(output:layout:)` gives `OUT/<name>` for a download). Every torrent
+/// path is checked with `SafePath` when the store opens. Pad files are never created, read or
+/// written: they read as zeros and writes to them are dropped. Thread-safe: reads and writes use
+/// `pread`/`pwrite` on shared descriptors, so several pieces can be in flight at once.
+public final class PieceStore: @unchecked Sendable {
+    public enum Access: Sendable {
+        /// Verify: open existing files read-only, create nothing.
+        case read
+        /// Download: create folders and files, preallocate them, write pieces.
+        case readWrite(Preallocation)
+    }
+
+    /// How `readWrite` sizes new files.
+    public enum Preallocation: Sendable {
+        /// `ftruncate` to the final length: a sparse file, instant, no space reserved.
+        case sparse
+        /// `posix_fallocate`: space reserved now, so a full disk fails at the start (falls back to sparse
+        /// where the file system cannot).
+        case full
+    }
+
+    public let layout: FileLayout
+    /// The file (single-file torrent) or folder (multi-file) that holds the data.
+    public let contentPath: String
+    /// Absolute on-disk path of each file in `layout.files` (pad files included, never touched).
+    public let paths: [String]
+    private let writable: Bool
+    private let descriptors: DescriptorCache
+
+    /// `OUT/<name>` for a download into `output`, refusing unsafe names.
+    public static func contentPath(output: String, layout: FileLayout) throws(StorageError) -> String {
+        try SafePath.join(root: output, components: [layout.name])
+    }
+
+    /// Opens (read) or creates and preallocates (readWrite) the files. Throws `.unsafePath` for any path
+    /// that would escape the content root, `.io` when a folder or file cannot be made.
+    public init(layout: FileLayout, contentPath: String, access: Access, maxOpenFiles: Int = 128) throws(StorageError) {
+        self.layout = layout
+        self.contentPath = contentPath
+        var paths: [String] = []
+        paths.reserveCapacity(layout.files.count)
+        for file in layout.files {
+            if layout.isMultiFile {
+                paths.append(try SafePath.join(root: contentPath, components: file.path))
+            } else {
+                paths.append(contentPath)
+            }
+        }
+        self.paths = paths
+        switch access {
+        case .read: writable = false
+        case .readWrite: writable = true
+        }
+        descriptors = DescriptorCache(limit: max(4, maxOpenFiles), writable: writable)
+        if case .readWrite(let preallocation) = access {
+            try create(preallocation)
+        }
+    }
+
+    deinit { descriptors.closeAll() }
+
+    private func create(_ preallocation: Preallocation) throws(StorageError) {
+        for (index, file) in layout.files.enumerated() where !file.isPadding {
+            let path = paths[index]
+            if layout.isMultiFile { try Self.makeParents(of: path, below: contentPath) }
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+            guard Int64(info.st_size) < file.length else { continue }
+            if case .full = preallocation {
+                let result = posix_fallocate(fd, 0, off_t(file.length))
+                if result == 0 { continue }
+                if result != EOPNOTSUPP && result != EINVAL { throw .io(path: path, operation: "posix_fallocate", errno: result) }
+            }
+            guard ftruncate(fd, off_t(file.length)) == 0 else { throw .io(path: path, operation: "ftruncate", errno: errno) }
+        }
+    }
+
+    /// `mkdir -p` for the folders between `root` and `path`, refusing to walk through symlinks that leave `root`.
+    static func makeParents(of path: String, below root: String) throws(StorageError) {
+        var folder = root
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST { throw .io(path: folder, operation: "mkdir", errno: errno) }
+        let relative = path.dropFirst(root.count + 1).split(separator: "/").dropLast()
+        for component in relative {
+            folder += "/" + component
+            if mkdir(folder, 0o755) != 0 && errno != EEXIST { throw .io(path: folder, operation: "mkdir", errno: errno) }
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Reads a piece (`layout.length(of:)` bytes) into `buffer`. Returns false when some of its bytes are not
+    /// on disk (a missing or short file); the absent part is zero-filled.
+    @discardableResult
+    public func read(_ piece: PieceIndex, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Bool {
+        let length = layout.length(of: piece)
+        precondition(buffer.count >= length)
+        return try read(offset: layout.pieces.offset(of: piece), into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<length]))
+    }
+
+    /// A piece as a new array, or nil when some of it is not on disk.
+    public func readPiece(_ piece: PieceIndex) throws(StorageError) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: layout.length(of: piece))
+        let result = bytes.withUnsafeMutableBytes { raw in Result { () throws(StorageError) in try read(piece, into: raw) } }
+        return try result.get() ? bytes : nil
+    }
+
+    /// Reads `buffer.count` bytes of the piece stream from `offset` (pad files read as zeros). Returns false when
+    /// some bytes are not on disk; those are zero-filled.
+    public func read(offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Bool {
+        var complete = true
+        var covered = 0
+        for span in layout.spans(offset: offset, length: buffer.count) {
+            if span.rangeOffset > covered {  // a v2 alignment gap: not data
+                (buffer.baseAddress! + covered).initializeMemory(as: UInt8.self, repeating: 0, count: span.rangeOffset - covered)
+            }
+            covered = span.rangeOffset + span.length
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[span.rangeOffset..<covered])
+            if layout.files[span.file].isPadding {
+                target.initializeMemory(as: UInt8.self, repeating: 0)
+                continue
+            }
+            let got = try descriptors.withDescriptor(file: span.file, path: paths[span.file]) { fd throws(StorageError) -> Int in
+                guard let fd else { return 0 }
+                return try Self.preadFully(fd, target, at: span.fileOffset, path: paths[span.file])
+            }
+            if got < span.length {
+                complete = false
+                (target.baseAddress! + got).initializeMemory(as: UInt8.self, repeating: 0, count: span.length - got)
+            }
+        }
+        if covered < buffer.count {
+            (buffer.baseAddress! + covered).initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count - covered)
+        }
+        return complete
+    }
+
+    /// `pread` until `buffer` is full or the file ends; returns the bytes read.
+    static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(StorageError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "read", errno: errno)
+            }
+            if got == 0 { break }
+            done += got
+        }
+        return done
+    }
+
+    // MARK: - Writing
+
+    /// Writes a whole piece to its spans (pad spans dropped). Not durable until `flush()`.
+    public func writePiece(_ piece: PieceIndex, _ bytes: [UInt8]) throws(StorageError) {
+        precondition(bytes.count == layout.length(of: piece), "piece \(piece) is \(layout.length(of: piece)) bytes, got \(bytes.count)")
+        try bytes.withUnsafeBytes { raw in Result { () throws(StorageError) in try write(offset: layout.pieces.offset(of: piece), raw) } }.get()
+    }
+
+    /// Writes bytes of the piece stream at `offset` (e.g. one 16 KiB block: `offset(of: piece) + begin`).
+    public func write(offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+        precondition(writable, "PieceStore opened read-only")
+        for span in layout.spans(offset: offset, length: bytes.count) where !layout.files[span.file].isPadding {
+            let source = UnsafeRawBufferPointer(rebasing: bytes[span.rangeOffset..<span.rangeOffset + span.length])
+            try descriptors.withDescriptor(file: span.file, path: paths[span.file], dirty: true) { fd throws(StorageError) in
+                guard let fd else { throw .missing(path: paths[span.file]) }
+                var done = 0
+                while done < source.count {
+                    let written = pwrite(fd, source.baseAddress! + done, source.count - done, off_t(span.fileOffset + Int64(done)))
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw .io(path: paths[span.file], operation: "write", errno: errno)
+                    }
+                    done += written
+                }
+            }
+        }
+    }
+
+    /// `fsync`s every file written since the last flush; after it returns, those writes survive a crash.
+    public func flush() throws(StorageError) {
+        try descriptors.syncDirty(paths: paths)
+    }
+
+    // MARK: - Sizes
+
+    /// Size on disk of each file in `layout.files`; nil when absent or not a regular file (pad files: their length).
+    public func actualSizes() -> [Int64?] {
+        layout.files.indices.map { index -> Int64? in
+            if layout.files[index].isPadding { return layout.files[index].length }
+            var info = stat()
+            guard stat(paths[index], &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return Int64(info.st_size)
+        }
+    }
+}
+
+/// Open descriptors shared by reader and writer threads, at most `limit` at a time.
+/// A descriptor in use is never closed; idle ones are closed oldest first (dirty ones fsynced first).
+final class DescriptorCache: @unchecked Sendable {
+    private struct Entry {
+        var fd: Int32
+        var users: Int
+        var dirty: Bool
+        var lastUse: UInt64
+    }
+    private let state = Mutex<(entries: [Int: Entry], clock: UInt64)>(([:], 0))
+    private let limit: Int
+    private let writable: Bool
+
+    init(limit: Int, writable: Bool) {
+        self.limit = limit
+        self.writable = writable
+    }
+
+    /// Runs `body` with the file's descriptor, or nil when the file does not exist (read-only stores).
+    func withDescriptor<T>(file: Int, path: String, dirty: Bool = false, _ body: (Int32?) throws(StorageError) -> T) throws(StorageError) -> T {
+        let fd = try acquire(file: file, path: path, dirty: dirty)
+        defer { if let fd { release(file: file, fd: fd) } }
+        return try body(fd)
+    }
+
+    private func acquire(file: Int, path: String, dirty: Bool) throws(StorageError) -> Int32? {
+        let existing: Int32? = state.withLock { state in
+            state.clock += 1
+            guard var entry = state.entries[file] else { return nil }
+            entry.users += 1
+            entry.dirty = entry.dirty || dirty
+            entry.lastUse = state.clock
+            state.entries[file] = entry
+            return entry.fd
+        }
+        if let existing { return existing }
+        let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .io(path: path, operation: "open", errno: errno)
+        }
+        if !writable { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
+        var toClose: [(Int32, Bool)] = []
+        let chosen: Int32 = state.withLock { state in
+            state.clock += 1
+            if var entry = state.entries[file] {  // another thread opened it meanwhile
+                entry.users += 1
+                entry.dirty = entry.dirty || dirty
+                entry.lastUse = state.clock
+                state.entries[file] = entry
+                toClose.append((fd, false))
+                return entry.fd
+            }
+            state.entries[file] = Entry(fd: fd, users: 1, dirty: dirty, lastUse: state.clock)
+            while state.entries.count > limit {
+                guard let victim = state.entries.filter({ $0.value.users == 0 }).min(by: { $0.value.lastUse < $1.value.lastUse }) else { break }
+                toClose.append((victim.value.fd, victim.value.dirty))
+                state.entries[victim.key] = nil
+            }
+            return fd
+        }
+        for (victim, dirty) in toClose {
+            if dirty { fsync(victim) }
+            close(victim)
+        }
+        return chosen
+    }
+
+    private func release(file: Int, fd: Int32) {
+        state.withLock { state in
+            if var entry = state.entries[file], entry.fd == fd {
+                entry.users -= 1
+                state.entries[file] = entry
+            }
+        }
+    }
+
+    func syncDirty(paths: [String]) throws(StorageError) {
+        let dirty: [(Int, Int32)] = state.withLock { state in
+            var list: [(Int, Int32)] = []
+            for (file, var entry) in state.entries where entry.dirty {
+                entry.users += 1
+                entry.dirty = false
+                state.entries[file] = entry
+                list.append((file, entry.fd))
+            }
+            return list
+        }
+        var failure: StorageError?
+        for (file, fd) in dirty {
+            if fsync(fd) != 0 && failure == nil { failure = .io(path: paths[file], operation: "fsync", errno: errno) }
+            release(file: file, fd: fd)
+        }
+        if let failure { throw failure }
+    }
+
+    func closeAll() {
+        state.withLock { state in
+            for entry in state.entries.values {
+                if entry.dirty { fsync(entry.fd) }
+                close(entry.fd)
+            }
+            state.entries = [:]
+        }
+    }
+}

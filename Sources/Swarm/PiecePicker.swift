@@ -1,0 +1,221 @@
+import Metainfo
+
+/// Which block to ask which peer for next: rarest-first over whole pieces, with the first
+/// few pieces at random, pieces finished before new ones are started, and an endgame that
+/// asks a second peer for blocks still outstanding. No I/O: the engine tells it what peers
+/// have, what was requested, received and verified, and it answers with block requests.
+///
+/// Each piece is normally fetched from one peer, so a piece that fails its hash names the
+/// peer that sent it; other peers join a piece only when nothing else is left to start.
+public struct PiecePicker {
+    /// A peer as the picker knows it (the engine's connection id).
+    public typealias PeerKey = Int
+
+    public struct Block: Hashable, Sendable {
+        public let piece: Int
+        public let begin: Int
+        public let length: Int
+    }
+
+    struct PieceProgress {
+        var blockCount: Int
+        /// Per block: nil = not requested; otherwise the peers asked for it.
+        var requestedBy: [[PeerKey]]
+        var received: [Bool]
+        var receivedCount = 0
+        /// Peers whose data went into this piece (for banning on a bad hash).
+        var contributors: Set<PeerKey> = []
+    }
+
+    public let layout: PieceLayout
+    /// Pieces verified and stored.
+    public private(set) var have: [Bool]
+    public private(set) var haveCount = 0
+    /// How many connected peers have each piece.
+    public private(set) var availability: [Int]
+    private var inProgress: [Int: PieceProgress] = [:]
+    /// Pieces waiting for the hash check (all blocks received).
+    private var checking: Set<Int> = []
+    /// Pieces to pick at random before switching to rarest-first.
+    public var randomFirstPieces = 4
+    private var generator: any RandomNumberGenerator
+
+    public init(layout: PieceLayout, have: [Bool], generator: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
+        precondition(have.count == layout.pieceCount)
+        self.layout = layout
+        self.have = have
+        self.haveCount = have.filter { $0 }.count
+        self.availability = [Int](repeating: 0, count: layout.pieceCount)
+        self.generator = generator
+    }
+
+    public var isComplete: Bool { haveCount == layout.pieceCount }
+    /// Pieces neither verified nor waiting for their hash check.
+    public var remainingPieces: Int { layout.pieceCount - haveCount - checking.count }
+
+    // MARK: - Availability
+
+    public mutating func peerHas(_ piece: Int) { availability[piece] += 1 }
+
+    public mutating func peerHas(bitfield: (Int) -> Bool) {
+        for piece in 0..<layout.pieceCount where bitfield(piece) { availability[piece] += 1 }
+    }
+
+    public mutating func peerLeft(bitfield: (Int) -> Bool) {
+        for piece in 0..<layout.pieceCount where bitfield(piece) { availability[piece] = max(0, availability[piece] - 1) }
+    }
+
+    // MARK: - Picking
+
+    /// Up to `count` blocks for `peer`, which has the pieces `peerHas` says; `inFlight` is what the
+    /// peer has been asked for already (so the endgame never asks it twice for one block).
+    public mutating func pick(for peer: PeerKey, count: Int, peerHas: (Int) -> Bool, inFlight: Set<Block>) -> [Block] {
+        guard count > 0 else { return [] }
+        var picked: [Block] = []
+        // 1. Blocks of pieces this peer is already fetching.
+        for (piece, _) in inProgress where peerHas(piece) && inProgress[piece]!.contributorsOrRequesters.contains(peer) {
+            fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
+            if picked.count >= count { return picked }
+        }
+        // 2. New pieces: random at first, then rarest first (random among equals).
+        while picked.count < count, let piece = nextNewPiece(peerHas: peerHas) {
+            inProgress[piece] = PieceProgress(blockCount: layout.blockCount(of: PieceIndex.unchecked(piece, layout)),
+                                              requestedBy: [], received: [])
+            inProgress[piece]!.requestedBy = Array(repeating: [], count: inProgress[piece]!.blockCount)
+            inProgress[piece]!.received = Array(repeating: false, count: inProgress[piece]!.blockCount)
+            fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
+        }
+        if picked.count >= count { return picked }
+        // 3. Help with other peers' pieces: blocks nobody was asked for.
+        for piece in inProgress.keys.sorted() where peerHas(piece) {
+            fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
+            if picked.count >= count { return picked }
+        }
+        // 4. Endgame: everything left is requested; ask this peer too.
+        if remainingUnrequestedPieces == 0 {
+            for piece in inProgress.keys.sorted() where peerHas(piece) {
+                fill(piece, for: peer, into: &picked, limit: count, duplicate: true, inFlight: inFlight)
+                if picked.count >= count { return picked }
+            }
+        }
+        return picked
+    }
+
+    /// Pieces nobody has started.
+    private var remainingUnrequestedPieces: Int {
+        layout.pieceCount - haveCount - checking.count - inProgress.count
+    }
+
+    public var inEndgame: Bool { remainingUnrequestedPieces == 0 && !inProgress.isEmpty }
+
+    private mutating func fill(_ piece: Int, for peer: PeerKey, into picked: inout [Block], limit: Int, duplicate: Bool, inFlight: Set<Block>) {
+        guard var progress = inProgress[piece] else { return }
+        let index = PieceIndex.unchecked(piece, layout)
+        for block in 0..<progress.blockCount where picked.count < limit && !progress.received[block] {
+            let requesters = progress.requestedBy[block]
+            if requesters.contains(peer) { continue }
+            if !requesters.isEmpty && !duplicate { continue }
+            let candidate = Block(piece: piece, begin: block * PieceLayout.blockSize, length: layout.blockLength(of: index, block: block))
+            if inFlight.contains(candidate) { continue }
+            progress.requestedBy[block].append(peer)
+            picked.append(candidate)
+        }
+        inProgress[piece] = progress
+    }
+
+    private mutating func nextNewPiece(peerHas: (Int) -> Bool) -> Int? {
+        var candidates: [Int] = []
+        var best = Int.max
+        let random = haveCount + checking.count < randomFirstPieces
+        for piece in 0..<layout.pieceCount where !have[piece] && inProgress[piece] == nil && !checking.contains(piece) && peerHas(piece) {
+            if random { candidates.append(piece); continue }
+            let rarity = availability[piece]
+            if rarity < best { best = rarity; candidates = [piece] } else if rarity == best { candidates.append(piece) }
+        }
+        return candidates.randomElement(using: &generator)
+    }
+
+    // MARK: - Outcomes
+
+    /// A block arrived from `peer`. Returns true when it was wanted (not a duplicate), and whether
+    /// the piece is now complete; `alsoRequestedFrom` lists other peers to send a cancel to.
+    public mutating func received(_ block: Block, from peer: PeerKey) -> (wanted: Bool, pieceComplete: Bool, alsoRequestedFrom: [PeerKey]) {
+        guard var progress = inProgress[block.piece] else { return (false, false, []) }
+        let index = block.begin / PieceLayout.blockSize
+        guard index < progress.blockCount, !progress.received[index] else { return (false, false, []) }
+        progress.received[index] = true
+        progress.receivedCount += 1
+        progress.contributors.insert(peer)
+        let others = progress.requestedBy[index].filter { $0 != peer }
+        progress.requestedBy[index] = [peer]
+        let complete = progress.receivedCount == progress.blockCount
+        if complete {
+            inProgress[block.piece] = nil
+            checking.insert(block.piece)
+            lastContributors[block.piece] = progress.contributors
+        } else {
+            inProgress[block.piece] = progress
+        }
+        return (true, complete, others)
+    }
+
+    private var lastContributors: [Int: Set<PeerKey>] = [:]
+
+    /// A request will not be answered (choke, reject, disconnect, snub): the block can go to someone else.
+    public mutating func abandoned(_ block: Block, by peer: PeerKey) {
+        guard var progress = inProgress[block.piece] else { return }
+        let index = block.begin / PieceLayout.blockSize
+        guard index < progress.blockCount else { return }
+        progress.requestedBy[index].removeAll { $0 == peer }
+        if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {
+            inProgress[block.piece] = nil  // nobody is on it any more: let rarest-first pick it again
+        } else {
+            inProgress[block.piece] = progress
+        }
+    }
+
+    /// The hash check passed: the piece is ours.
+    public mutating func verified(_ piece: Int) {
+        checking.remove(piece)
+        lastContributors[piece] = nil
+        if !have[piece] { have[piece] = true; haveCount += 1 }
+    }
+
+    /// The hash check failed: the piece is fetched again; returns the peers that sent its data.
+    public mutating func failed(_ piece: Int) -> Set<PeerKey> {
+        checking.remove(piece)
+        return lastContributors.removeValue(forKey: piece) ?? []
+    }
+
+    /// Every outstanding request of a departed peer.
+    public mutating func peerGone(_ peer: PeerKey) {
+        for piece in Array(inProgress.keys) {
+            guard var progress = inProgress[piece] else { continue }
+            for block in 0..<progress.blockCount { progress.requestedBy[block].removeAll { $0 == peer } }
+            if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {
+                inProgress[piece] = nil
+            } else {
+                inProgress[piece] = progress
+            }
+        }
+    }
+
+    /// True when `peer` has a piece we still need (so we should be interested).
+    public func wantsSomething(from peerHas: (Int) -> Bool) -> Bool {
+        for piece in 0..<layout.pieceCount where !have[piece] && !checking.contains(piece) && peerHas(piece) { return true }
+        return false
+    }
+}
+
+extension PiecePicker.PieceProgress {
+    var contributorsOrRequesters: Set<Int> {
+        var peers = contributors
+        for requesters in requestedBy { peers.formUnion(requesters) }
+        return peers
+    }
+}
+
+extension PieceIndex {
+    /// For indices the picker produced itself (always in range).
+    static func unchecked(_ value: Int, _ layout: PieceLayout) -> PieceIndex { layout.index(value)! }
+}

@@ -1,0 +1,114 @@
+import Metainfo
+import Net
+import PeerWire
+
+/// What a download (or a seed) is asked to do.
+public struct SwarmConfiguration: Sendable {
+    public var torrent: Torrent
+    /// The .torrent bytes, kept in the resume state so `tt verify` finds the torrent later.
+    public var torrentBytes: [UInt8]
+    /// Data goes to `output/<name>`; resume state to `output/.tt/`.
+    public var output: String
+    /// Peers to connect to besides those trackers give.
+    public var peers: [SocketAddress] = []
+    public var useTrackers = true
+    /// Extra tracker URLs (tried as their own tier after the torrent's).
+    public var extraTrackers: [String] = []
+    public var maxPeers = 50
+    /// Where to accept incoming peers; port 0 picks one. Nil: no listener.
+    public var listen: SocketAddress? = SocketAddress(ip: "0.0.0.0", port: 0)
+    /// Keep serving after the download completes, until interrupted.
+    public var seedAfterDownload = false
+    /// Trust the resume state (the pieces it lists); false re-checks everything present.
+    public var resume = true
+    public var peerID = PeerID.ours()
+    public var clientVersion = "tt 0.1.0"
+    public var connectTimeout = 10.0
+    /// Give up (exit 69) after this long with no peer connected and none left to try.
+    public var stallTimeout = 60.0
+    /// Drop a peer that has sent nothing for this long while we wait on its requests.
+    public var snubTimeout = 30.0
+    /// Unchoke slots besides the optimistic one (BEP 3 tit-for-tat).
+    public var uploadSlots = 4
+
+    public init(torrent: Torrent, torrentBytes: [UInt8], output: String) {
+        self.torrent = torrent
+        self.torrentBytes = torrentBytes
+        self.output = output
+    }
+}
+
+/// What the engine reports as it goes; the command turns these into a progress bar,
+/// plain lines or JSON Lines.
+public enum SwarmEvent: Sendable {
+    case started(StartInfo)
+    case listening(SocketAddress)
+    case trackerAnnounced(tracker: String, peers: Int)
+    case trackerFailed(tracker: String, message: String)
+    case peerConnected(address: String, client: String?, incoming: Bool)
+    case peerDropped(address: String, reason: String)
+    case peerBanned(address: String, reason: String)
+    case pieceVerified(piece: Int, peer: String?)
+    case pieceFailed(piece: Int, peers: [String])
+    case progress(SwarmProgress)
+    case completed(SwarmProgress)
+    case finished(SwarmSummary)
+
+    public struct StartInfo: Sendable {
+        public var name: String
+        public var contentPath: String
+        public var pieceCount: Int
+        public var piecesHave: Int
+        public var piecesTrusted: Int
+        public var piecesRechecked: Int
+        public var totalBytes: Int64
+        public var bytesLeft: Int64
+    }
+}
+
+public struct SwarmProgress: Sendable {
+    public var piecesHave: Int
+    public var pieceCount: Int
+    public var bytesHave: Int64
+    public var totalBytes: Int64
+    public var downloaded: Int64
+    public var uploaded: Int64
+    public var downloadRate: Double
+    public var uploadRate: Double
+    public var peers: Int
+    public var seconds: Double
+    public var eta: Double? {
+        guard downloadRate > 1 else { return nil }
+        return Double(totalBytes - bytesHave) / downloadRate
+    }
+}
+
+public struct SwarmSummary: Sendable {
+    public enum Outcome: String, Sendable {
+        case complete, interrupted
+    }
+
+    public var outcome: Outcome
+    public var progress: SwarmProgress
+    public var wastedBytes: Int64
+    public var hashFailures: Int
+    public var bannedPeers: Int
+    public var peersSeen: Int
+    public var resumePath: String
+}
+
+/// Why a swarm run ended early.
+public enum SwarmError: Error, Sendable, CustomStringConvertible {
+    /// The torrent cannot be written safely or laid out (exit 65).
+    case badTorrent(String)
+    /// No peer could be reached and none is left to try (exit 69).
+    case noPeers(String)
+    /// Disk trouble (exit 74).
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .badTorrent(let why), .noPeers(let why), .storage(let why): return why
+        }
+    }
+}

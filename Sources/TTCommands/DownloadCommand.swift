@@ -1,0 +1,218 @@
+import Foundation
+import JSON
+import Metainfo
+import Net
+import Swarm
+
+/// `tt download`: a whole torrent from many peers, with resume and a progress bar.
+struct DownloadCommand: Command {
+    static let spec = CommandSpec(
+        name: "download",
+        summary: "download a whole torrent from many peers (resume, progress, multi-file)",
+        usage: "tt download TORRENT|- [-o DIR] [--peer HOST:PORT…] [--seed] [--json]",
+        options: [
+            OptionSpec(["--output", "-o"], value: "DIR", help: "where to put the data (DIR/<name>); default: the current folder"),
+            OptionSpec(["--peer"], value: "HOST:PORT", repeats: true, help: "a peer to connect to (works without any tracker)"),
+            OptionSpec(["--tracker"], value: "URL", repeats: true, help: "an extra tracker, after the torrent's own"),
+            OptionSpec(["--no-trackers"], help: "do not announce to the torrent's trackers"),
+            OptionSpec(["--max-peers"], value: "N", help: "most peers connected at once (default 50)"),
+            OptionSpec(["--port"], value: "N", help: "port to accept peers on (default: any free port)"),
+            OptionSpec(["--bind"], value: "ADDR", help: "address to accept peers on (default 0.0.0.0)"),
+            OptionSpec(["--no-resume"], help: "ignore saved state and re-check everything on disk"),
+            OptionSpec(["--seed"], help: "keep serving after the download completes, until Ctrl-C"),
+            OptionSpec(["--stall-timeout"], value: "SECONDS", help: "give up after this long with no peer to try (default 60)"),
+            OptionSpec(["--peer-timeout"], value: "SECONDS", help: "a peer silent this long while we wait is snubbed (default 30)"),
+        ],
+        positionals: 1...1,
+        discussion: """
+        Pieces are picked rarest-first, hash-checked, written, and recorded in DIR/.tt/<info hash>.resume only
+        after they are flushed to disk; a new run (even after kill -9) resumes from there and re-checks any other
+        data it finds. With --json every event is a JSON Lines object (started, peer_connected, piece_verified,
+        progress each second, finished). Ctrl-C saves state and exits 130.
+        """,
+        examples: ["tt download x.torrent -o downloads/", "tt download x.torrent --peer 127.0.0.1:6881 --no-trackers --json | jq -c ."])
+
+    static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
+        let arguments = invocation.arguments
+        let environment = invocation.environment
+        let source = arguments.positionals[0]
+        if source.hasPrefix("magnet:") {
+            throw .usage("tt download needs the .torrent: fetching metadata from a magnet link (BEP 9) is not supported yet")
+        }
+        let bytes = try TorrentInput.readInput(source, environment)
+        let torrent: Torrent
+        do { torrent = try Torrent(bytes: bytes) } catch { throw TTError(metainfo: error, source: source == "-" ? "stdin" : source) }
+
+        var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
+                                               output: environment.path(arguments.value("--output") ?? "."))
+        for text in arguments.all("--peer") {
+            do { configuration.peers.append(try SocketAddress.resolve(text)) } catch {
+                throw TTError(.usage, kind: "usage", "--peer \(text): \(error)")
+            }
+        }
+        configuration.useTrackers = !arguments.has("--no-trackers")
+        configuration.extraTrackers = arguments.all("--tracker")
+        configuration.maxPeers = try arguments.integer("--max-peers", in: 1...1000) ?? 50
+        configuration.resume = !arguments.has("--no-resume")
+        configuration.seedAfterDownload = arguments.has("--seed")
+        if let seconds = try arguments.integer("--stall-timeout", in: 1...86_400) { configuration.stallTimeout = Double(seconds) }
+        if let seconds = try arguments.integer("--peer-timeout", in: 1...3600) { configuration.snubTimeout = Double(seconds) }
+        let port = try arguments.integer("--port", in: 0...65_535) ?? 0
+        let bind = arguments.value("--bind") ?? "0.0.0.0"
+        guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
+        configuration.listen = listen
+        configuration.clientVersion = "tt \(RootCommand.version)"
+        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
+            throw .usage("no way to find peers: the torrent has no trackers; give --peer HOST:PORT or --tracker URL")
+        }
+
+        let view = DownloadView(invocation: invocation, torrent: torrent)
+        let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
+        let summary: SwarmSummary
+        do {
+            summary = try engine.run()
+        } catch {
+            view.finishBar()
+            switch error {
+            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
+            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
+            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
+            }
+        }
+        view.finishBar()
+        return summary.outcome == .interrupted ? .interrupted : .success
+    }
+}
+
+/// Renders swarm events: JSON Lines with --json; otherwise a bar on a TTY or occasional lines.
+final class DownloadView: @unchecked Sendable {
+    let invocation: Invocation
+    let torrent: Torrent
+    let bar: ProgressBar
+    private var lastLine = Date.distantPast
+
+    init(invocation: Invocation, torrent: Torrent) {
+        self.invocation = invocation
+        self.torrent = torrent
+        self.bar = ProgressBar(environment: invocation.environment, enabled: invocation.verbosity >= .normal && !invocation.json, label: "")
+    }
+
+    func finishBar() { bar.finish() }
+
+    func show(_ event: SwarmEvent) {
+        if invocation.json {
+            if let json = Self.json(event, torrent: torrent) { invocation.outputJSON(json) }
+            return
+        }
+        switch event {
+        case .started(let info):
+            invocation.note("\(info.name): \(Format.bytes(info.totalBytes)) in \(info.pieceCount) pieces → \(info.contentPath)"
+                + (info.piecesHave > 0 ? " (\(info.piecesHave) pieces already here: \(info.piecesTrusted) from saved state, \(info.piecesRechecked) re-checked)" : ""))
+        case .peerConnected(let address, let client, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
+        case .peerDropped(let address, let reason): invocation.log("peer \(address) dropped: \(reason)")
+        case .peerBanned(let address, let reason): bar.finish(); invocation.warn("banned peer \(address): \(reason)")
+        case .pieceFailed(let piece, let peers): invocation.log("piece \(piece) failed its hash check (from \(peers.joined(separator: ", ")))")
+        case .trackerAnnounced(let tracker, let peers): invocation.log("tracker \(tracker): \(peers) peers")
+        case .trackerFailed(_, let message): invocation.log("tracker: \(message)")
+        case .listening(let address): invocation.log("accepting peers on \(address)")
+        case .pieceVerified: break
+        case .progress(let progress):
+            if invocation.environment.stderrIsTerminal {
+                bar.update(done: progress.bytesHave, total: progress.totalBytes, suffix: Self.suffix(progress))
+            } else if invocation.verbosity >= .normal && Date().timeIntervalSince(lastLine) >= 5 {
+                lastLine = Date()
+                let percent = progress.totalBytes > 0 ? Int(Double(progress.bytesHave) * 100 / Double(progress.totalBytes)) : 100
+                invocation.note("\(percent)% \(progress.piecesHave)/\(progress.pieceCount) pieces" + Self.suffix(progress))
+            }
+        case .completed(let progress):
+            bar.finish()
+            invocation.note("complete: \(Format.bytes(progress.totalBytes)) in \(Format.seconds(progress.seconds))")
+        case .finished(let summary):
+            bar.finish()
+            let progress = summary.progress
+            if summary.outcome == .interrupted {
+                invocation.note("interrupted: \(progress.piecesHave)/\(progress.pieceCount) pieces saved; run again to resume")
+            }
+            let rate = progress.seconds > 0 ? Double(progress.downloaded) / progress.seconds : 0
+            invocation.output("\(torrent.name): \(summary.outcome.rawValue), \(progress.piecesHave)/\(progress.pieceCount) pieces, "
+                + "\(Format.bytes(progress.downloaded)) down at \(Format.rate(rate)), \(Format.bytes(progress.uploaded)) up, "
+                + "\(summary.peersSeen) peers, \(summary.hashFailures) bad pieces")
+        }
+    }
+
+    static func suffix(_ progress: SwarmProgress) -> String {
+        var text = " ↓\(Format.rate(progress.downloadRate)) ↑\(Format.rate(progress.uploadRate)) \(progress.peers) peers"
+        if let eta = progress.eta { text += " ETA \(Format.seconds(eta))" }
+        return text
+    }
+
+    static func progressFields(_ progress: SwarmProgress) -> [JSONField] {
+        [
+            JSONField("pieces_have", .int(progress.piecesHave)),
+            JSONField("piece_count", .int(progress.pieceCount)),
+            JSONField("bytes_have", .int(progress.bytesHave)),
+            JSONField("bytes_total", .int(progress.totalBytes)),
+            JSONField("downloaded", .int(progress.downloaded)),
+            JSONField("uploaded", .int(progress.uploaded)),
+            JSONField("download_rate", .double(progress.downloadRate.rounded())),
+            JSONField("upload_rate", .double(progress.uploadRate.rounded())),
+            JSONField("peers", .int(progress.peers)),
+            JSONField("eta", progress.eta.map { .double($0.rounded()) } ?? .null),
+            JSONField("seconds", .double((progress.seconds * 1000).rounded() / 1000)),
+        ]
+    }
+
+    static func peer(_ address: String) -> [JSONField] {
+        var fields = [JSONField("addr", .string(address))]
+        if let parsed = try? SocketAddress(parsing: address) {
+            fields.append(JSONField("ip", .string(parsed.ip)))
+            fields.append(JSONField("port", .int(Int(parsed.port))))
+        }
+        return fields
+    }
+
+    static func json(_ event: SwarmEvent, torrent: Torrent) -> JSONValue? {
+        func make(_ name: String, _ fields: [JSONField]) -> JSONValue { .object([JSONField("event", .string(name))] + fields) }
+        switch event {
+        case .started(let info):
+            return make("started", [
+                JSONField("name", .string(info.name)),
+                JSONField("info_hash", .optional(torrent.infoHashes.v1Hex)),
+                JSONField("info_hash_v2", .optional(torrent.infoHashes.v2Hex)),
+                JSONField("path", .string(info.contentPath)),
+                JSONField("piece_count", .int(info.pieceCount)),
+                JSONField("pieces_have", .int(info.piecesHave)),
+                JSONField("pieces_from_state", .int(info.piecesTrusted)),
+                JSONField("pieces_rechecked", .int(info.piecesRechecked)),
+                JSONField("bytes_total", .int(info.totalBytes)),
+                JSONField("bytes_left", .int(info.bytesLeft)),
+            ])
+        case .listening(let address): return make("listening", peer(address.description))
+        case .trackerAnnounced(let tracker, let peers):
+            return make("tracker_announced", [JSONField("tracker", .string(tracker)), JSONField("peers", .int(peers))])
+        case .trackerFailed(let tracker, let message):
+            return make("tracker_failed", [JSONField("tracker", .string(tracker)), JSONField("message", .string(message))])
+        case .peerConnected(let address, let client, let incoming):
+            return make("peer_connected", peer(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))])
+        case .peerDropped(let address, let reason):
+            return make("peer_dropped", peer(address) + [JSONField("reason", .string(reason))])
+        case .peerBanned(let address, let reason):
+            return make("peer_banned", peer(address) + [JSONField("reason", .string(reason))])
+        case .pieceVerified(let piece, let source):
+            return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))])
+        case .pieceFailed(let piece, let peers):
+            return make("piece_failed", [JSONField("piece", .int(piece)), JSONField("peers", .array(peers.map(JSONValue.string)))])
+        case .progress(let progress): return make("progress", progressFields(progress))
+        case .completed(let progress): return make("completed", progressFields(progress))
+        case .finished(let summary):
+            return make("finished", [
+                JSONField("outcome", .string(summary.outcome.rawValue)),
+                JSONField("hash_failures", .int(summary.hashFailures)),
+                JSONField("wasted", .int(summary.wastedBytes)),
+                JSONField("banned_peers", .int(summary.bannedPeers)),
+                JSONField("peers_seen", .int(summary.peersSeen)),
+                JSONField("resume_state", .string(summary.resumePath)),
+            ] + progressFields(summary.progress))
+        }
+    }
+}

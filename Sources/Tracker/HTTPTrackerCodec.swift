@@ -1,0 +1,221 @@
+import Bencode
+
+/// BEP 3 / 23 / 7 / 48 over HTTP: query strings and bencoded bodies. No I/O.
+public enum HTTPTrackerCodec {
+    // MARK: - Client side
+
+    /// The request target for an announce: the tracker's path and query plus our parameters.
+    public static func announceTarget(_ url: TrackerURL, _ request: AnnounceRequest) -> String {
+        var query: [(String, String)] = [
+            ("info_hash", percentEncode(request.infoHash)),
+            ("peer_id", percentEncode(request.peerID)),
+            ("port", String(request.port)),
+            ("uploaded", String(request.uploaded)),
+            ("downloaded", String(request.downloaded)),
+            ("left", String(request.left)),
+            ("compact", request.compact ? "1" : "0"),
+            ("key", hex8(request.key)),
+        ]
+        if request.event != .none { query.append(("event", request.event.rawValue)) }
+        if let numWant = request.numWant { query.append(("numwant", String(numWant))) }
+        if let trackerID = request.trackerID { query.append(("trackerid", percentEncode(Array(trackerID.utf8)))) }
+        return append(query, to: url.target)
+    }
+
+    /// The request target for a scrape of several info hashes at once.
+    public static func scrapeTarget(_ scrapeURL: TrackerURL, _ infoHashes: [[UInt8]]) -> String {
+        append(infoHashes.map { ("info_hash", percentEncode($0)) }, to: scrapeURL.target)
+    }
+
+    static func append(_ query: [(String, String)], to target: String) -> String {
+        let joined = query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        if !target.contains("?") { return target + "?" + joined }
+        return target + (target.hasSuffix("?") || target.hasSuffix("&") ? "" : "&") + joined
+    }
+
+    static func hex8(_ value: UInt32) -> String {
+        let text = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 8 - text.count) + text
+    }
+
+    /// Percent-encodes raw bytes: unreserved characters stay, everything else is `%XX`.
+    public static func percentEncode(_ bytes: [UInt8]) -> String {
+        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 3)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes `%XX` and `+`; nil on a malformed escape.
+    public static func percentDecode<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 {
+        var out: [UInt8] = []
+        var iterator = text.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next().flatMap(nibble), let low = iterator.next().flatMap(nibble) else { return nil }
+                out.append(high << 4 | low)
+            } else if byte == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+            } else {
+                out.append(byte)
+            }
+        }
+        return out
+    }
+
+    static func nibble(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return char - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return char - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Parses an announce body. `tracker` names the tracker in errors.
+    public static func parseAnnounce(_ body: [UInt8], tracker: String) throws(TrackerError) -> AnnounceResponse {
+        let root = try decodeDictionary(body, tracker: tracker)
+        if let reason = root["failure reason"] {
+            throw .failure(tracker, reason.textValue ?? TrackerError.excerpt(reason.bytesValue ?? []))
+        }
+        var response = AnnounceResponse()
+        response.interval = int(root["interval"])
+        response.minInterval = int(root["min interval"])
+        response.complete = int(root["complete"])
+        response.incomplete = int(root["incomplete"])
+        response.downloaded = int(root["downloaded"])
+        response.trackerID = root["tracker id"]?.textValue
+        response.warning = root["warning message"]?.textValue
+        guard root["peers"] != nil || root["peers6"] != nil || response.interval != nil else {
+            throw .badResponse(tracker, "a bencoded dictionary without peers, interval or failure reason: \(TrackerError.excerpt(body))")
+        }
+        switch root["peers"] {
+        case .string(let bytes)?:
+            guard let peers = CompactPeers.decode(bytes, family: .v4) else {
+                throw .badResponse(tracker, "truncated compact peer list: \(bytes.count) bytes is not a multiple of 6")
+            }
+            response.peers += peers
+        case .list(let items)?:
+            for item in items {
+                guard let ip = item["ip"]?.textValue, let port = item["port"]?.integerValue, (0...65535).contains(port) else {
+                    throw .badResponse(tracker, "a dictionary peer without a valid ip and port")
+                }
+                response.peers.append(TrackerPeer(ip: ip, port: UInt16(port), peerID: item["peer id"]?.bytesValue))
+            }
+        case nil:
+            break
+        default:
+            throw .badResponse(tracker, "'peers' is neither a string nor a list")
+        }
+        if let peers6 = root["peers6"] {
+            guard let bytes = peers6.bytesValue, let peers = CompactPeers.decode(bytes, family: .v6) else {
+                throw .badResponse(tracker, "truncated compact peers6 list: not a multiple of 18 bytes")
+            }
+            response.peers += peers
+        }
+        return response
+    }
+
+    /// Parses a scrape body: `files` maps raw 20-byte info hashes to counts.
+    public static func parseScrape(_ body: [UInt8], tracker: String) throws(TrackerError) -> [ScrapeEntry] {
+        let root = try decodeDictionary(body, tracker: tracker)
+        if let reason = root["failure reason"] {
+            throw .failure(tracker, reason.textValue ?? TrackerError.excerpt(reason.bytesValue ?? []))
+        }
+        guard let files = root["files"]?.dictionaryEntries else {
+            throw .badResponse(tracker, "a scrape response without 'files': \(TrackerError.excerpt(body))")
+        }
+        return files.map { entry in
+            ScrapeEntry(infoHash: entry.key, complete: int(entry.value["complete"]) ?? 0,
+                        incomplete: int(entry.value["incomplete"]) ?? 0, downloaded: int(entry.value["downloaded"]) ?? 0,
+                        name: entry.value["name"]?.textValue)
+        }
+    }
+
+    static func decodeDictionary(_ body: [UInt8], tracker: String) throws(TrackerError) -> BencodeValue {
+        let document: BencodeDocument
+        do {
+            document = try BencodeDecoder(strictness: .lenient, maxDepth: 32).decode(body)
+        } catch {
+            let kind = looksLikeHTML(body) ? "an HTML page, not bencode" : "not bencode (\(error.reasonText) at offset \(error.offset))"
+            throw .badResponse(tracker, "\(kind): \(TrackerError.excerpt(body))")
+        }
+        guard case .dictionary = document.root else {
+            throw .badResponse(tracker, "not a bencoded dictionary: \(TrackerError.excerpt(body))")
+        }
+        return document.root
+    }
+
+    static func looksLikeHTML(_ body: [UInt8]) -> Bool {
+        let head = String(decoding: body.prefix(200), as: UTF8.self).lowercased()
+        return head.contains("<html") || head.contains("<!doctype") || head.contains("<body") || head.contains("<h1")
+    }
+
+    static func int(_ value: BencodeValue?) -> Int? {
+        guard let number = value?.integerValue, let small = Int(exactly: number) else { return nil }
+        return small
+    }
+
+    // MARK: - Server side
+
+    /// Splits a query string into (name, raw value bytes) pairs; nil on a malformed escape.
+    public static func parseQuery(_ query: Substring) -> [(String, [UInt8])]? {
+        var out: [(String, [UInt8])] = []
+        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecode(parts[0]), let value = parts.count > 1 ? percentDecode(parts[1]) : [] else { return nil }
+            out.append((String(decoding: name, as: UTF8.self), value))
+        }
+        return out
+    }
+
+    /// An announce answer as our tracker sends it.
+    public static func encodeAnnounce(_ response: AnnounceResponse, compact: Bool) -> [UInt8] {
+        var pairs: [(String, BencodeValue)] = []
+        if let interval = response.interval { pairs.append(("interval", .integer(Int64(interval)))) }
+        if let minInterval = response.minInterval { pairs.append(("min interval", .integer(Int64(minInterval)))) }
+        if let complete = response.complete { pairs.append(("complete", .integer(Int64(complete)))) }
+        if let incomplete = response.incomplete { pairs.append(("incomplete", .integer(Int64(incomplete)))) }
+        if let downloaded = response.downloaded { pairs.append(("downloaded", .integer(Int64(downloaded)))) }
+        if let trackerID = response.trackerID { pairs.append(("tracker id", .string(trackerID))) }
+        if let warning = response.warning { pairs.append(("warning message", .string(warning))) }
+        if compact {
+            pairs.append(("peers", .string(CompactPeers.encode(response.peers, family: .v4))))
+            let v6 = CompactPeers.encode(response.peers, family: .v6)
+            if !v6.isEmpty { pairs.append(("peers6", .string(v6))) }
+        } else {
+            pairs.append(("peers", .list(response.peers.map { peer in
+                var fields: [(String, BencodeValue)] = [("ip", .string(peer.ip)), ("port", .integer(Int64(peer.port)))]
+                if let id = peer.peerID { fields.append(("peer id", .string(id))) }
+                return .dict(fields)
+            })))
+        }
+        return BencodeValue.dict(pairs).encoded()
+    }
+
+    public static func encodeFailure(_ reason: String) -> [UInt8] {
+        BencodeValue.dict([("failure reason", .string(reason))]).encoded()
+    }
+
+    public static func encodeScrape(_ entries: [ScrapeEntry]) -> [UInt8] {
+        BencodeValue.dict([("files", .dictionary(entries.map { entry in
+            BencodeEntry(key: entry.infoHash, value: .dict([
+                ("complete", .integer(Int64(entry.complete))),
+                ("incomplete", .integer(Int64(entry.incomplete))),
+                ("downloaded", .integer(Int64(entry.downloaded))),
+            ]))
+        }))]).encoded()
+    }
+}

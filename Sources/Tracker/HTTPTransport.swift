@@ -1,0 +1,80 @@
+import Net
+
+/// A small HTTP/1.1 GET client over `Net`'s TCP connection, for `http://` trackers:
+/// bounded redirects, a body cap and one deadline for the whole exchange.
+enum HTTPTransport {
+    struct Limits: Sendable {
+        var maxBody: Int
+        var maxRedirects: Int
+    }
+
+    /// GETs `target` from `url`'s host, following redirects (an `https` redirect goes to `HTTPSTransport`).
+    static func get(_ url: TrackerURL, target: String, deadline: Deadline, limits: Limits, name: String) throws(TrackerError) -> HTTPResponse {
+        var current = url
+        var currentTarget = target
+        var redirects = 0
+        while true {
+            let response: HTTPResponse
+            switch current.scheme {
+            case .http: response = try fetch(current, target: currentTarget, deadline: deadline, limits: limits, name: name)
+            case .https: response = try HTTPSTransport.get(current, target: currentTarget, deadline: deadline, limits: limits, name: name)
+            case .udp: throw .badURL(name, "an HTTP redirect to a udp:// URL")
+            }
+            guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("location") else {
+                return response
+            }
+            redirects += 1
+            guard redirects <= limits.maxRedirects else {
+                throw .badResponse(name, "more than \(limits.maxRedirects) redirects (last to \(location))")
+            }
+            current = try current.resolving(location)
+            currentTarget = current.target
+        }
+    }
+
+    static func fetch(_ url: TrackerURL, target: String, deadline: Deadline, limits: Limits, name: String) throws(TrackerError) -> HTTPResponse {
+        let request = "GET \(target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: tt/0.1.0\r\n"
+            + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
+        let connection: TCPConnection
+        do {
+            connection = try TCPConnection.connect(host: url.host, port: url.port, timeout: max(0.001, deadline.remaining))
+        } catch {
+            throw TrackerError(net: error, name: name)
+        }
+        defer { connection.close() }
+        var parser = HTTPResponseParser(maxBody: limits.maxBody)
+        do {
+            try connection.send(Array(request.utf8), deadline: deadline)
+            while true {
+                let chunk = try connection.receive(max: 65536, deadline: deadline)
+                if case .complete(let response) = try parser.feed(chunk, endOfStream: chunk.isEmpty) { return response }
+            }
+        } catch let error as NetError {
+            throw TrackerError(net: error, name: name)
+        } catch let error as HTTPResponseParser.ParseError {
+            throw TrackerError(http: error, name: name)
+        } catch {
+            throw .badResponse(name, "\(error)")
+        }
+    }
+}
+
+extension TrackerError {
+    init(net error: NetError, name: String) {
+        switch error {
+        case .refused, .unreachable, .dns, .badAddress, .system: self = .unreachable(name, error.description)
+        case .timeout: self = .timeout(name, error.description)
+        case .closed: self = .badResponse(name, "the connection closed before a complete response")
+        }
+    }
+
+    init(http error: HTTPResponseParser.ParseError, name: String) {
+        switch error {
+        case .notHTTP(let excerpt): self = .badResponse(name, "not an HTTP response: \(TrackerError.excerpt(excerpt))")
+        case .headersTooLarge: self = .badResponse(name, "HTTP headers larger than 16 KiB")
+        case .bodyTooLarge(let cap): self = .tooLarge(name, cap)
+        case .badChunk: self = .badResponse(name, "malformed chunked encoding")
+        case .truncated: self = .badResponse(name, "the connection closed before a complete response")
+        }
+    }
+}

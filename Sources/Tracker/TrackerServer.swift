@@ -1,0 +1,292 @@
+import Dispatch
+import Foundation
+import Net
+import Synchronization
+
+/// `tt tracker`'s engine: HTTP and UDP announce and scrape over one `TrackerState`.
+///
+/// One thread accepts HTTP connections (each served on a global queue, one request per
+/// connection, 5 s to send it, 8 KiB at most); one thread serves UDP. Both poll a stop flag.
+public final class TrackerServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var bind: String = "127.0.0.1"
+        /// nil: no HTTP; 0: any free port.
+        public var httpPort: UInt16? = 6969
+        public var udpPort: UInt16? = 6969
+        public var state = TrackerState.Config()
+        public init() {}
+    }
+
+    /// One request, for the log.
+    public struct LogEntry: Sendable {
+        public var transport: String  // "http" or "udp"
+        public var action: String     // "announce", "scrape", "connect", "error"
+        public var client: String     // addr of the sender
+        public var infoHashes: [[UInt8]]
+        public var event: String?
+        public var port: UInt16?
+        public var left: Int64?
+        public var peersReturned: Int?
+        public var complete: Int?
+        public var incomplete: Int?
+        public var error: String?
+    }
+
+    public let options: Options
+    public let httpAddress: SocketAddress?
+    public let udpAddress: SocketAddress?
+    private let listener: TCPListener?
+    private let udpSocket: UDPSocket?
+    private let state: Mutex<TrackerState>
+    private let stopped = Atomic<Bool>(false)
+    private let log: @Sendable (LogEntry) -> Void
+    private let secret = UInt64.random(in: 0...UInt64.max)
+    private let threads = DispatchGroup()
+    private let connectionSlots = DispatchSemaphore(value: 64)
+    public let counters = Mutex<(announces: Int, scrapes: Int, errors: Int)>((0, 0, 0))
+
+    public init(options: Options, log: @escaping @Sendable (LogEntry) -> Void = { _ in }) throws(NetError) {
+        self.options = options
+        self.log = log
+        state = Mutex(TrackerState(config: options.state))
+        let bindIP = options.bind
+        func address(_ port: UInt16) throws(NetError) -> SocketAddress {
+            guard let address = SocketAddress(ip: bindIP, port: port) else { throw .badAddress(bindIP) }
+            return address
+        }
+        if let port = options.httpPort {
+            let listener = try TCPListener(bind: try address(port))
+            self.listener = listener
+            httpAddress = listener.localAddress
+        } else {
+            listener = nil
+            httpAddress = nil
+        }
+        if let port = options.udpPort {
+            let local = try address(port)
+            let socket = try UDPSocket(family: local.family, bind: local)
+            udpSocket = socket
+            udpAddress = socket.localAddress
+        } else {
+            udpSocket = nil
+            udpAddress = nil
+        }
+    }
+
+    public var torrentCount: Int { state.withLock { $0.torrentCount } }
+    public var peerCount: Int { state.withLock { $0.peerCount } }
+
+    /// Starts serving on background threads.
+    public func start() {
+        if let listener {
+            threads.enter()
+            Thread.detachNewThread { [self] in self.acceptLoop(listener); self.threads.leave() }
+        }
+        if let udpSocket {
+            threads.enter()
+            Thread.detachNewThread { [self] in self.udpLoop(udpSocket); self.threads.leave() }
+        }
+    }
+
+    /// Stops both loops and waits for them (in-flight HTTP connections finish on their own).
+    public func stop() {
+        stopped.store(true, ordering: .sequentiallyConsistent)
+        threads.wait()
+        listener?.close()
+        udpSocket?.close()
+    }
+
+    /// Serves until `stop()`.
+    public func run() {
+        start()
+        threads.wait()
+    }
+
+    private var isStopped: Bool { stopped.load(ordering: .sequentiallyConsistent) }
+
+    private func now() -> Double { monotonicSeconds() }
+
+    // MARK: - HTTP
+
+    private func acceptLoop(_ listener: TCPListener) {
+        var lastExpiry = now()
+        while !isStopped {
+            if now() - lastExpiry > 10 {
+                let time = now()
+                state.withLock { $0.expire(now: time) }
+                lastExpiry = time
+            }
+            let connection: TCPConnection
+            do {
+                connection = try listener.accept(deadline: .after(0.25))
+            } catch {
+                if case .timeout = error { continue }
+                usleep(10_000)
+                continue
+            }
+            connectionSlots.wait()
+            DispatchQueue.global().async { [self] in
+                self.serve(connection)
+                connection.close()
+                self.connectionSlots.signal()
+            }
+        }
+    }
+
+    private func serve(_ connection: TCPConnection) {
+        let deadline = Deadline.after(5)
+        var request: [UInt8] = []
+        while true {
+            guard let chunk = try? connection.receive(max: 8192, deadline: deadline), !chunk.isEmpty else { return }
+            request += chunk
+            if let end = request.firstRange(of: [13, 10, 13, 10]) {
+                request.removeSubrange(end.lowerBound...)
+                break
+            }
+            if request.count > 8192 {
+                respond(connection, status: "431 Request Header Fields Too Large", body: HTTPTrackerCodec.encodeFailure("request too large"))
+                return
+            }
+        }
+        let line = String(decoding: request.prefix { $0 != 13 }, as: UTF8.self)
+        let parts = line.split(separator: " ")
+        guard parts.count == 3, parts[0] == "GET" else {
+            respond(connection, status: "400 Bad Request", body: HTTPTrackerCodec.encodeFailure("only GET requests"))
+            return
+        }
+        let target = parts[1]
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let query = target.firstIndex(of: "?").map { target[target.index(after: $0)...] } ?? ""
+        let client = connection.remote
+        guard let params = HTTPTrackerCodec.parseQuery(query) else {
+            fail(connection, client: client, "malformed percent-encoding in the query")
+            return
+        }
+        if path.hasSuffix("/announce") {
+            handleHTTPAnnounce(connection, client: client, params: params)
+        } else if path.hasSuffix("/scrape") {
+            let hashes = params.filter { $0.0 == "info_hash" }.map(\.1)
+            guard !hashes.isEmpty, hashes.allSatisfy({ $0.count == 20 }) else {
+                fail(connection, client: client, "scrape needs info_hash parameters of 20 bytes")
+                return
+            }
+            let time = now()
+            let entries = state.withLock { $0.scrape(hashes, now: time) }
+            counters.withLock { $0.scrapes += 1 }
+            log(LogEntry(transport: "http", action: "scrape", client: client.description, infoHashes: hashes))
+            respond(connection, status: "200 OK", body: HTTPTrackerCodec.encodeScrape(entries))
+        } else {
+            respond(connection, status: "404 Not Found", body: HTTPTrackerCodec.encodeFailure("no such path; use /announce or /scrape"))
+        }
+    }
+
+    private func handleHTTPAnnounce(_ connection: TCPConnection, client: SocketAddress, params: [(String, [UInt8])]) {
+        func value(_ name: String) -> [UInt8]? { params.first { $0.0 == name }?.1 }
+        func text(_ name: String) -> String? { value(name).map { String(decoding: $0, as: UTF8.self) } }
+        guard let infoHash = value("info_hash"), infoHash.count == 20 else {
+            fail(connection, client: client, "missing or malformed info_hash (20 bytes needed)")
+            return
+        }
+        guard let peerID = value("peer_id"), peerID.count == 20 else {
+            fail(connection, client: client, "missing or malformed peer_id (20 bytes needed)")
+            return
+        }
+        guard let port = text("port").flatMap(UInt16.init) else {
+            fail(connection, client: client, "missing or malformed port")
+            return
+        }
+        guard let event = AnnounceRequest.Event(rawValue: text("event") ?? "") else {
+            fail(connection, client: client, "unknown event '\(text("event") ?? "")'")
+            return
+        }
+        let request = AnnounceRequest(
+            infoHash: infoHash, peerID: peerID, port: port,
+            uploaded: text("uploaded").flatMap { Int64($0) } ?? 0, downloaded: text("downloaded").flatMap { Int64($0) } ?? 0,
+            left: text("left").flatMap { Int64($0) } ?? 0, event: event, numWant: text("numwant").flatMap { Int($0) },
+            key: 0, compact: text("compact") != "0")
+        let time = now()
+        let response = state.withLock { $0.announce(request, ip: client.ip, now: time) }
+        counters.withLock { $0.announces += 1 }
+        log(entry("http", request, client: client, response))
+        respond(connection, status: "200 OK", body: HTTPTrackerCodec.encodeAnnounce(response, compact: request.compact))
+    }
+
+    private func entry(_ transport: String, _ request: AnnounceRequest, client: SocketAddress, _ response: AnnounceResponse) -> LogEntry {
+        LogEntry(transport: transport, action: "announce", client: client.description, infoHashes: [request.infoHash],
+                 event: request.event == .none ? nil : request.event.rawValue, port: request.port, left: request.left,
+                 peersReturned: response.peers.count, complete: response.complete, incomplete: response.incomplete)
+    }
+
+    private func fail(_ connection: TCPConnection, client: SocketAddress, _ reason: String) {
+        counters.withLock { $0.errors += 1 }
+        log(LogEntry(transport: "http", action: "error", client: client.description, infoHashes: [], error: reason))
+        respond(connection, status: "200 OK", body: HTTPTrackerCodec.encodeFailure(reason))
+    }
+
+    private func respond(_ connection: TCPConnection, status: String, body: [UInt8]) {
+        let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        try? connection.send(Array(head.utf8) + body, deadline: .after(5))
+    }
+
+    // MARK: - UDP
+
+    /// Connection ids are a keyed hash of the client address and the current minute: no
+    /// per-client memory, and an id stays valid for one to two minutes.
+    private func connectionID(for client: SocketAddress, minute: Int) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(secret)
+        hasher.combine(client)
+        hasher.combine(minute)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
+    }
+
+    private func validConnection(_ id: UInt64, client: SocketAddress) -> Bool {
+        let minute = Int(now() / 60)
+        return id == connectionID(for: client, minute: minute) || id == connectionID(for: client, minute: minute - 1)
+    }
+
+    private func udpLoop(_ socket: UDPSocket) {
+        while !isStopped {
+            let packet: (bytes: [UInt8], from: SocketAddress)
+            do {
+                packet = try socket.receive(deadline: .after(0.25), max: 2048)
+            } catch {
+                continue
+            }
+            if let reply = handleUDP(packet.bytes, from: packet.from, family: socket.family == .ipv4 ? .v4 : .v6) {
+                try? socket.send(reply, to: packet.from)
+            }
+        }
+    }
+
+    private func handleUDP(_ bytes: [UInt8], from client: SocketAddress, family: CompactPeers.Family) -> [UInt8]? {
+        guard let request = UDPTrackerCodec.decodeRequest(bytes) else { return nil }
+        switch request {
+        case .connect(let transactionID):
+            return UDPTrackerCodec.connectReply(transactionID: transactionID, connectionID: connectionID(for: client, minute: Int(now() / 60)))
+        case .announce(let connectionID, let transactionID, let announce):
+            guard validConnection(connectionID, client: client) else {
+                counters.withLock { $0.errors += 1 }
+                log(LogEntry(transport: "udp", action: "error", client: client.description, infoHashes: [announce.infoHash],
+                             error: "unknown connection id"))
+                return UDPTrackerCodec.errorReply(transactionID: transactionID, message: "unknown or expired connection id")
+            }
+            let time = now()
+            var response = state.withLock { $0.announce(announce, ip: client.ip, now: time) }
+            // Only peers of the socket's family fit in a BEP 15 reply.
+            response.peers = response.peers.filter { (family == .v4) == !$0.ip.contains(":") }
+            counters.withLock { $0.announces += 1 }
+            log(entry("udp", announce, client: client, response))
+            return UDPTrackerCodec.announceReply(transactionID: transactionID, response, family: family)
+        case .scrape(let connectionID, let transactionID, let hashes):
+            guard validConnection(connectionID, client: client) else {
+                return UDPTrackerCodec.errorReply(transactionID: transactionID, message: "unknown or expired connection id")
+            }
+            let time = now()
+            let entries = state.withLock { $0.scrape(hashes, now: time) }
+            counters.withLock { $0.scrapes += 1 }
+            log(LogEntry(transport: "udp", action: "scrape", client: client.description, infoHashes: hashes))
+            return UDPTrackerCodec.scrapeReply(transactionID: transactionID, entries)
+        }
+    }
+}

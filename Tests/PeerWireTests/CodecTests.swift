@@ -1,0 +1,308 @@
+import Bencode
+import Metainfo
+import Testing
+@testable import PeerWire
+
+/// Feeds `bytes` to a decoder in the given chunk sizes and collects every frame.
+func decodeAll(_ bytes: [UInt8], chunks: [Int], handshake: Bool) throws -> [PeerFrame] {
+    var decoder = FrameDecoder(expectingHandshake: handshake)
+    var frames: [PeerFrame] = []
+    var offset = 0
+    var index = 0
+    while offset < bytes.count {
+        let size = min(chunks[index % chunks.count], bytes.count - offset)
+        decoder.append(bytes[offset..<offset + size])
+        offset += size
+        index += 1
+        while let frame = try decoder.next() { frames.append(frame) }
+    }
+    #expect(decoder.bufferedCount == 0)
+    return frames
+}
+
+let sampleHash = (0..<20).map { UInt8($0) }
+let samplePeerID = PeerID(bytes: Array("-LT2080-abcdefghijkl".utf8))
+
+let everyMessage: [PeerMessage] = [
+    .keepAlive, .choke, .unchoke, .interested, .notInterested, .have(piece: 7), .bitfield([0xFF, 0x80]),
+    .request(BlockRequest(index: 1, begin: 16384, length: 16384)), .piece(index: 1, begin: 0, block: [1, 2, 3, 4, 5]),
+    .cancel(BlockRequest(index: 2, begin: 0, length: 100)), .port(6881), .suggest(piece: 3), .haveAll, .haveNone,
+    .reject(BlockRequest(index: 4, begin: 32768, length: 16384)), .allowedFast(piece: 9),
+    .extended(id: 0, payload: ExtensionHandshake(messages: ["ut_metadata": 2], version: "tt 0.1.0").encoded()),
+    .extended(id: 3, payload: [0x64, 0x65]),
+]
+
+@Suite struct HandshakeTests {
+    @Test func roundTrip() throws {
+        let handshake = Handshake(reserved: ReservedBits([ReservedBits.extensionProtocol, ReservedBits.fast]), infoHash: sampleHash,
+                                  peerID: samplePeerID)
+        let bytes = handshake.encoded()
+        #expect(bytes.count == 68)
+        #expect(bytes[0] == 19)
+        #expect(Array(bytes[1..<20]) == Array("BitTorrent protocol".utf8))
+        #expect(Array(bytes[20..<28]) == [0, 0, 0, 0, 0, 0x10, 0, 0x04])
+        #expect(try Handshake(decoding: bytes) == handshake)
+    }
+
+    @Test func garbageIsRejectedAtTheFirstWrongByte() throws {
+        var decoder = FrameDecoder(expectingHandshake: true)
+        decoder.append(Array("HTTP/1.1 400".utf8))
+        #expect(throws: PeerWireError.self) { try decoder.next() }
+        // A correct prefix alone needs more bytes.
+        var good = FrameDecoder(expectingHandshake: true)
+        good.append(Handshake.prefix.prefix(10))
+        #expect(try good.next() == nil)
+    }
+
+    @Test func reservedBitsByName() {
+        var bits = ReservedBits(bytes: [0x80, 0, 0, 0, 0, 0x10, 0, 0x15])
+        #expect(bits.names == ["extension_protocol", "fast", "dht", "v2_upgrade"])
+        #expect(bits.unknownBits == [0])
+        bits = ReservedBits(bytes: [0, 0, 0, 0, 0, 0x10, 0, 0x0D])   // libtorrent: ext, fast, dht + bit 60 (0x08)
+        #expect(bits.supportsExtensions && bits.supportsFast && bits.contains(ReservedBits.dht))
+        #expect(bits.unknownBits == [60])
+    }
+}
+
+@Suite struct PeerIDTests {
+    func name(_ text: String) -> String? {
+        var bytes = Array(text.utf8)
+        while bytes.count < 20 { bytes.append(0x41) }
+        return PeerID(bytes: Array(bytes.prefix(20))).client
+    }
+
+    @Test func azureusStyle() {
+        #expect(name("-LT2080-") == "libtorrent 2.0.8")
+        #expect(name("-LT1217-") == "libtorrent 1.2.1.7")
+        #expect(name("-TR3000-") == "Transmission 3.00")
+        #expect(name("-TR2940-") == "Transmission 2.94")
+        #expect(name("-TR4050-") == "Transmission 4.0.5")
+        #expect(name("-TR300Z-") == "Transmission 3.00 (dev)")
+        #expect(name("-qB4250-") == "qBittorrent 4.2.5")
+        #expect(name("-UT355S-") == "µTorrent 3.5.5")
+        #expect(name("-DE13F0-") == "Deluge 1.3.15")
+        #expect(name("-TT0100-") == "tt 0.1.0")
+        #expect(name("-ZZ1000-") == "unknown client ZZ 1.0.0")
+    }
+
+    @Test func aria2AndMainlineAndShadow() {
+        #expect(name("A2-1-36-0-") == "aria2 1.36.0")
+        #expect(name("M4-3-6--") == "BitTorrent 4.3.6")
+        #expect(name("S58B-----") == "Shadow 5.8.11")
+        #expect(name("T03I-----") == "BitTornado 0.3.18")
+        #expect(PeerID(bytes: [UInt8](repeating: 0, count: 20)).client == nil)
+    }
+
+    @Test func oursIsAzureusStyleAndRandom() {
+        let a = PeerID.ours(version: "0.1.0"), b = PeerID.ours(version: "0.1.0")
+        #expect(Array(a.bytes.prefix(8)) == Array("-TT0100-".utf8))
+        #expect(a != b)
+        #expect(a.client == "tt 0.1.0")
+    }
+}
+
+@Suite struct FrameDecoderTests {
+    var stream: [UInt8] {
+        var bytes = Handshake(reserved: ReservedBits(), infoHash: sampleHash, peerID: samplePeerID).encoded()
+        for message in everyMessage { bytes += message.encoded() }
+        return bytes
+    }
+
+    func check(_ frames: [PeerFrame]) {
+        #expect(frames.count == everyMessage.count + 1)
+        guard frames.count == everyMessage.count + 1 else { return }
+        #expect(frames[0] == .handshake(Handshake(reserved: ReservedBits(), infoHash: sampleHash, peerID: samplePeerID)))
+        for (index, message) in everyMessage.enumerated() {
+            #expect(frames[index + 1] == .message(message, wireLength: message.encoded().count))
+        }
+    }
+
+    @Test func wholeStream() throws { check(try decodeAll(stream, chunks: [stream.count], handshake: true)) }
+    @Test func byteByByte() throws { check(try decodeAll(stream, chunks: [1], handshake: true)) }
+    @Test func oddSplits() throws {
+        for chunks in [[2], [3], [7], [13], [67, 1], [69], [5, 11, 1]] { check(try decodeAll(stream, chunks: chunks, handshake: true)) }
+    }
+    @Test func messageByMessage() throws {
+        var sizes = [68]
+        sizes += everyMessage.map { $0.encoded().count }
+        var decoder = FrameDecoder(expectingHandshake: true)
+        var offset = 0
+        var frames: [PeerFrame] = []
+        let bytes = stream
+        for size in sizes {
+            decoder.append(bytes[offset..<offset + size])
+            offset += size
+            let frame = try decoder.next()
+            #expect(frame != nil)
+            if let frame { frames.append(frame) }
+            #expect(try decoder.next() == nil)
+        }
+        check(frames)
+    }
+
+    @Test func hugeLengthPrefixFailsWithoutAllocating() throws {
+        var decoder = FrameDecoder(expectingHandshake: false)
+        decoder.append([0xFF, 0xFF, 0xFF, 0xFF, 7])
+        #expect(throws: PeerWireError.messageTooLong(length: 0xFFFF_FFFF, limit: FrameDecoder.defaultMaxMessageLength)) { try decoder.next() }
+        #expect(decoder.bufferedCount == 5)
+    }
+
+    @Test func unknownIdIsNamed() throws {
+        var decoder = FrameDecoder(expectingHandshake: false)
+        decoder.append([0, 0, 0, 3, 99, 1, 2])
+        #expect(throws: PeerWireError.unknownMessage(id: 99, length: 3)) { try decoder.next() }
+        #expect(PeerWireError.unknownMessage(id: 99, length: 3).description.contains("99"))
+    }
+
+    @Test func wrongPayloadLengths() throws {
+        for bytes: [UInt8] in [[0, 0, 0, 2, 4, 1], [0, 0, 0, 2, 1, 0], [0, 0, 0, 5, 6, 0, 0, 0, 1], [0, 0, 0, 4, 7, 0, 0, 0]] {
+            var decoder = FrameDecoder(expectingHandshake: false)
+            decoder.append(bytes)
+            #expect(throws: PeerWireError.self) { try decoder.next() }
+        }
+    }
+
+    @Test func needMoreConsumesNothing() throws {
+        var decoder = FrameDecoder(expectingHandshake: false)
+        let message = PeerMessage.piece(index: 1, begin: 2, block: [9, 9, 9]).encoded()
+        decoder.append(message.prefix(6))
+        #expect(try decoder.next() == nil)
+        #expect(decoder.bufferedCount == 6)
+        decoder.append(message.dropFirst(6))
+        #expect(try decoder.next() == .message(.piece(index: 1, begin: 2, block: [9, 9, 9]), wireLength: message.count))
+    }
+}
+
+@Suite struct ExtensionHandshakeTests {
+    @Test func roundTripEveryField() throws {
+        let handshake = ExtensionHandshake(messages: ["ut_metadata": 2, "ut_pex": 1], version: "libtorrent 2.0.8", listenPort: 6881,
+                                           yourIP: [127, 0, 0, 1], requestQueue: 500, metadataSize: 1234)
+        let decoded = try ExtensionHandshake(decoding: handshake.encoded())
+        #expect(decoded == handshake)
+        #expect(decoded.yourIPText == "127.0.0.1")
+    }
+
+    @Test func toleratesUnknownKeysAndRejectsNonsense() throws {
+        let payload = BencodeValue.dict([("m", .dict([("ut_metadata", .integer(3))])), ("e", .integer(1)), ("complete_ago", .integer(1))]).encoded()
+        #expect(try ExtensionHandshake(decoding: payload).messages == ["ut_metadata": 3])
+        #expect(throws: PeerWireError.self) { try ExtensionHandshake(decoding: Array("i3e".utf8)) }
+        #expect(throws: PeerWireError.self) { try ExtensionHandshake(decoding: Array("d1:mi3ee".utf8)) }
+        #expect(throws: PeerWireError.self) { try ExtensionHandshake(decoding: [0xFF, 0x00]) }
+    }
+}
+
+@Suite struct BitfieldTests {
+    @Test func lengthAndSpareBits() throws {
+        #expect(try Bitfield(bytes: [0xFF, 0xC0], pieceCount: 10).count == 10)
+        #expect(throws: PeerWireError.self) { try Bitfield(bytes: [0xFF], pieceCount: 10) }
+        #expect(throws: PeerWireError.self) { try Bitfield(bytes: [0xFF, 0xE0], pieceCount: 10) }
+        var bits = Bitfield(pieceCount: 9)
+        bits.set(8)
+        #expect(bits.bytes == [0, 0x80] && bits[8] && !bits[0])
+        #expect(Bitfield(pieceCount: 9, all: true).isComplete)
+    }
+}
+
+@Suite struct PieceDownloadTests {
+    @Test func pipelinesAndAssembles() throws {
+        var download = PieceDownload(piece: 3, length: 40_000, maxInFlight: 2)
+        let first = download.nextRequests()
+        #expect(first == [BlockRequest(index: 3, begin: 0, length: 16384), BlockRequest(index: 3, begin: 16384, length: 16384)])
+        #expect(download.nextRequests().isEmpty)
+        try download.receive(index: 3, begin: 16384, block: [UInt8](repeating: 2, count: 16384))
+        let next = download.nextRequests()
+        #expect(next == [BlockRequest(index: 3, begin: 32768, length: 40_000 - 32768)])
+        try download.receive(index: 3, begin: 0, block: [UInt8](repeating: 1, count: 16384))
+        try download.receive(index: 3, begin: 32768, block: [UInt8](repeating: 3, count: 40_000 - 32768))
+        #expect(download.isComplete)
+        #expect(download.data[0] == 1 && download.data[16384] == 2 && download.data[39_999] == 3)
+    }
+
+    @Test func refusesBlocksNeverAsked() throws {
+        var download = PieceDownload(piece: 0, length: 65536, maxInFlight: 1)
+        _ = download.nextRequests()
+        #expect(throws: PeerWireError.self) { try download.receive(index: 0, begin: 16384, block: [UInt8](repeating: 0, count: 16384)) }
+        #expect(throws: PeerWireError.self) { try download.receive(index: 1, begin: 0, block: [UInt8](repeating: 0, count: 16384)) }
+        #expect(throws: PeerWireError.self) { try download.receive(index: 0, begin: 0, block: [1, 2, 3]) }
+    }
+
+    @Test func chokeAndRejectReRequest() {
+        var download = PieceDownload(piece: 0, length: 32768, maxInFlight: 4)
+        #expect(download.nextRequests().count == 2)
+        download.rejected(BlockRequest(index: 0, begin: 0, length: 16384))
+        #expect(download.nextRequests() == [BlockRequest(index: 0, begin: 0, length: 16384)])
+        download.choked(peerHasFast: false)
+        #expect(download.nextRequests().count == 2)
+    }
+}
+
+@Suite struct SeedSessionTests {
+    func session(pieceLength: Int = 32768, total: Int64 = 80_000) -> (SeedSession, [UInt8]) {
+        let data = (0..<Int(total)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let layout = PieceLayout(pieceLength: pieceLength, totalLength: total)
+        let configuration = SeedSession.Configuration(infoHash: sampleHash, peerID: PeerID.ours(), layout: layout,
+                                                      have: Bitfield(pieceCount: layout.pieceCount, all: true), clientVersion: "tt 0.1.0")
+        return (SeedSession(configuration: configuration) { piece, begin, length in
+            let start = Int(layout.offset(of: piece)) + begin
+            return Array(data[start..<start + length])
+        }, data)
+    }
+
+    func frames(_ bytes: [UInt8], handshake: Bool = true) throws -> [PeerFrame] { try decodeAll(bytes, chunks: [bytes.count], handshake: handshake) }
+
+    @Test func answersHandshakeAndServesRequests() throws {
+        var (seed, data) = session()
+        // Everything the client says arrives byte by byte.
+        var client = Handshake(reserved: ReservedBits([ReservedBits.extensionProtocol]), infoHash: sampleHash, peerID: samplePeerID).encoded()
+        client += PeerMessage.interested.encoded()
+        client += PeerMessage.request(BlockRequest(index: 2, begin: 0, length: 80_000 - 65536)).encoded()
+        client += PeerMessage.request(BlockRequest(index: 0, begin: 16384, length: 16384)).encoded()
+        for byte in client { try seed.receive([byte]) }
+        let out = try frames(seed.nextOutput(budget: 1 << 20))
+        #expect(out.count == 6)
+        guard out.count == 6 else { return }
+        guard case .handshake(let theirs) = out[0] else { Issue.record("no handshake"); return }
+        #expect(theirs.infoHash == sampleHash && theirs.reserved.supportsExtensions)
+        guard case .message(.extended(0, let payload), _) = out[1] else { Issue.record("no extension handshake"); return }
+        #expect(try ExtensionHandshake(decoding: payload).version == "tt 0.1.0")
+        #expect(out[2] == .message(.bitfield([0xE0]), wireLength: 6))
+        #expect(out[3] == .message(.unchoke, wireLength: 5))
+        #expect(out[4] == .message(.piece(index: 2, begin: 0, block: Array(data[65536...])), wireLength: 13 + 80_000 - 65536))
+        #expect(out[5] == .message(.piece(index: 0, begin: 16384, block: Array(data[16384..<32768])), wireLength: 13 + 16384))
+        #expect(seed.uploadedBytes == Int64(80_000 - 65536 + 16384))
+    }
+
+    @Test func fastPeersGetHaveAllAndRejects() throws {
+        var (seed, _) = session()
+        try seed.receive(Handshake(reserved: ReservedBits([ReservedBits.fast]), infoHash: sampleHash, peerID: samplePeerID).encoded())
+        let request = BlockRequest(index: 1, begin: 0, length: 16384)
+        try seed.receive(PeerMessage.request(request).encoded() + PeerMessage.cancel(request).encoded())
+        let out = try frames(seed.nextOutput(budget: 1 << 20))
+        #expect(out.dropFirst().map { if case .message(let m, _) = $0 { return m.name }; return "?" } == ["have_all", "unchoke", "reject"])
+    }
+
+    @Test func refusesWrongHashAndBadRequests() throws {
+        var (seed, _) = session()
+        #expect(throws: PeerWireError.self) {
+            try seed.receive(Handshake(reserved: ReservedBits(), infoHash: [UInt8](repeating: 9, count: 20), peerID: samplePeerID).encoded())
+        }
+        for bad in [BlockRequest(index: 3, begin: 0, length: 16384), BlockRequest(index: 2, begin: 0, length: 16384),
+                    BlockRequest(index: 0, begin: 0, length: 1 << 20)] {
+            var (fresh, _) = session()
+            try fresh.receive(Handshake(reserved: ReservedBits(), infoHash: sampleHash, peerID: samplePeerID).encoded())
+            #expect(throws: PeerWireError.self) { try fresh.receive(PeerMessage.request(bad).encoded()) }
+        }
+    }
+
+    @Test func servesNoMoreThanTheBudget() throws {
+        var (seed, _) = session()
+        try seed.receive(Handshake(reserved: ReservedBits(), infoHash: sampleHash, peerID: samplePeerID).encoded())
+        for begin in stride(from: 0, to: 32768, by: 16384) {
+            try seed.receive(PeerMessage.request(BlockRequest(index: 0, begin: UInt32(begin), length: 16384)).encoded())
+        }
+        _ = try seed.nextOutput(budget: 1)   // control messages + one block
+        #expect(seed.queuedRequests == 1)
+        _ = try seed.nextOutput(budget: 1)
+        #expect(seed.queuedRequests == 0 && seed.blocksServed == 2)
+    }
+}

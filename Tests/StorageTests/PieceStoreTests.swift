@@ -1,0 +1,145 @@
+import Foundation
+import Metainfo
+import Storage
+import TestSupport
+import Testing
+
+@Suite struct SafePathTests {
+    @Test(arguments: [[".."], ["a", ".."], ["."], [""], ["a", ""], ["a/b"], ["nul\u{0}"]])
+    func refusesComponentsThatEscape(_ components: [String]) {
+        let directory = TemporaryDirectory()
+        #expect(throws: StorageError.self) { try SafePath.join(root: directory.path, components: components) }
+    }
+
+    @Test func joinsOrdinaryPaths() throws {
+        let directory = TemporaryDirectory()
+        #expect(try SafePath.join(root: directory.path, components: ["a", "b c", "..d"]) == directory.path + "/a/b c/..d")
+    }
+
+    @Test func refusesASymlinkLeadingOutsideButAllowsOneInside() throws {
+        let directory = TemporaryDirectory()
+        let outside = TemporaryDirectory()
+        let root = directory.file("root")
+        try FileManager.default.createDirectory(atPath: root + "/inner", withIntermediateDirectories: true)
+        symlink(outside.path, root + "/escape")
+        symlink(root + "/inner", root + "/alias")
+        #expect(throws: StorageError.self) { try SafePath.join(root: root, components: ["escape", "file"]) }
+        #expect(try SafePath.join(root: root, components: ["alias", "file"]) == root + "/alias/file")
+    }
+}
+
+@Suite struct PieceStoreTests {
+    /// A multi-file layout: files crossing pieces, an empty file and a nested folder.
+    func makeFixture(version: Torrent.Version = .v1) throws -> Fixture {
+        try Fixture(files: [("a.bin", 40_000), ("empty", 0), ("sub/dir/b.bin", 30_000), ("c.bin", 1)], pieceLength: 16384, version: version)
+    }
+
+    @Test(arguments: [Torrent.Version.v1, .v2, .hybrid])
+    func writesEveryPieceThenReadsTheSameBytes(_ version: Torrent.Version) throws {
+        let fixture = try makeFixture(version: version)
+        let layout = try FileLayout(torrent: fixture.torrent)
+        let hashes = try PieceHashes(torrent: fixture.torrent, layout: layout)
+        let source = try PieceStore(layout: layout, contentPath: fixture.content, access: .read)
+        let output = TemporaryDirectory()
+        let target = try PieceStore(layout: layout, contentPath: PieceStore.contentPath(output: output.path, layout: layout),
+                                    access: .readWrite(.sparse))
+        for piece in layout.pieces.indices.reversed() {
+            let bytes = try #require(try source.readPiece(piece))
+            #expect(hashes.matches(piece, bytes), "piece \(piece) of the source")
+            try target.writePiece(piece, bytes)
+        }
+        try target.flush()
+        for file in layout.files where !file.isPadding {
+            let original = readBytes(fixture.path(file.displayPath))
+            let copy = readBytes(output.path + "/data/" + file.displayPath)
+            #expect(original == copy, "\(file.displayPath)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path + "/data/.pad"))
+    }
+
+    @Test func preallocatesEveryRealFileAndCreatesEmptyOnes() throws {
+        let fixture = try Fixture(files: [("a", 20_000), ("b", 5_000), ("empty", 0)], pieceLength: 16384, version: .hybrid)
+        let layout = try FileLayout(torrent: fixture.torrent)
+        let output = TemporaryDirectory()
+        let root = try PieceStore.contentPath(output: output.path, layout: layout)
+        let store = try PieceStore(layout: layout, contentPath: root, access: .readWrite(.full))
+        let sizes = store.actualSizes()
+        for (index, file) in layout.files.enumerated() where !file.isPadding {
+            #expect(sizes[index] == file.length, "\(file.displayPath)")
+        }
+        let listed = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
+        #expect(listed == ["a", "b", "empty"])
+    }
+
+    @Test func aBlockWriteLandsInTheRightFile() throws {
+        let fixture = try makeFixture()
+        let layout = try FileLayout(torrent: fixture.torrent)
+        let output = TemporaryDirectory()
+        let store = try PieceStore(layout: layout, contentPath: output.file("data"), access: .readWrite(.sparse))
+        // Piece 2 starts at 32768: the last 7232 bytes of a.bin, then the start of sub/dir/b.bin.
+        let piece = layout.pieces.index(2)!
+        let block = [UInt8](repeating: 7, count: 16384)
+        try block.withUnsafeBytes { try store.write(offset: layout.pieces.offset(of: piece), $0) }
+        let a = readBytes(output.file("data/a.bin"))
+        let b = readBytes(output.file("data/sub/dir/b.bin"))
+        #expect(a[32768...].allSatisfy { $0 == 7 } && a[32767] == 0)
+        #expect(b[..<(16384 - 7232)].allSatisfy { $0 == 7 } && b[16384 - 7232] == 0)
+    }
+
+    @Test func readingAMissingFileSaysIncomplete() throws {
+        let fixture = try makeFixture()
+        fixture.remove("sub/dir/b.bin")
+        let layout = try FileLayout(torrent: fixture.torrent)
+        let store = try PieceStore(layout: layout, contentPath: fixture.content, access: .read)
+        #expect(try store.readPiece(layout.pieces.index(0)!) != nil)
+        #expect(try store.readPiece(layout.pieces.index(2)!) == nil)
+    }
+
+    @Test func refusesATorrentWhosePathsEscape() throws {
+        let directory = TemporaryDirectory()
+        let info = "d5:filesld6:lengthi3e4:pathl2:..4:evileee4:name1:x12:piece lengthi16384e6:pieces20:" + String(repeating: "a", count: 20) + "e"
+        let torrent = try Torrent(bytes: Array(("d4:info" + info + "e").utf8))
+        let layout = try FileLayout(torrent: torrent)
+        #expect(throws: StorageError.self) {
+            try PieceStore(layout: layout, contentPath: directory.file("x"), access: .readWrite(.sparse))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/evil"))
+    }
+}
+
+@Suite struct ResumeStateTests {
+    @Test func roundTripsAndIsFoundBesideTheData() throws {
+        let fixture = try Fixture(files: [("a", 50_000)], pieceLength: 16384)
+        let output = TemporaryDirectory()
+        var bits = Bitfield(count: fixture.torrent.pieceCount)
+        bits[0] = true
+        bits[3] = true
+        let state = ResumeState(infoHashHex: ResumeState.key(fixture.torrent.infoHashes), name: "data",
+                                torrentBytes: fixture.torrentBytes, verified: bits)
+        let path = try state.save(output: output.path)
+        #expect(path == ResumeState.path(output: output.path, infoHashes: fixture.torrent.infoHashes))
+        #expect(try ResumeState.load(path: path) == state)
+        let found = ResumeState.find(contentPath: output.path + "/data")
+        #expect(found.count == 1 && found.first?.state == state)
+        #expect(ResumeState.find(contentPath: output.path + "/other").isEmpty)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: output.path + "/.tt")
+        #expect(leftovers == [(path as NSString).lastPathComponent])
+    }
+
+    @Test func refusesStateItDidNotWrite() {
+        #expect(throws: StorageError.self) { try ResumeState(decoding: Array("d6:formati9ee".utf8)) }
+        #expect(throws: StorageError.self) { try ResumeState(decoding: Array("not bencode".utf8)) }
+        // 3 pieces need 1 byte with the low 5 bits clear.
+        let bad = Array("d6:formati1e9:info hash1:x4:name1:x11:piece counti3e6:pieces1:\u{1F}7:torrent0:e".utf8)
+        #expect(throws: StorageError.self) { try ResumeState(decoding: bad) }
+    }
+
+    @Test func bitfieldUsesBEP3BitOrder() {
+        var bits = Bitfield(count: 10)
+        bits[0] = true
+        bits[9] = true
+        #expect(bits.bytes == [0x80, 0x40])
+        #expect(bits.setCount == 2)
+        #expect(Bitfield(bytes: [0xFF, 0xFF], count: 10) == nil)
+    }
+}

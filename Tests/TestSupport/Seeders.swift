@@ -1,0 +1,120 @@
+import Foundation
+import Metainfo
+
+/// Real BitTorrent clients run as seeders or downloaders on loopback for interop tests,
+/// each on its own address (libtorrent 127.0.0.2, aria2 127.0.0.3, Transmission 127.0.0.4).
+/// Every one is a `ManagedProcess`, stopped by pid.
+public enum Seeders {
+    /// A data file and its torrent in `directory`: `name` of `size` pseudo-random bytes.
+    public static func makeTorrent(in directory: TemporaryDirectory, name: String = "data.bin", size: Int, pieceLength: Int = 256 * 1024,
+                                   seed: UInt64 = 7, trackers: [String] = []) throws -> (data: String, torrent: String, bytes: [UInt8]) {
+        let bytes = pseudoRandomBytes(count: size, seed: seed)
+        let data = directory.write("seed/\(name)", bytes)
+        var options = TorrentCreator.Options()
+        options.pieceLength = pieceLength
+        options.trackerTiers = trackers.map { [$0] }
+        let torrentBytes = try TorrentCreator(options: options).create(path: data)
+        let torrent = directory.write("\(name).torrent", torrentBytes)
+        return (data, torrent, bytes)
+    }
+
+    static let libtorrentSettings = """
+    s = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+         'enable_outgoing_utp': False, 'enable_incoming_utp': False, 'listen_interfaces': sys.argv[1],
+         'alert_mask': 0, 'allow_multiple_connections_per_ip': True, 'outgoing_interfaces': sys.argv[1].rsplit(':', 1)[0]}
+    ses = lt.session(s)
+    """
+
+    /// libtorrent (Python binding) seeding `torrent` from the folder holding `data`.
+    public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int) throws -> ManagedProcess {
+        let script = """
+        import sys, time, libtorrent as lt
+        \(libtorrentSettings)
+        ti = lt.torrent_info(sys.argv[2])
+        h = ses.add_torrent({'ti': ti, 'save_path': sys.argv[3], 'flags': lt.torrent_flags.seed_mode if False else 0})
+        while True:
+            st = h.status()
+            print('state', st.state, st.progress, flush=True)
+            time.sleep(0.5)
+        """
+        return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, dataFolder], label: "libtorrent-seed")
+    }
+
+    /// libtorrent downloading `torrent` into `saveFolder` from the peer at `peer`; exits 0 when complete.
+    public static func libtorrentDownload(torrent: String, saveFolder: String, peer: String, peerPort: Int,
+                                          host: String = "127.0.0.2", port: Int, timeout: Double = 90) -> (status: Int32, output: String) {
+        let script = """
+        import sys, time, libtorrent as lt
+        \(libtorrentSettings)
+        ti = lt.torrent_info(sys.argv[2])
+        h = ses.add_torrent({'ti': ti, 'save_path': sys.argv[3]})
+        h.connect_peer((sys.argv[4], int(sys.argv[5])))
+        deadline = time.time() + float(sys.argv[6])
+        last = 0
+        while time.time() < deadline:
+            st = h.status()
+            if st.is_seeding or st.progress >= 1.0:
+                print('complete', st.total_download, flush=True)
+                sys.exit(0)
+            if time.time() - last > 2:
+                last = time.time()
+                print('progress', st.state, st.progress, st.num_peers, flush=True)
+                if st.num_peers == 0:
+                    h.connect_peer((sys.argv[4], int(sys.argv[5])))
+            time.sleep(0.1)
+        print('timeout', h.status().progress, flush=True)
+        sys.exit(3)
+        """
+        return runCommand(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, saveFolder, peer, String(peerPort), String(timeout)],
+                          timeout: timeout + 30)
+    }
+
+    /// aria2c seeding `torrent` from `dataFolder` (it checks the data, then seeds for ever).
+    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int) throws -> ManagedProcess {
+        try ManagedProcess(aria2c, [
+            "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+            "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false", "--interface=\(host)",
+            "--listen-port=\(port)", "--dir=\(dataFolder)", "--console-log-level=warn", "--summary-interval=0",
+            "--bt-external-ip=\(host)", "--bt-require-crypto=false", torrent,
+        ], label: "aria2c-seed")
+    }
+
+    /// aria2c downloading `torrent` into `saveFolder`, finding peers through the HTTP tracker `tracker`
+    /// (aria2 cannot be pointed at a peer directly); exits when complete.
+    public static func aria2Download(aria2c: String, torrent: String, saveFolder: String, tracker: String,
+                                     host: String = "127.0.0.3", port: Int, timeout: Double = 90) -> (status: Int32, output: String) {
+        runCommand(aria2c, [
+            "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+            "--seed-time=0", "--interface=\(host)", "--listen-port=\(port)", "--dir=\(saveFolder)",
+            "--bt-tracker=\(tracker)", "--bt-stop-timeout=\(Int(timeout))", "--console-log-level=warn",
+            "--summary-interval=0", "--allow-overwrite=true", "--auto-file-renaming=false", torrent,
+        ], timeout: timeout + 30)
+    }
+
+    /// Transmission 3 seeding `torrent` from `dataFolder`; its peer port on `host`.
+    public static func transmissionSeeder(daemon: String, torrent: String, dataFolder: String, configFolder: String,
+                                          host: String = "127.0.0.4", port: Int, rpcPort: Int) throws -> ManagedProcess {
+        try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
+        let watch = (configFolder as NSString).appendingPathComponent("watch")
+        try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
+        let settings = """
+        {"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
+         "port-forwarding-enabled": false, "peer-port": \(port), "peer-port-random-on-start": false,
+         "bind-address-ipv4": "\(host)", "bind-address-ipv6": "::1", "rpc-enabled": true, "rpc-port": \(rpcPort),
+         "rpc-bind-address": "127.0.0.1", "rpc-whitelist-enabled": false, "rpc-authentication-required": false,
+         "download-dir": "\(dataFolder)", "incomplete-dir-enabled": false, "watch-dir-enabled": false,
+         "encryption": 1, "ratio-limit-enabled": false, "speed-limit-up-enabled": false, "message-level": 1,
+         "start-added-torrents": true, "cache-size-mb": 4}
+        """
+        try settings.write(toFile: (configFolder as NSString).appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
+        let process = try ManagedProcess(daemon, ["-f", "-g", configFolder], label: "transmission")
+        // Add the torrent over RPC once the daemon answers.
+        let remote = "/usr/bin/transmission-remote"
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if runCommand(remote, ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
+            usleep(200_000)
+        }
+        return process
+    }
+}
