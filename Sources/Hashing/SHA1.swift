@@ -27,7 +27,7 @@ public struct SHA1: Sendable {
         core = BlockHasher(SHA1Compressor(backend: backend))
     }
 
-    /// Adds bytes to the message.
+    /// Adds bytes to the message; whole blocks are hashed in place, only a partial block is copied.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         core.update(bytes)
     }

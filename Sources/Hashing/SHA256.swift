@@ -20,7 +20,7 @@ public struct SHA256: Sendable {
         core = BlockHasher(SHA256Compressor(backend: backend))
     }
 
-    /// Adds bytes to the message.
+    /// Adds bytes to the message; whole blocks are hashed in place, only a partial block is copied.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         core.update(bytes)
     }

@@ -20,6 +20,7 @@ public enum RootCommand {
         FetchPieceCommand.self,
         SeedCommand.self,
         DownloadCommand.self,
+        DemoCommand.self,
     ]
 
     public static func main(_ environment: CommandEnvironment) -> Int32 {

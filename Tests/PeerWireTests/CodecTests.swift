@@ -300,9 +300,11 @@ let everyMessage: [PeerMessage] = [
         for begin in stride(from: 0, to: 32768, by: 16384) {
             try seed.receive(PeerMessage.request(BlockRequest(index: 0, begin: UInt32(begin), length: 16384)).encoded())
         }
-        _ = try seed.nextOutput(budget: 1)   // control messages + one block
+        _ = try seed.nextOutput(budget: 1)   // the handshake replies already fill the budget
+        #expect(seed.queuedRequests == 2)
+        _ = try seed.nextOutput(budget: 1)   // one block per call
         #expect(seed.queuedRequests == 1)
         _ = try seed.nextOutput(budget: 1)
-        #expect(seed.queuedRequests == 0 && seed.blocksServed == 2)
+        #expect(seed.queuedRequests == 0 && seed.blocksServed == 2 && !seed.hasOutput)
     }
 }

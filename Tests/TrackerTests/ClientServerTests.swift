@@ -45,8 +45,8 @@ import TestSupport
         defer { server.stop() }
         let client = TrackerClient()
         for url in ["udp://[::1]:\(server.udpAddress!.port)", "http://[::1]:\(server.httpAddress!.port)/announce"] {
-            _ = try client.announce(url, AnnounceRequest(infoHash: hash, port: 8001, event: .started))
-            let response = try client.announce(url, AnnounceRequest(infoHash: hash, port: 8002, event: .started))
+            _ = try client.announce(url, AnnounceRequest(infoHash: hash, port: 8001, left: 1, event: .started))
+            let response = try client.announce(url, AnnounceRequest(infoHash: hash, port: 8002, left: 1, event: .started))
             #expect(response.peers.map(\.addr).contains("[::1]:8001"), "\(url)")
         }
     }
