@@ -1,3 +1,4 @@
+import Bencode
 import Foundation
 import Metainfo
 import Net
