@@ -21,6 +21,8 @@ let package = Package(
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker"]),
         .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
+        // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
+        .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
         // libFuzzer entry point; see scripts/fuzz. Built normally it is a tiny corpus replayer.
         .executableTarget(name: "FuzzMetainfo", dependencies: ["Bencode", "Metainfo", "JSON"]),
 
@@ -30,7 +32,7 @@ let package = Package(
         .testTarget(name: "TrackerTests", dependencies: ["Tracker", "Metainfo", "Bencode", "Net", "TestSupport"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "TestSupport"]),
         .testTarget(name: "NetTests", dependencies: ["Net"]),
-        .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "TestSupport"]),
+        .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),

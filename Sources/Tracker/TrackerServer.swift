@@ -108,14 +108,22 @@ public final class TrackerServer: @unchecked Sendable {
 
     // MARK: - HTTP
 
+    private let lastExpiry = Mutex<Double>(monotonicSeconds())
+
+    /// Expires silent peers every few seconds, from whichever loop gets there first.
+    private func expireIfDue() {
+        let time = now()
+        let due = lastExpiry.withLock { last in
+            guard time - last > 5 else { return false }
+            last = time
+            return true
+        }
+        if due { state.withLock { $0.expire(now: time) } }
+    }
+
     private func acceptLoop(_ listener: TCPListener) {
-        var lastExpiry = now()
         while !isStopped {
-            if now() - lastExpiry > 10 {
-                let time = now()
-                state.withLock { $0.expire(now: time) }
-                lastExpiry = time
-            }
+            expireIfDue()
             let connection: TCPConnection
             do {
                 connection = try listener.accept(deadline: .after(0.25))
@@ -247,6 +255,7 @@ public final class TrackerServer: @unchecked Sendable {
 
     private func udpLoop(_ socket: UDPSocket) {
         while !isStopped {
+            expireIfDue()
             let packet: (bytes: [UInt8], from: SocketAddress)
             do {
                 packet = try socket.receive(deadline: .after(0.25), max: 2048)

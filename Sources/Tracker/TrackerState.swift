@@ -18,14 +18,49 @@ public struct TrackerState: Sendable {
     }
 
     struct Entry: Sendable {
+        var key: PeerKey
         var peer: TrackerPeer
         var left: Int64
         var lastSeen: Double
     }
 
+    /// Peers in an array (random picks in O(numwant)) with an index by address, and the
+    /// seeder count kept up to date, so an announce never walks the whole swarm.
     struct Swarm: Sendable {
-        var peers: [PeerKey: Entry] = [:]
+        var entries: [Entry] = []
+        var positions: [PeerKey: Int] = [:]
+        var seeders = 0
         var downloaded = 0
+
+        var isEmpty: Bool { entries.isEmpty && downloaded == 0 }
+
+        func entry(_ key: PeerKey) -> Entry? { positions[key].map { entries[$0] } }
+
+        mutating func upsert(_ entry: Entry) {
+            if let position = positions[entry.key] {
+                if entries[position].left == 0 { seeders -= 1 }
+                entries[position] = entry
+            } else {
+                positions[entry.key] = entries.count
+                entries.append(entry)
+            }
+            if entry.left == 0 { seeders += 1 }
+        }
+
+        mutating func remove(_ key: PeerKey) {
+            guard let position = positions.removeValue(forKey: key) else { return }
+            if entries[position].left == 0 { seeders -= 1 }
+            let last = entries.count - 1
+            if position != last {
+                entries[position] = entries[last]
+                positions[entries[position].key] = position
+            }
+            entries.removeLast()
+        }
+
+        mutating func expire(before cutoff: Double) {
+            for entry in entries where entry.lastSeen < cutoff { remove(entry.key) }
+        }
     }
 
     public let config: Config
@@ -36,53 +71,56 @@ public struct TrackerState: Sendable {
     }
 
     public var torrentCount: Int { swarms.count }
-    public var peerCount: Int { swarms.values.reduce(0) { $0 + $1.peers.count } }
+    public var peerCount: Int { swarms.values.reduce(0) { $0 + $1.entries.count } }
 
     /// Records an announce from `ip` and answers it: counts and up to numwant other peers
-    /// (seeders get no seeders). `stopped` removes the peer; `completed` counts a download.
+    /// (seeders get no seeders), picked from a random place in the swarm. `stopped` removes
+    /// the peer; `completed` counts a download. Peers past their TTL are never handed out;
+    /// `expire` (called periodically) removes them from the counts.
     public mutating func announce(_ request: AnnounceRequest, ip: String, now: Double) -> AnnounceResponse {
-        var swarm = swarms[request.infoHash] ?? Swarm()
-        swarm.peers = swarm.peers.filter { now - $0.value.lastSeen <= config.peerTTL }
+        var swarm = swarms.removeValue(forKey: request.infoHash) ?? Swarm()
         let key = PeerKey(ip: ip, port: request.port)
-        let previous = swarm.peers[key]
         if request.event == .stopped {
-            swarm.peers[key] = nil
+            swarm.remove(key)
         } else {
-            if request.event == .completed && (previous?.left ?? 1) != 0 { swarm.downloaded += 1 }
-            swarm.peers[key] = Entry(peer: TrackerPeer(ip: ip, port: request.port, peerID: request.peerID),
-                                     left: request.left, lastSeen: now)
+            if request.event == .completed && (swarm.entry(key)?.left ?? 1) != 0 { swarm.downloaded += 1 }
+            swarm.upsert(Entry(key: key, peer: TrackerPeer(ip: ip, port: request.port, peerID: request.peerID),
+                               left: request.left, lastSeen: now))
         }
         let wanted = min(max(0, request.numWant ?? config.defaultNumWant), config.maxNumWant)
         var peers: [TrackerPeer] = []
-        if request.event != .stopped {
-            for (otherKey, entry) in swarm.peers.shuffled() where otherKey != key {
-                if peers.count >= wanted { break }
+        let count = swarm.entries.count
+        if request.event != .stopped && wanted > 0 && count > 1 {
+            let start = Int.random(in: 0..<count)
+            for step in 0..<count {
+                let entry = swarm.entries[(start + step) % count]
+                if entry.key == key || now - entry.lastSeen > config.peerTTL { continue }
                 if request.left == 0 && entry.left == 0 { continue }
                 peers.append(entry.peer)
+                if peers.count >= wanted { break }
             }
         }
-        let complete = swarm.peers.values.filter { $0.left == 0 }.count
-        let response = AnnounceResponse(interval: config.interval, minInterval: config.minInterval, complete: complete,
-                                        incomplete: swarm.peers.count - complete, downloaded: swarm.downloaded, peers: peers)
-        swarms[request.infoHash] = swarm.peers.isEmpty && swarm.downloaded == 0 ? nil : swarm
+        let response = AnnounceResponse(interval: config.interval, minInterval: config.minInterval, complete: swarm.seeders,
+                                        incomplete: swarm.entries.count - swarm.seeders, downloaded: swarm.downloaded, peers: peers)
+        if !swarm.isEmpty { swarms[request.infoHash] = swarm }
         return response
     }
 
     /// Counts for each asked hash (zeros for unknown ones), in the order asked.
     public func scrape(_ infoHashes: [[UInt8]], now: Double) -> [ScrapeEntry] {
         infoHashes.map { hash in
-            let live = swarms[hash]?.peers.values.filter { now - $0.lastSeen <= config.peerTTL } ?? []
-            let complete = live.filter { $0.left == 0 }.count
-            return ScrapeEntry(infoHash: hash, complete: complete, incomplete: live.count - complete,
-                               downloaded: swarms[hash]?.downloaded ?? 0)
+            guard let swarm = swarms[hash] else { return ScrapeEntry(infoHash: hash, complete: 0, incomplete: 0, downloaded: 0) }
+            return ScrapeEntry(infoHash: hash, complete: swarm.seeders, incomplete: swarm.entries.count - swarm.seeders,
+                               downloaded: swarm.downloaded)
         }
     }
 
     /// Drops peers not heard from within the TTL and swarms left empty.
     public mutating func expire(now: Double) {
-        for (hash, var swarm) in swarms {
-            swarm.peers = swarm.peers.filter { now - $0.value.lastSeen <= config.peerTTL }
-            swarms[hash] = swarm.peers.isEmpty && swarm.downloaded == 0 ? nil : swarm
+        for hash in Array(swarms.keys) {
+            guard var swarm = swarms.removeValue(forKey: hash) else { continue }
+            swarm.expire(before: now - config.peerTTL)
+            if !swarm.isEmpty { swarms[hash] = swarm }
         }
     }
 }

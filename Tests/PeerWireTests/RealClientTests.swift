@@ -1,0 +1,159 @@
+import Foundation
+import Metainfo
+import Testing
+import TestSupport
+
+/// `handshake` and `fetch-piece` against real seeders (libtorrent, aria2, Transmission), and
+/// real downloaders fetching from `tt seed`. Each client has its own loopback address.
+@Suite(.serialized) struct RealClientTests {
+    static let size = 1_500_000
+    static let pieceLength = 256 * 1024
+
+    /// Retries `handshake` until the seeder has checked its data and answers (bounded).
+    func handshakeWhenReady(_ address: String, torrent: String, attempts: Int = 40) -> CLIResult {
+        var result = CLI.run(["handshake", address, "--torrent", torrent, "--json", "--wait", "2"])
+        var left = attempts
+        while result.code != 0 && left > 0 {
+            usleep(250_000)
+            left -= 1
+            result = CLI.run(["handshake", address, "--torrent", torrent, "--json", "--wait", "2"])
+        }
+        return result
+    }
+
+    func fetchAndCompare(_ address: String, torrent: String, piece: Int, bytes: [UInt8], directory: TemporaryDirectory) {
+        let output = directory.file("piece\(piece).bin")
+        let result = CLI.run(["fetch-piece", "--torrent", torrent, "--peer", address, "--piece", String(piece), "-o", output, "--json"])
+        #expect(result.code == 0, "\(result.stderr)")
+        #expect(result.stdoutText.contains("\"hash_ok\":true"))
+        let start = piece * Self.pieceLength
+        #expect(readBytes(output) == Array(bytes[start..<min(bytes.count, start + Self.pieceLength)]))
+    }
+
+    @Test func libtorrentSeeder() throws {
+        guard RealTools.libtorrent else { Issue.record("python3-libtorrent unavailable"); return }
+        let directory = TemporaryDirectory("tt-lt-seed")
+        let made = try Seeders.makeTorrent(in: directory, size: Self.size, pieceLength: Self.pieceLength, seed: 11)
+        let port = freePort(host: "127.0.0.2")
+        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"), port: port)
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: "127.0.0.2", port: port))
+        let version = RealTools.python("import libtorrent; print(libtorrent.__version__)").output
+            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").prefix(3).joined(separator: ".")
+        let result = handshakeWhenReady("127.0.0.2:\(port)", torrent: made.torrent)
+        #expect(result.code == 0, "\(result.stderr)\n\(seeder.log)")
+        let text = result.stdoutText
+        #expect(text.contains("\"client\":\"libtorrent \(version)\""), "\(text)")
+        #expect(text.contains("\"peer_id_text\":\"-LT"))
+        #expect(text.contains("\"extension_protocol\":true,\"fast\":true"))
+        #expect(text.contains("\"v\":\"libtorrent/\(version)") || text.contains("\"v\":\"libtorrent \(version)"), "\(text)")
+        #expect(text.contains("\"have\":6,\"total\":6"))
+        #expect(text.contains("\"ut_metadata\""))
+        fetchAndCompare("127.0.0.2:\(port)", torrent: made.torrent, piece: 2, bytes: made.bytes, directory: directory)
+        fetchAndCompare("127.0.0.2:\(port)", torrent: made.torrent, piece: 5, bytes: made.bytes, directory: directory)
+    }
+
+    @Test func aria2Seeder() throws {
+        guard let aria2c = RealTools.aria2c else { Issue.record("aria2 unavailable"); return }
+        let directory = TemporaryDirectory("tt-aria2-seed")
+        let made = try Seeders.makeTorrent(in: directory, size: Self.size, pieceLength: Self.pieceLength, seed: 12)
+        let port = freePort(host: "127.0.0.3")
+        let seeder = try Seeders.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: directory.file("seed"), port: port)
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: "127.0.0.3", port: port))
+        let version = runCommand(aria2c, ["--version"]).output.split(separator: "\n").first?.split(separator: " ").last.map(String.init) ?? "?"
+        let result = handshakeWhenReady("127.0.0.3:\(port)", torrent: made.torrent)
+        #expect(result.code == 0, "\(result.stderr)\n\(seeder.log)")
+        let text = result.stdoutText
+        #expect(text.contains("\"client\":\"aria2 \(version)\""), "\(text)")
+        #expect(text.contains("\"v\":\"aria2/\(version)\""))
+        #expect(text.contains("\"have\":6,\"total\":6"))
+        fetchAndCompare("127.0.0.3:\(port)", torrent: made.torrent, piece: 0, bytes: made.bytes, directory: directory)
+        fetchAndCompare("127.0.0.3:\(port)", torrent: made.torrent, piece: 5, bytes: made.bytes, directory: directory)
+    }
+
+    @Test func transmissionSeeder() throws {
+        guard let daemon = RealTools.transmissionDaemon else { Issue.record("transmission-daemon unavailable"); return }
+        let directory = TemporaryDirectory("tt-tr-seed")
+        let made = try Seeders.makeTorrent(in: directory, size: Self.size, pieceLength: Self.pieceLength, seed: 13)
+        let port = freePort(host: "127.0.0.4")
+        let seeder = try Seeders.transmissionSeeder(daemon: daemon, torrent: made.torrent, dataFolder: directory.file("seed"),
+                                                    configFolder: directory.file("tr-config"), port: port, rpcPort: freePort())
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: "127.0.0.4", port: port))
+        let result = handshakeWhenReady("127.0.0.4:\(port)", torrent: made.torrent)
+        #expect(result.code == 0, "\(result.stderr)\n\(seeder.log)")
+        let text = result.stdoutText
+        #expect(text.contains("\"client\":\"Transmission 3.00\""), "\(text)")
+        #expect(text.contains("\"peer_id_text\":\"-TR3000-"))
+        #expect(text.contains("\"v\":\"Transmission 3.00\""))
+        #expect(text.contains("\"have\":6,\"total\":6"))
+        // Transmission takes ~10 s to unchoke a new peer.
+        fetchAndCompare("127.0.0.4:\(port)", torrent: made.torrent, piece: 3, bytes: made.bytes, directory: directory)
+    }
+
+    /// Starts `tt seed` as a child process on `host:port`.
+    func startSeed(torrent: String, data: String, host: String, port: Int, extra: [String] = []) throws -> ManagedProcess {
+        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--bind", host, "--port", String(port), "--json"] + extra, label: "tt-seed")
+        #expect(waitForTCP(host: host, port: port), "\(seed.log)")
+        return seed
+    }
+
+    @Test func libtorrentDownloadsFromTTSeed() throws {
+        guard RealTools.libtorrent else { Issue.record("python3-libtorrent unavailable"); return }
+        let directory = TemporaryDirectory("tt-seed-lt")
+        let made = try Seeders.makeTorrent(in: directory, size: 3_000_000, pieceLength: Self.pieceLength, seed: 21)
+        let seedPort = freePort(host: "127.0.0.5")
+        let seed = try startSeed(torrent: made.torrent, data: made.data, host: "127.0.0.5", port: seedPort)
+        defer { seed.stop() }
+        let save = directory.file("lt-down")
+        try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true)
+        let result = Seeders.libtorrentDownload(torrent: made.torrent, saveFolder: save, peer: "127.0.0.5", peerPort: seedPort,
+                                                port: freePort(host: "127.0.0.2"), timeout: 60)
+        #expect(result.status == 0, "\(result.output)\n\(seed.log)")
+        #expect(readBytes((save as NSString).appendingPathComponent("data.bin")) == made.bytes)
+        #expect(seed.log.contains("\"client\":\"libtorrent"))
+    }
+
+    @Test func aria2DownloadsFromTTSeedMultiFile() throws {
+        guard let aria2c = RealTools.aria2c else { Issue.record("aria2 unavailable"); return }
+        let directory = TemporaryDirectory("tt-seed-aria2")
+        // A multi-file torrent: the seed serves from the root folder.
+        let root = directory.file("seed/album")
+        let first = pseudoRandomBytes(count: 700_000, seed: 31), second = pseudoRandomBytes(count: 1_100_000, seed: 32)
+        directory.write("seed/album/a.bin", first)
+        directory.write("seed/album/sub/b.bin", second)
+        var options = TorrentCreator.Options()
+        options.pieceLength = Self.pieceLength
+        let torrent = directory.write("album.torrent", try TorrentCreator(options: options).create(path: root))
+        let seedPort = freePort(host: "127.0.0.5")
+        let tracker = try FakeTracker(peers: [(ip: [127, 0, 0, 5], port: UInt16(seedPort))])
+        defer { tracker.stop() }
+        let seed = try startSeed(torrent: torrent, data: root, host: "127.0.0.5", port: seedPort)
+        defer { seed.stop() }
+        let save = directory.file("aria2-down")
+        let result = Seeders.aria2Download(aria2c: aria2c, torrent: torrent, saveFolder: save, tracker: tracker.url,
+                                           port: freePort(host: "127.0.0.3"), timeout: 60)
+        #expect(result.status == 0, "\(result.output)\n\(seed.log)")
+        #expect(readBytes(save + "/album/a.bin") == first)
+        #expect(readBytes(save + "/album/sub/b.bin") == second)
+        #expect(seed.log.contains("\"client\":\"aria2"))
+    }
+
+    @Test func seedAnswersHandshakeAndFetchInProcess() throws {
+        let directory = TemporaryDirectory("tt-seed-self")
+        let made = try Seeders.makeTorrent(in: directory, size: 600_000, pieceLength: 32768, seed: 41)
+        let port = freePort(host: "127.0.0.6")
+        let seed = try startSeed(torrent: made.torrent, data: made.data, host: "127.0.0.6", port: port)
+        let handshake = CLI.run(["handshake", "127.0.0.6:\(port)", "--torrent", made.torrent, "--json"])
+        #expect(handshake.code == 0, "\(handshake.stderr)")
+        #expect(handshake.stdoutText.contains("\"client\":\"tt 0.1.0\"") && handshake.stdoutText.contains("\"source\":\"have_all\""))
+        let fetched = CLI.run(["fetch-piece", "--torrent", made.torrent, "--peer", "127.0.0.6:\(port)", "--piece", "18", "-o", "-"])
+        #expect(fetched.code == 0, "\(fetched.stderr)")
+        #expect(fetched.stdout == Array(made.bytes[18 * 32768..<600_000]))
+        seed.stop()
+        let lines = seed.log.split(separator: "\n")
+        #expect(lines.first?.contains("\"event\":\"checked\"") == true && lines.first?.contains("\"have\":19") == true)
+        #expect(lines.last?.contains("\"event\":\"summary\"") == true, "\(seed.log)")
+    }
+}

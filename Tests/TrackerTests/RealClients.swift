@@ -1,0 +1,47 @@
+import Foundation
+import TestSupport
+
+/// Real BitTorrent clients for the interop tests, each bound to its own loopback address.
+enum RealClients {
+    /// aria2c seeding `torrent` from `folder` (DHT, LSD and PEX off; HTTP trackers only, see SWIFT-NOTES).
+    static func aria2Seeder(torrent: String, folder: String, address: String, port: Int) throws -> ManagedProcess {
+        guard let aria2c = RealTools.aria2c else { throw RealToolError.missing("aria2c") }
+        return try ManagedProcess(aria2c, [
+            "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+            "--seed-ratio=0.0", "--check-integrity=true", "--listen-port=\(port)", "--interface=\(address)",
+            "--dir=\(folder)", "--summary-interval=0", "--console-log-level=warn", "--disable-ipv6=true", torrent,
+        ], label: "aria2c")
+    }
+
+    /// libtorrent (system Python binding) seeding, or downloading until complete, for at most `seconds`.
+    static func libtorrent(_ mode: String, torrent: String, folder: String, address: String, port: Int,
+                           seconds: Int, scratch: TemporaryDirectory) throws -> ManagedProcess {
+        guard RealTools.libtorrent else { throw RealToolError.missing("python3-libtorrent") }
+        let script = scratch.write("lt_client.py", Array(libtorrentScript.utf8))
+        return try ManagedProcess(RealTools.systemPython, [script, torrent, folder, "\(address):\(port)", mode, String(seconds)],
+                                  label: "libtorrent")
+    }
+
+    static let libtorrentScript = """
+    import libtorrent as lt, sys, time
+    torrent, save, iface, mode, seconds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+    s = lt.session({'listen_interfaces': iface, 'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False,
+                    'enable_natpmp': False, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
+                    'allow_multiple_connections_per_ip': True, 'announce_to_all_trackers': True,
+                    'announce_to_all_tiers': True, 'alert_mask': lt.alert.category_t.all_categories})
+    params = {'ti': lt.torrent_info(torrent), 'save_path': save}
+    if mode == 'seed':
+        params['flags'] = lt.torrent_flags.seed_mode
+    h = s.add_torrent(params)
+    end = time.time() + seconds
+    while time.time() < end:
+        for a in s.pop_alerts():
+            if isinstance(a, (lt.tracker_reply_alert, lt.tracker_error_alert, lt.peer_connect_alert, lt.torrent_finished_alert)):
+                print(type(a).__name__, a.message(), flush=True)
+        if mode == 'download' and h.status().is_seeding:
+            print('COMPLETE', flush=True)
+            break
+        time.sleep(0.2)
+    print('STATE', h.status().state, h.status().progress, flush=True)
+    """
+}
