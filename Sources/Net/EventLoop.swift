@@ -134,6 +134,11 @@ public final class EventLoop {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
         signalPipeWrite = ends[1]
+        // A parent may have started us with these signals blocked (test runners do): unblock them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for number in signals {
             signal(number) { received in
                 var byte = UInt8(truncatingIfNeeded: received)

@@ -15,6 +15,15 @@ public struct StorageFile: Hashable, Sendable {
     /// BEP 52 merkle root, when the torrent has one for this file.
     public let piecesRoot: [UInt8]?
 
+    public init(torrentIndex: Int, path: [String], length: Int64, offset: Int64, isPadding: Bool, piecesRoot: [UInt8]?) {
+        self.torrentIndex = torrentIndex
+        self.path = path
+        self.length = length
+        self.offset = offset
+        self.isPadding = isPadding
+        self.piecesRoot = piecesRoot
+    }
+
     public var end: Int64 { offset + length }
     public var displayPath: String { path.joined(separator: "/") }
 }
@@ -28,6 +37,13 @@ public struct FileSpan: Hashable, Sendable {
     /// Where the span starts inside the requested range (the piece).
     public let rangeOffset: Int
     public let length: Int
+
+    public init(file: Int, fileOffset: Int64, rangeOffset: Int, length: Int) {
+        self.file = file
+        self.fileOffset = fileOffset
+        self.rangeOffset = rangeOffset
+        self.length = length
+    }
 }
 
 /// The map between pieces and files: which file spans make up a piece, which pieces touch a file.

@@ -144,6 +144,27 @@ public final class PieceStore: @unchecked Sendable {
         return complete
     }
 
+    /// Runs `body` on the range's bytes mapped straight from the page cache when the range lies inside one
+    /// real file that is long enough; returns nil (without calling `body`) otherwise, so the caller reads instead.
+    func withMapped<T>(offset: Int64, length: Int, _ body: (UnsafeRawBufferPointer) -> T) throws(StorageError) -> T? {
+        let spans = layout.spans(offset: offset, length: length)
+        guard spans.count == 1, let span = spans.first, span.length == length, !layout.files[span.file].isPadding else { return nil }
+        return try descriptors.withDescriptor(file: span.file, path: paths[span.file]) { fd throws(StorageError) -> T? in
+            guard let fd else { return nil }
+            var info = stat()
+            guard fstat(fd, &info) == 0, Int64(info.st_size) >= span.fileOffset + Int64(length) else { return nil }
+            let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
+            let aligned = span.fileOffset / page * page
+            let lead = Int(span.fileOffset - aligned)
+            guard let base = mmap(nil, lead + length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, off_t(aligned)),
+                  base != MAP_FAILED else {
+                throw .io(path: paths[span.file], operation: "mmap", errno: errno)
+            }
+            defer { munmap(base, lead + length) }
+            return body(UnsafeRawBufferPointer(start: base + lead, count: length))
+        }
+    }
+
     /// `pread` until `buffer` is full or the file ends; returns the bytes read.
     static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(StorageError) -> Int {
         var done = 0

@@ -45,10 +45,20 @@ public struct Verifier: Sendable {
         public var workers: Int
         /// Bytes per read and per worker buffer.
         public var chunkSize: Int
-        public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 4 << 20) {
+        /// How chunks get from the page cache to the hasher.
+        public var readMethod: ReadMethod
+        public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 4 << 20, readMethod: ReadMethod = .read) {
             self.workers = max(1, workers)
             self.chunkSize = max(64 * 1024, chunkSize)
+            self.readMethod = readMethod
         }
+    }
+
+    public enum ReadMethod: String, Sendable {
+        /// `pread` into each worker's reused buffer (the default: measured as fast, and memory stays bounded).
+        case read
+        /// `mmap` each chunk (`MAP_POPULATE`), hash from the mapping, `munmap`; chunks that cross files fall back to `read`.
+        case mmap
     }
 
     public let store: PieceStore
@@ -97,6 +107,7 @@ public struct Verifier: Sendable {
         let next = Atomic<Int>(0)
         let workers = min(options.workers, max(1, jobs.count))
         let chunkSize = options.chunkSize
+        let options = self.options
         let store = self.store
         let hashes = self.hashes
 
@@ -108,7 +119,7 @@ public struct Verifier: Sendable {
                 guard jobIndex < jobs.count else { break }
                 let job = jobs[jobIndex]
                 do throws(StorageError) {
-                    let results = try Self.check(job, store: store, hashes: hashes, buffer: buffer, cancel: cancel)
+                    let results = try Self.check(job, store: store, hashes: hashes, buffer: buffer, mapped: options.readMethod == .mmap, cancel: cancel)
                     guard let results else { break }
                     let snapshot = shared.withLock { state -> VerifyProgress in
                         for (offset, verdict) in results.enumerated() {
@@ -170,7 +181,7 @@ public struct Verifier: Sendable {
 
     /// Reads and hashes one job; nil when cancelled part-way.
     static func check(_ job: Job, store: PieceStore, hashes: PieceHashes, buffer: UnsafeMutableRawBufferPointer,
-                      cancel: CancellationFlag) throws(StorageError) -> [PieceVerdict]? {
+                      mapped: Bool = false, cancel: CancellationFlag) throws(StorageError) -> [PieceVerdict]? {
         let layout = store.layout
         var verdicts: [PieceVerdict] = []
         verdicts.reserveCapacity(job.pieceCount)
@@ -182,26 +193,32 @@ public struct Verifier: Sendable {
         while done < job.length {
             if cancel.isCancelled { return nil }
             let count = Int(min(Int64(buffer.count), job.length - done))
-            let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
-            let complete = try store.read(offset: job.start + done, into: chunk)
-            var position = 0
-            while position < count {
-                let take = min(pieceRemaining, count - position)
-                digest.update(UnsafeRawBufferPointer(rebasing: chunk[position..<position + take]))
-                pieceComplete = pieceComplete && complete  // a file shrank under us: call the chunk's pieces missing
-                position += take
-                pieceRemaining -= take
-                if pieceRemaining == 0 {
-                    let finished = digest
-                    verdicts.append(pieceComplete ? (finished.matches() ? .good : .bad) : .missing)
-                    piece += 1
-                    pieceComplete = true
-                    if piece < job.firstPiece + job.pieceCount {
-                        let index = layout.pieces.index(piece)!
-                        pieceRemaining = layout.length(of: index)
-                        digest = hashes.digest(for: index)
+            func feed(_ chunk: UnsafeRawBufferPointer, complete: Bool) {
+                var position = 0
+                while position < count {
+                    let take = min(pieceRemaining, count - position)
+                    digest.update(UnsafeRawBufferPointer(rebasing: chunk[position..<position + take]))
+                    pieceComplete = pieceComplete && complete  // a file shrank under us: call the chunk's pieces missing
+                    position += take
+                    pieceRemaining -= take
+                    if pieceRemaining == 0 {
+                        let finished = digest
+                        verdicts.append(pieceComplete ? (finished.matches() ? .good : .bad) : .missing)
+                        piece += 1
+                        pieceComplete = true
+                        if piece < job.firstPiece + job.pieceCount {
+                            let index = layout.pieces.index(piece)!
+                            pieceRemaining = layout.length(of: index)
+                            digest = hashes.digest(for: index)
+                        }
                     }
                 }
+            }
+            let viaMapping: Void? = mapped ? try store.withMapped(offset: job.start + done, length: count) { feed($0, complete: true) } : nil
+            if viaMapping == nil {
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
+                let complete = try store.read(offset: job.start + done, into: chunk)
+                feed(UnsafeRawBufferPointer(chunk), complete: complete)
             }
             done += Int64(count)
         }

@@ -37,8 +37,8 @@ struct TrackerCommand: Command {
         let http = try port("--http-port")
         let udp = try port("--udp-port")
         options.httpPort = http ?? 6969
-        if let udp { options.udpPort = udp } else if let httpPort = options.httpPort, httpPort != 0 { options.udpPort = httpPort } else { options.udpPort = 6969 }
-        if http == nil, udp == nil { options.udpPort = 6969 }
+        // UDP follows the HTTP port (0 stays "any free port") unless given; with HTTP off it is 6969.
+        options.udpPort = udp ?? (options.httpPort ?? 6969)
         guard options.httpPort != nil || options.udpPort != nil else { throw .usage("both --http-port and --udp-port are off") }
         if let interval = try arguments.integer("--interval", in: 1...86_400) {
             options.state.interval = interval

@@ -65,6 +65,10 @@ struct VerifyCommand: Command {
         do { store = try PieceStore(layout: layout, contentPath: contentPath, access: .read) } catch { throw TTError(storage: error) }
         var options = Verifier.Options()
         if let threads { options.workers = threads }
+        if let method = environment.variables["TT_VERIFY_READ"] {
+            guard let parsed = Verifier.ReadMethod(rawValue: method) else { throw .usage("TT_VERIFY_READ must be 'read' or 'mmap', got '\(method)'") }
+            options.readMethod = parsed
+        }
         let verifier = Verifier(store: store, hashes: hashes, options: options)
 
         let cancel = CancellationFlag()

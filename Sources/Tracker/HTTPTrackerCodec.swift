@@ -205,6 +205,17 @@ public enum HTTPTrackerCodec {
         return BencodeValue.dict(pairs).encoded()
     }
 
+    /// An announce answer from ready-made compact peer bytes (our tracker's fast path).
+    static func encodeCompactAnnounce(_ response: AnnounceResponse, v4: [UInt8], v6: [UInt8]) -> [UInt8] {
+        var pairs: [(String, BencodeValue)] = [("interval", .integer(Int64(response.interval ?? 1800))), ("peers", .string(v4))]
+        if let minInterval = response.minInterval { pairs.append(("min interval", .integer(Int64(minInterval)))) }
+        if let complete = response.complete { pairs.append(("complete", .integer(Int64(complete)))) }
+        if let incomplete = response.incomplete { pairs.append(("incomplete", .integer(Int64(incomplete)))) }
+        if let downloaded = response.downloaded { pairs.append(("downloaded", .integer(Int64(downloaded)))) }
+        if !v6.isEmpty { pairs.append(("peers6", .string(v6))) }
+        return BencodeValue.dict(pairs).encoded()
+    }
+
     public static func encodeFailure(_ reason: String) -> [UInt8] {
         BencodeValue.dict([("failure reason", .string(reason))]).encoded()
     }

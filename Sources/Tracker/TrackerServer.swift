@@ -213,16 +213,26 @@ public final class TrackerServer: @unchecked Sendable {
             left: text("left").flatMap { Int64($0) } ?? 0, event: event, numWant: text("numwant").flatMap { Int($0) },
             key: 0, compact: text("compact") != "0")
         let time = now()
-        let response = state.withLock { $0.announce(request, ip: client.ip, now: time) }
+        let (counts, picked) = state.withLock { $0.answer(request, ip: client.ip, ipBytes: client.ipBytes, now: time) }
         counters.withLock { $0.announces += 1 }
-        log(entry("http", request, client: client, response))
-        respond(connection, status: "200 OK", body: HTTPTrackerCodec.encodeAnnounce(response, compact: request.compact))
+        log(entry("http", request, client: client, counts, returned: picked.count))
+        let body: [UInt8]
+        if request.compact {
+            body = HTTPTrackerCodec.encodeCompactAnnounce(counts, v4: picked.filter { $0.compact.count == 6 }.flatMap(\.compact),
+                                                         v6: picked.filter { $0.compact.count == 18 }.flatMap(\.compact))
+        } else {
+            var full = counts
+            full.peers = picked.map(\.peer)
+            body = HTTPTrackerCodec.encodeAnnounce(full, compact: false)
+        }
+        respond(connection, status: "200 OK", body: body)
     }
 
-    private func entry(_ transport: String, _ request: AnnounceRequest, client: SocketAddress, _ response: AnnounceResponse) -> LogEntry {
+    private func entry(_ transport: String, _ request: AnnounceRequest, client: SocketAddress, _ response: AnnounceResponse,
+                       returned: Int) -> LogEntry {
         LogEntry(transport: transport, action: "announce", client: client.description, infoHashes: [request.infoHash],
                  event: request.event == .none ? nil : request.event.rawValue, port: request.port, left: request.left,
-                 peersReturned: response.peers.count, complete: response.complete, incomplete: response.incomplete)
+                 peersReturned: returned, complete: response.complete, incomplete: response.incomplete)
     }
 
     private func fail(_ connection: TCPConnection, client: SocketAddress, _ reason: String) {
@@ -281,12 +291,16 @@ public final class TrackerServer: @unchecked Sendable {
                 return UDPTrackerCodec.errorReply(transactionID: transactionID, message: "unknown or expired connection id")
             }
             let time = now()
-            var response = state.withLock { $0.announce(announce, ip: client.ip, now: time) }
+            let (counts, picked) = state.withLock { $0.answer(announce, ip: client.ip, ipBytes: client.ipBytes, now: time) }
             // Only peers of the socket's family fit in a BEP 15 reply.
-            response.peers = response.peers.filter { (family == .v4) == !$0.ip.contains(":") }
+            let size = family.entrySize
+            let peers = picked.filter { $0.compact.count == size }
             counters.withLock { $0.announces += 1 }
-            log(entry("udp", announce, client: client, response))
-            return UDPTrackerCodec.announceReply(transactionID: transactionID, response, family: family)
+            log(entry("udp", announce, client: client, counts, returned: peers.count))
+            var reply = UDPTrackerCodec.announceReply(transactionID: transactionID, counts, family: family)
+            reply.reserveCapacity(reply.count + peers.count * size)
+            for peer in peers { reply += peer.compact }
+            return reply
         case .scrape(let connectionID, let transactionID, let hashes):
             guard validConnection(connectionID, client: client) else {
                 return UDPTrackerCodec.errorReply(transactionID: transactionID, message: "unknown or expired connection id")

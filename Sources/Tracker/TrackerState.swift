@@ -20,6 +20,8 @@ public struct TrackerState: Sendable {
     struct Entry: Sendable {
         var key: PeerKey
         var peer: TrackerPeer
+        /// The compact form (BEP 23 / BEP 7), made once so answers are a copy, not a re-parse.
+        var compact: [UInt8]
         var left: Int64
         var lastSeen: Double
     }
@@ -78,32 +80,43 @@ public struct TrackerState: Sendable {
     /// the peer; `completed` counts a download. Peers past their TTL are never handed out;
     /// `expire` (called periodically) removes them from the counts.
     public mutating func announce(_ request: AnnounceRequest, ip: String, now: Double) -> AnnounceResponse {
+        let ipBytes = IPText.parseV4(ip) ?? IPText.parseV6(ip) ?? []
+        let (response, picked) = answer(request, ip: ip, ipBytes: ipBytes, now: now)
+        var full = response
+        full.peers = picked.map(\.peer)
+        return full
+    }
+
+    /// The server's path: counts plus the picked entries, whose compact bytes it copies out.
+    mutating func answer(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double) -> (AnnounceResponse, [Entry]) {
         var swarm = swarms.removeValue(forKey: request.infoHash) ?? Swarm()
         let key = PeerKey(ip: ip, port: request.port)
         if request.event == .stopped {
             swarm.remove(key)
         } else {
             if request.event == .completed && (swarm.entry(key)?.left ?? 1) != 0 { swarm.downloaded += 1 }
+            let compact = ipBytes + [UInt8(request.port >> 8), UInt8(request.port & 0xFF)]
             swarm.upsert(Entry(key: key, peer: TrackerPeer(ip: ip, port: request.port, peerID: request.peerID),
-                               left: request.left, lastSeen: now))
+                               compact: compact, left: request.left, lastSeen: now))
         }
         let wanted = min(max(0, request.numWant ?? config.defaultNumWant), config.maxNumWant)
-        var peers: [TrackerPeer] = []
+        var picked: [Entry] = []
         let count = swarm.entries.count
         if request.event != .stopped && wanted > 0 && count > 1 {
+            picked.reserveCapacity(min(wanted, count - 1))
             let start = Int.random(in: 0..<count)
             for step in 0..<count {
                 let entry = swarm.entries[(start + step) % count]
                 if entry.key == key || now - entry.lastSeen > config.peerTTL { continue }
                 if request.left == 0 && entry.left == 0 { continue }
-                peers.append(entry.peer)
-                if peers.count >= wanted { break }
+                picked.append(entry)
+                if picked.count >= wanted { break }
             }
         }
         let response = AnnounceResponse(interval: config.interval, minInterval: config.minInterval, complete: swarm.seeders,
-                                        incomplete: swarm.entries.count - swarm.seeders, downloaded: swarm.downloaded, peers: peers)
+                                        incomplete: swarm.entries.count - swarm.seeders, downloaded: swarm.downloaded)
         if !swarm.isEmpty { swarms[request.infoHash] = swarm }
-        return response
+        return (response, picked)
     }
 
     /// Counts for each asked hash (zeros for unknown ones), in the order asked.

@@ -71,19 +71,26 @@ import Testing
         #expect(listed == ["a", "b", "empty"])
     }
 
-    @Test func aBlockWriteLandsInTheRightFile() throws {
+    @Test func aBlockWriteLandsInTheRightFiles() throws {
         let fixture = try makeFixture()
         let layout = try FileLayout(torrent: fixture.torrent)
         let output = TemporaryDirectory()
         let store = try PieceStore(layout: layout, contentPath: output.file("data"), access: .readWrite(.sparse))
-        // Piece 2 starts at 32768: the last 7232 bytes of a.bin, then the start of sub/dir/b.bin.
+        // Piece 2 starts at 32768: the end of a.bin (40000 bytes), then the start of the next file.
         let piece = layout.pieces.index(2)!
+        let spans = layout.spans(of: piece)
+        #expect(spans.count >= 2 && layout.files[spans[0].file].path == ["a.bin"] && spans[0].length == 7232)
         let block = [UInt8](repeating: 7, count: 16384)
         try block.withUnsafeBytes { try store.write(offset: layout.pieces.offset(of: piece), $0) }
-        let a = readBytes(output.file("data/a.bin"))
-        let b = readBytes(output.file("data/sub/dir/b.bin"))
-        #expect(a[32768...].allSatisfy { $0 == 7 } && a[32767] == 0)
-        #expect(b[..<(16384 - 7232)].allSatisfy { $0 == 7 } && b[16384 - 7232] == 0)
+        var written = 0
+        for span in spans {
+            let bytes = readBytes(output.file("data/" + layout.files[span.file].displayPath))
+            let start = Int(span.fileOffset)
+            #expect(bytes[start..<start + span.length].allSatisfy { $0 == 7 })
+            #expect(bytes[..<start].allSatisfy { $0 == 0 } && bytes[(start + span.length)...].allSatisfy { $0 == 0 })
+            written += span.length
+        }
+        #expect(written == 16384)
     }
 
     @Test func readingAMissingFileSaysIncomplete() throws {

@@ -54,11 +54,11 @@ struct Fixture {
 
     func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: path(relative)) }
 
-    func verify(workers: Int = 2, chunkSize: Int = 4 << 20) throws -> VerifyReport {
+    func verify(workers: Int = 2, chunkSize: Int = 4 << 20, readMethod: Verifier.ReadMethod = .read) throws -> VerifyReport {
         let layout = try FileLayout(torrent: torrent)
         let store = try PieceStore(layout: layout, contentPath: content, access: .read)
         let hashes = try PieceHashes(torrent: torrent, layout: layout)
-        return try Verifier(store: store, hashes: hashes, options: .init(workers: workers, chunkSize: chunkSize)).run()
+        return try Verifier(store: store, hashes: hashes, options: .init(workers: workers, chunkSize: chunkSize, readMethod: readMethod)).run()
     }
 }
 

@@ -36,6 +36,8 @@ import Testing
         for (workers, chunk) in [(2, 4 << 20), (4, 65536), (3, 100_000)] {
             let report = try fixture.verify(workers: workers, chunkSize: chunk)
             #expect(report.verdicts == reference.verdicts, "workers \(workers), chunk \(chunk)")
+            let mapped = try fixture.verify(workers: workers, chunkSize: chunk, readMethod: .mmap)
+            #expect(mapped.verdicts == reference.verdicts, "mmap, workers \(workers), chunk \(chunk)")
         }
     }
 

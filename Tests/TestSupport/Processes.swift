@@ -5,7 +5,8 @@ import Synchronization
 public final class ManagedProcess: @unchecked Sendable {
     public let process: Process
     public let label: String
-    private let output = LockedBytes()
+    /// Output goes to a file, not a pipe: a pipe's last chunk can be lost when the child exits.
+    private let logPath: String
 
     /// Starts `executable` with `arguments`; stdout and stderr are collected for failure messages.
     public init(_ executable: String, _ arguments: [String], label: String? = nil, environment: [String: String]? = nil,
@@ -16,20 +17,18 @@ public final class ManagedProcess: @unchecked Sendable {
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         self.label = label ?? (executable as NSString).lastPathComponent
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        logPath = NSTemporaryDirectory() + "tt-process-\(UInt64.random(in: 0...UInt64.max)).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let sink = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = sink
+        process.standardError = sink
         process.standardInput = FileHandle.nullDevice
-        let sink = output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { sink.append(data) }
-        }
         try process.run()
+        try? sink.close()
     }
 
     public var pid: Int32 { process.processIdentifier }
-    public var log: String { String(decoding: output.bytes, as: UTF8.self) }
+    public var log: String { String(decoding: FileManager.default.contents(atPath: logPath) ?? Data(), as: UTF8.self) }
     public var isRunning: Bool { process.isRunning }
 
     /// SIGTERM, then SIGKILL after `grace` seconds.
@@ -49,7 +48,10 @@ public final class ManagedProcess: @unchecked Sendable {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    deinit { stop(grace: 1) }
+    deinit {
+        stop(grace: 1)
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
 }
 
 /// Runs a command to completion and returns (status, stdout+stderr).
@@ -60,7 +62,6 @@ public func runCommand(_ executable: String, _ arguments: [String], timeout: Dou
         child.stop()
         return (-1, child.log + "\n(timed out after \(timeout) s)")
     }
-    usleep(20_000)  // let the pipe drain
     return (status, child.log)
 }
 
@@ -106,11 +107,3 @@ public let ttExecutable: String = {
     }
     return "tt"
 }()
-
-/// Bytes appended from one thread and read from another.
-final class LockedBytes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [UInt8] = []
-    func append(_ data: Data) { lock.withLock { storage.append(contentsOf: data) } }
-    var bytes: [UInt8] { lock.withLock { storage } }
-}

@@ -5,6 +5,8 @@ import Metainfo
 /// each on its own address (libtorrent 127.0.0.2, aria2 127.0.0.3, Transmission 127.0.0.4).
 /// Every one is a `ManagedProcess`, stopped by pid.
 public enum Seeders {
+    /// The last `transmission-remote -l` output seen (for failure messages).
+    nonisolated(unsafe) public static var transmissionListing = ""
     /// A data file and its torrent in `directory`: `name` of `size` pseudo-random bytes.
     public static func makeTorrent(in directory: TemporaryDirectory, name: String = "data.bin", size: Int, pieceLength: Int = 256 * 1024,
                                    seed: UInt64 = 7, trackers: [String] = []) throws -> (data: String, torrent: String, bytes: [UInt8]) {
@@ -108,11 +110,18 @@ public enum Seeders {
         """
         try settings.write(toFile: (configFolder as NSString).appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
         let process = try ManagedProcess(daemon, ["-f", "-g", configFolder], label: "transmission")
-        // Add the torrent over RPC once the daemon answers.
+        // Add the torrent over RPC once the daemon answers, then wait until it has verified the data.
         let remote = "/usr/bin/transmission-remote"
-        let deadline = Date().addingTimeInterval(20)
+        var deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if runCommand(remote, ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
+            usleep(200_000)
+        }
+        deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let listing = runCommand(remote, ["127.0.0.1:\(rpcPort)", "-l"], timeout: 10).output
+            transmissionListing = listing
+            if listing.contains("100%") { break }
             usleep(200_000)
         }
         return process
