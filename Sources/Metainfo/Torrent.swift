@@ -126,7 +126,8 @@ public struct Torrent: Sendable {
         }
         self.files = files
         self.isMultiFile = isMultiFile
-        let total = files.reduce(Int64(0)) { $0 + $1.length }
+        // The piece stream: v1 files back to back (pads included); v2 files each from a piece boundary.
+        let total = hasV1 ? files.reduce(Int64(0)) { $0 + $1.length } : files.map { $0.offset + $0.length }.max() ?? 0
         if hasV2 && hasV1 {
             // Hybrid: attach v2 roots to the matching v1 files by path.
             let (treeFiles, _) = try Torrent.parseFileTree(info: info, name: name, pieceLength: pieceLength)
@@ -275,11 +276,8 @@ public struct Torrent: Sendable {
         }
         try walk(tree, [], 0)
         guard !files.isEmpty else { throw .invalid("'file tree' is empty") }
-        // A single file whose tree key is the torrent name is a single-file torrent.
-        if files.count == 1 && files[0].path == [name] { return (files, false) }
-        // v2 offsets are per-file aligned; keep the real lengths for display.
-        var packed: Int64 = 0
-        for index in files.indices { files[index].offset = packed; packed += files[index].length }
-        return (files, true)
+        // A single file whose tree key is the torrent name is a single-file torrent. Offsets stay
+        // piece-aligned (BEP 52): every file starts a new piece.
+        return (files, !(files.count == 1 && files[0].path == [name]))
     }
 }
