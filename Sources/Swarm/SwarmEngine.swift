@@ -379,7 +379,7 @@ public final class SwarmEngine: @unchecked Sendable {
         picker.peerLeft { peer.has[$0] }
         peer.inFlight.removeAll()
         if optimistic == peer.key { optimistic = nil }
-        report(.peerDropped(address: peer.name, reason: reason))
+        report(.peerDropped(address: peer.address, reason: reason))
         if outcome == nil {
             candidates[peer.address, default: Candidate()].nextTry = monotonicSeconds() + 5
             for other in peers.values { requestMore(other) }
@@ -388,7 +388,7 @@ public final class SwarmEngine: @unchecked Sendable {
 
     private func ban(_ peer: PeerConnection, reason: String) {
         banned.insert(peer.address)
-        report(.peerBanned(address: peer.name, reason: reason))
+        report(.peerBanned(address: peer.address, reason: reason))
         drop(peer, reason: "banned: \(reason)")
     }
 
@@ -442,7 +442,7 @@ public final class SwarmEngine: @unchecked Sendable {
         }
         peer.channel.write(out)
         peer.sentBitfield = true
-        report(.peerConnected(address: peer.name, client: handshake.peerID.client, incoming: peer.incoming))
+        report(.peerConnected(address: peer.address, client: handshake.peerID.client, incoming: peer.incoming))
         // A free upload slot goes to a newcomer at once; the choker sorts it out every 10 s.
     }
 

@@ -162,15 +162,6 @@ final class DownloadView: @unchecked Sendable {
         ]
     }
 
-    static func peer(_ address: String) -> [JSONField] {
-        var fields = [JSONField("addr", .string(address))]
-        if let parsed = try? SocketAddress(parsing: address) {
-            fields.append(JSONField("ip", .string(parsed.ip)))
-            fields.append(JSONField("port", .int(Int(parsed.port))))
-        }
-        return fields
-    }
-
     static func json(_ event: SwarmEvent, torrent: Torrent) -> JSONValue? {
         func make(_ name: String, _ fields: [JSONField]) -> JSONValue { .object([JSONField("event", .string(name))] + fields) }
         switch event {
@@ -187,17 +178,17 @@ final class DownloadView: @unchecked Sendable {
                 JSONField("bytes_total", .int(info.totalBytes)),
                 JSONField("bytes_left", .int(info.bytesLeft)),
             ])
-        case .listening(let address): return make("listening", peer(address.description))
+        case .listening(let address): return make("listening", PeerView.fields(address))
         case .trackerAnnounced(let tracker, let peers):
             return make("tracker_announced", [JSONField("tracker", .string(tracker)), JSONField("peers", .int(peers))])
         case .trackerFailed(let tracker, let message):
             return make("tracker_failed", [JSONField("tracker", .string(tracker)), JSONField("message", .string(message))])
         case .peerConnected(let address, let client, let incoming):
-            return make("peer_connected", peer(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))])
+            return make("peer_connected", PeerView.fields(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))])
         case .peerDropped(let address, let reason):
-            return make("peer_dropped", peer(address) + [JSONField("reason", .string(reason))])
+            return make("peer_dropped", PeerView.fields(address) + [JSONField("reason", .string(reason))])
         case .peerBanned(let address, let reason):
-            return make("peer_banned", peer(address) + [JSONField("reason", .string(reason))])
+            return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))])
         case .pieceVerified(let piece, let source):
             return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))])
         case .pieceFailed(let piece, let peers):

@@ -7,9 +7,7 @@ import PeerWire
 
 /// JSON views of peer wire values (CONVENTIONS shapes), shared by handshake, fetch-piece and seed.
 enum PeerWireViews {
-    static func peer(_ address: SocketAddress) -> JSONValue {
-        ["addr": .string(address.description), "ip": .string(address.ip), "port": .int(Int(address.port))]
-    }
+    static func peer(_ address: SocketAddress) -> JSONValue { PeerView.json(address) }
 
     static func peerIDFields(_ id: PeerID) -> [JSONField] {
         [JSONField("peer_id", .string(id.hex)), JSONField("peer_id_text", .optional(id.text)),

@@ -7,7 +7,7 @@ import Tracker
 /// tracker errors to exit codes.
 enum TrackerViews {
     static func peer(_ peer: TrackerPeer) -> JSONValue {
-        .object([JSONField("addr", .string(peer.addr)), JSONField("ip", .string(peer.ip)), JSONField("port", .int(Int(peer.port)))])
+        .object(PeerView.fields(ip: peer.ip, port: Int(peer.port)))
     }
 
     static func protocolName(_ url: String) -> String {

@@ -134,7 +134,7 @@ import TestSupport
         options.pieceLength = Self.pieceLength
         let torrent = directory.write("album.torrent", try TorrentCreator(options: options).create(path: root))
         let seedPort = freePort(host: "127.0.0.5")
-        let tracker = try FakeTracker(peers: [(ip: [127, 0, 0, 5], port: UInt16(seedPort))])
+        let tracker = try FakePeerTracker(peers: [(ip: [127, 0, 0, 5], port: UInt16(seedPort))])
         defer { tracker.stop() }
         let seed = try startSeed(torrent: torrent, data: root, host: "127.0.0.5", port: seedPort)
         defer { seed.stop() }

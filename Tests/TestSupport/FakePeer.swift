@@ -76,7 +76,7 @@ public final class FakePeer: @unchecked Sendable {
 
 /// A minimal HTTP tracker that answers every announce with a fixed compact peer list
 /// (for aria2, which finds peers only through trackers).
-public final class FakeTracker: @unchecked Sendable {
+public final class FakePeerTracker: @unchecked Sendable {
     public let listener: TCPListener
     private let stopped = NSLock()
     private var isStopped = false
