@@ -50,6 +50,7 @@ public enum SwarmEvent: Sendable {
     case peerBanned(address: SocketAddress, reason: String)
     case pieceVerified(piece: Int, peer: String?)
     case pieceFailed(piece: Int, peers: [String])
+    /// Four times a second; rates are smoothed over seconds.
     case progress(SwarmProgress)
     case completed(SwarmProgress)
     case finished(SwarmSummary)

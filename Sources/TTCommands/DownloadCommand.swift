@@ -90,6 +90,7 @@ final class DownloadView: @unchecked Sendable {
     let torrent: Torrent
     let bar: ProgressBar
     private var lastLine = Date.distantPast
+    private var lastJSONProgress = Date.distantPast
 
     init(invocation: Invocation, torrent: Torrent) {
         self.invocation = invocation
@@ -101,6 +102,11 @@ final class DownloadView: @unchecked Sendable {
 
     func show(_ event: SwarmEvent) {
         if invocation.json {
+            // JSON Lines carry one progress event a second (the engine reports four).
+            if case .progress = event {
+                guard Date().timeIntervalSince(lastJSONProgress) >= 0.95 else { return }
+                lastJSONProgress = Date()
+            }
             if let json = Self.json(event, torrent: torrent) { invocation.outputJSON(json) }
             return
         }
@@ -122,7 +128,7 @@ final class DownloadView: @unchecked Sendable {
             } else if invocation.verbosity >= .normal && Date().timeIntervalSince(lastLine) >= 5 {
                 lastLine = Date()
                 let percent = progress.totalBytes > 0 ? Int(Double(progress.bytesHave) * 100 / Double(progress.totalBytes)) : 100
-                invocation.note("\(percent)% \(progress.piecesHave)/\(progress.pieceCount) pieces" + Self.suffix(progress))
+                invocation.note("\(percent)% ↓\(Format.rate(progress.downloadRate))" + Self.suffix(progress))
             }
         case .completed(let progress):
             bar.finish()
@@ -136,12 +142,14 @@ final class DownloadView: @unchecked Sendable {
             let rate = progress.seconds > 0 ? Double(progress.downloaded) / progress.seconds : 0
             invocation.output("\(torrent.name): \(summary.outcome.rawValue), \(progress.piecesHave)/\(progress.pieceCount) pieces, "
                 + "\(Format.bytes(progress.downloaded)) down at \(Format.rate(rate)), \(Format.bytes(progress.uploaded)) up, "
-                + "\(summary.peersSeen) peers, \(summary.hashFailures) bad pieces")
+                + "\(summary.peersSeen) peer\(summary.peersSeen == 1 ? "" : "s"), \(summary.hashFailures) bad pieces")
         }
     }
 
+    /// What follows the bar (which shows percent, bytes and the average download rate).
     static func suffix(_ progress: SwarmProgress) -> String {
-        var text = " ↓\(Format.rate(progress.downloadRate)) ↑\(Format.rate(progress.uploadRate)) \(progress.peers) peers"
+        var text = " ↑\(Format.rate(progress.uploadRate)) \(progress.peers) peer\(progress.peers == 1 ? "" : "s")"
+            + " \(progress.piecesHave)/\(progress.pieceCount) pieces"
         if let eta = progress.eta { text += " ETA \(Format.seconds(eta))" }
         return text
     }

@@ -1,0 +1,62 @@
+"""libtorrent (Python binding, system python) as a loopback seeder or downloader for scripts/bench-download.
+
+    lt-client.py seed     TORRENT SAVE_PATH IP PORT     # checks the data, prints "ready", seeds until killed
+    lt-client.py download TORRENT SAVE_PATH IP PORT     # downloads until is_seeding, prints seconds, exits
+
+DHT, LSD, UPnP, NAT-PMP and uTP are off (libtorrent tries uTP first and a TCP-only peer then sits idle);
+everything else is libtorrent's default. Listening and outgoing connections use IP.
+"""
+import signal, sys, time
+import libtorrent as lt
+
+mode, torrent, save_path, ip, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+ses = lt.session({
+    "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+    "enable_outgoing_utp": False, "enable_incoming_utp": False,
+    "listen_interfaces": f"{ip}:{port}", "outgoing_interfaces": ip,
+    "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+})
+p = lt.add_torrent_params()
+p.ti = lt.torrent_info(torrent)
+p.save_path = save_path
+p.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+start = time.time()
+h = ses.add_torrent(p)
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGINT, on_term)
+
+def log_errors():
+    for a in ses.pop_alerts():
+        if a.category() & lt.alert.category_t.error_notification:
+            print(f"libtorrent[{ip}]: {a.message()}", file=sys.stderr)
+
+if mode == "seed":
+    while not stop and not h.status().is_seeding:
+        log_errors()
+        time.sleep(0.05)
+    s = h.status()
+    if not s.is_seeding:
+        sys.exit(1)
+    print("ready", flush=True)
+    print(f"libtorrent seeder {ip}:{port}: checked in {time.time() - start:.2f} s", file=sys.stderr)
+    while not stop:
+        log_errors()
+        time.sleep(0.2)
+    s = h.status()
+    print(f"libtorrent seeder {ip}: uploaded {s.all_time_upload / 1048576:.0f} MiB", file=sys.stderr)
+else:
+    while not stop:
+        s = h.status()
+        if s.is_seeding:
+            break
+        log_errors()
+        time.sleep(0.02)
+    took = time.time() - start
+    if stop:
+        sys.exit(1)
+    print(f"{took:.3f}", flush=True)
+ses.pause()
