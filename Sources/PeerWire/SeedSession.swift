@@ -141,7 +141,7 @@ public struct SeedSession {
         let have = configuration.have
         if handshake.reserved.supportsFast && have.isComplete {
             send(.haveAll)
-        } else if handshake.reserved.supportsFast && have.count == 0 {
+        } else if handshake.reserved.supportsFast && have.setCount == 0 {
             send(.haveNone)
         } else {
             send(.bitfield(have.bytes))
@@ -180,7 +180,7 @@ public struct SeedSession {
                 throw .pieceOutOfRange(message: message.name, index: piece, pieceCount: pieceCount)
             }
         case .bitfield(let bytes):
-            _ = try Bitfield(bytes: bytes, pieceCount: pieceCount)
+            _ = try Bitfield.decoding(bytes, pieceCount: pieceCount)
         case .extended(let id, let payload):
             if id == 0 { peerExtensions = try? ExtensionHandshake(decoding: payload) }
         case .keepAlive, .choke, .unchoke, .piece, .port, .haveAll, .haveNone, .reject:

@@ -52,7 +52,7 @@ public struct ResumeState: Sendable, Equatable {
             ("format", .integer(Self.formatVersion)),
             ("info hash", .string(infoHashHex)),
             ("name", .string(name)),
-            ("piece count", .integer(Int64(verified.count))),
+            ("piece count", .integer(Int64(verified.pieceCount))),
             ("pieces", .string(verified.bytes)),
             ("torrent", .string(torrentBytes)),
         ]).encoded()
@@ -71,7 +71,7 @@ public struct ResumeState: Sendable, Equatable {
               let pieces = root["pieces"]?.bytesValue, let torrent = root["torrent"]?.bytesValue else {
             throw .badResumeState(path: path, reason: "a required key is missing or has the wrong type")
         }
-        guard let verified = Bitfield(bytes: pieces, count: Int(count)) else {
+        guard let verified = Bitfield(bytes: pieces, pieceCount: Int(count)) else {
             throw .badResumeState(path: path, reason: "'pieces' does not fit 'piece count' \(count)")
         }
         self.init(infoHashHex: hash, name: name, torrentBytes: torrent, verified: verified)

@@ -49,7 +49,7 @@ public struct VerifyReport: Sendable {
 
     /// The verified pieces as a BEP 3 bitfield (piece 0 is the high bit of byte 0).
     public var bitfield: Bitfield {
-        var bits = Bitfield(count: verdicts.count)
+        var bits = Bitfield(pieceCount: verdicts.count)
         for index in verdicts.indices where verdicts[index] == .good { bits[index] = true }
         return bits
     }

@@ -13,7 +13,7 @@ final class PeerConnection {
     var decoder = FrameDecoder(expectingHandshake: true, maxMessageLength: 1 << 20)
     var handshake: Handshake?
     var extensions: ExtensionHandshake?
-    var has: PeerWire.Bitfield
+    var has: Bitfield
     var sentBitfield = false
 
     var amChoking = true
@@ -46,7 +46,7 @@ final class PeerConnection {
         self.address = address
         self.channel = channel
         self.incoming = incoming
-        self.has = PeerWire.Bitfield(pieceCount: pieceCount)
+        self.has = Bitfield(pieceCount: pieceCount)
         self.lastBlockAt = now
         self.connectedAt = now
     }

@@ -39,7 +39,7 @@ public final class SwarmEngine: @unchecked Sendable {
     /// Verified and written, waiting for the next flush.
     private var unflushed: [Int] = []
     /// Verified, written and fsynced: what the resume state may claim.
-    private var durable: Storage.Bitfield
+    private var durable: Bitfield
     private var saveInFlight = false
     private var checksInFlight = 0
     private let ioQueue = DispatchQueue(label: "tt.swarm.io")
@@ -70,7 +70,7 @@ public final class SwarmEngine: @unchecked Sendable {
     public init(configuration: SwarmConfiguration, report: @escaping (SwarmEvent) -> Void) {
         self.configuration = configuration
         self.report = report
-        self.durable = Storage.Bitfield(count: 0)
+        self.durable = Bitfield(pieceCount: 0)
         var tiers = configuration.useTrackers ? configuration.torrent.trackerTiers : []
         if !configuration.extraTrackers.isEmpty { tiers.append(configuration.extraTrackers) }
         self.trackerTiers = TrackerTiers(tiers)
@@ -145,10 +145,10 @@ public final class SwarmEngine: @unchecked Sendable {
         }
         let pieceCount = layout.pieceCount
         resumePath = ResumeState.path(output: configuration.output, infoHashes: torrent.infoHashes)
-        var trusted = Storage.Bitfield(count: pieceCount)
+        var trusted = Bitfield(pieceCount: pieceCount)
         if configuration.resume, FileManager.default.fileExists(atPath: resumePath),
            let state = try? ResumeState.load(path: resumePath),
-           state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.count == pieceCount {
+           state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.pieceCount == pieceCount {
             trusted = state.verified
         }
         // Files that already hold data before we create anything: their pieces get re-checked.
@@ -444,7 +444,7 @@ public final class SwarmEngine: @unchecked Sendable {
         } else if picker.isComplete && peer.fast {
             PeerMessage.haveAll.encode(into: &out)
         } else if picker.haveCount > 0 {
-            var field = PeerWire.Bitfield(pieceCount: layout.pieceCount)
+            var field = Bitfield(pieceCount: layout.pieceCount)
             for piece in 0..<layout.pieceCount where picker.have[piece] { field.set(piece) }
             PeerMessage.bitfield(field.bytes).encode(into: &out)
         }
@@ -478,19 +478,19 @@ public final class SwarmEngine: @unchecked Sendable {
                 requestMore(peer)
             }
         case .bitfield(let bytes):
-            let field = try PeerWire.Bitfield(bytes: bytes, pieceCount: layout.pieceCount)
+            let field = try Bitfield.decoding(bytes, pieceCount: layout.pieceCount)
             picker.peerLeft { peer.has[$0] }
             peer.has = field
             picker.peerHas { field[$0] }
             updateInterest(peer)
         case .haveAll:
             picker.peerLeft { peer.has[$0] }
-            peer.has = PeerWire.Bitfield(pieceCount: layout.pieceCount, all: true)
+            peer.has = Bitfield(pieceCount: layout.pieceCount, all: true)
             picker.peerHas { _ in true }
             updateInterest(peer)
         case .haveNone:
             picker.peerLeft { peer.has[$0] }
-            peer.has = PeerWire.Bitfield(pieceCount: layout.pieceCount)
+            peer.has = Bitfield(pieceCount: layout.pieceCount)
         case .request(let request):
             try queueUpload(request, for: peer)
         case .cancel(let request):

@@ -90,7 +90,7 @@ struct PeerGreeting {
         switch message {
         case .bitfield(let bytes):
             if let pieceCount {
-                do { _ = try Bitfield(bytes: bytes, pieceCount: pieceCount) } catch { throw TTError(peerWire: error, peer: peer) }
+                do { _ = try Bitfield.decoding(bytes, pieceCount: pieceCount) } catch { throw TTError(peerWire: error, peer: peer) }
             }
             bitfield = bytes
             availabilitySource = "bitfield"

@@ -65,14 +65,14 @@ struct SeedCommand: Command {
             have = data.check { done, total in bar.update(done: Int64(done), total: Int64(total)) }
             bar.finish()
         }
-        events.emit("checked", [JSONField("pieces", .int(torrent.pieceCount)), JSONField("have", .int(have.count)),
-                                JSONField("bad", .int(torrent.pieceCount - have.count)),
+        events.emit("checked", [JSONField("pieces", .int(torrent.pieceCount)), JSONField("have", .int(have.setCount)),
+                                JSONField("bad", .int(torrent.pieceCount - have.setCount)),
                                 JSONField("check_time", .double(FetchPieceCommand.round6(monotonicSeconds() - checkStart)))],
-                    text: "checked \(torrent.name): \(have.count)/\(torrent.pieceCount) pieces good")
-        if have.count < torrent.pieceCount {
-            invocation.warn("\(torrent.pieceCount - have.count) of \(torrent.pieceCount) pieces do not match the torrent and will not be served")
+                    text: "checked \(torrent.name): \(have.setCount)/\(torrent.pieceCount) pieces good")
+        if have.setCount < torrent.pieceCount {
+            invocation.warn("\(torrent.pieceCount - have.setCount) of \(torrent.pieceCount) pieces do not match the torrent and will not be served")
         }
-        guard have.count > 0 || torrent.pieceCount == 0 else {
+        guard have.setCount > 0 || torrent.pieceCount == 0 else {
             throw TTError(.checkFailed, kind: "no_valid_pieces", "\(dataArgument): no piece matches \(torrentArgument); nothing to seed")
         }
 

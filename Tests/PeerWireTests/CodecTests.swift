@@ -193,9 +193,9 @@ let everyMessage: [PeerMessage] = [
 
 @Suite struct BitfieldTests {
     @Test func lengthAndSpareBits() throws {
-        #expect(try Bitfield(bytes: [0xFF, 0xC0], pieceCount: 10).count == 10)
-        #expect(throws: PeerWireError.self) { try Bitfield(bytes: [0xFF], pieceCount: 10) }
-        #expect(throws: PeerWireError.self) { try Bitfield(bytes: [0xFF, 0xE0], pieceCount: 10) }
+        #expect(try Bitfield.decoding([0xFF, 0xC0], pieceCount: 10).setCount == 10)
+        #expect(throws: PeerWireError.self) { try Bitfield.decoding([0xFF], pieceCount: 10) }
+        #expect(throws: PeerWireError.self) { try Bitfield.decoding([0xFF, 0xE0], pieceCount: 10) }
         var bits = Bitfield(pieceCount: 9)
         bits.set(8)
         #expect(bits.bytes == [0, 0x80] && bits[8] && !bits[0])

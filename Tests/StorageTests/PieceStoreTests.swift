@@ -118,7 +118,7 @@ import Testing
     @Test func roundTripsAndIsFoundBesideTheData() throws {
         let fixture = try Fixture(files: [("a", 50_000)], pieceLength: 16384)
         let output = TemporaryDirectory()
-        var bits = Bitfield(count: fixture.torrent.pieceCount)
+        var bits = Bitfield(pieceCount: fixture.torrent.pieceCount)
         bits[0] = true
         bits[3] = true
         let state = ResumeState(infoHashHex: ResumeState.key(fixture.torrent.infoHashes), name: "data",
@@ -142,11 +142,11 @@ import Testing
     }
 
     @Test func bitfieldUsesBEP3BitOrder() {
-        var bits = Bitfield(count: 10)
+        var bits = Bitfield(pieceCount: 10)
         bits[0] = true
         bits[9] = true
         #expect(bits.bytes == [0x80, 0x40])
         #expect(bits.setCount == 2)
-        #expect(Bitfield(bytes: [0xFF, 0xFF], count: 10) == nil)
+        #expect(Bitfield(bytes: [0xFF, 0xFF], pieceCount: 10) == nil)
     }
 }

@@ -58,7 +58,7 @@ import Testing
         #expect(missing.code == 64)
         #expect(missing.stderr.contains("--torrent"))
         let state = ResumeState(infoHashHex: ResumeState.key(fixture.torrent.infoHashes), name: "data",
-                                torrentBytes: fixture.torrentBytes, verified: Bitfield(count: fixture.torrent.pieceCount))
+                                torrentBytes: fixture.torrentBytes, verified: Bitfield(pieceCount: fixture.torrent.pieceCount))
         try state.save(output: fixture.directory.path)
         let found = CLI.run(["verify", "--json", fixture.content])
         #expect(found.code == 0, "\(found.stderr)")

@@ -50,7 +50,7 @@ import Testing
         try FakePeer { connection in
             _ = try FakePeer.readHandshake(connection)
             try connection.send(FakePeer.handshake(infoHash: infoHash, peerID: Array("-XX0001-stallstallst".utf8)))
-            let all = PeerWire.Bitfield(pieceCount: 64, all: true)
+            let all = Bitfield(pieceCount: 64, all: true)
             try connection.send(PeerMessage.bitfield(all.bytes).encoded() + PeerMessage.unchoke.encoded())
             while let bytes = try? connection.receive(max: 65536, deadline: .after(60)), !bytes.isEmpty {}
         }
@@ -200,7 +200,7 @@ final class ThrottledSeeder: @unchecked Sendable {
                     defer { connection.close() }
                     guard (try? FakePeer.readHandshake(connection)) != nil else { return }
                     let pieces = (data.count + pieceLength - 1) / pieceLength
-                    let all = PeerWire.Bitfield(pieceCount: pieces, all: true)
+                    let all = Bitfield(pieceCount: pieces, all: true)
                     try? connection.send(FakePeer.handshake(infoHash: infoHash) + PeerMessage.bitfield(all.bytes).encoded() + PeerMessage.unchoke.encoded())
                     var decoder = FrameDecoder(expectingHandshake: false)
                     while let bytes = try? connection.receive(max: 65536, deadline: .after(30)), !bytes.isEmpty {
