@@ -37,7 +37,7 @@ import TestSupport
         let tracker = try OpenTracker(whitelist: [hash], port: port)
         defer { tracker.stop() }
         let ariaPort = freePort(), ltPort = freePort(host: "127.0.0.3")
-        let aria = try RealClients.aria2Seeder(torrent: torrent, folder: folder.file("seed"), address: "127.0.0.2", port: ariaPort)
+        let aria = try Seeders.aria2Seeder(aria2c: try #require(RealTools.aria2c), torrent: torrent, dataFolder: folder.file("seed"), host: "127.0.0.2", port: ariaPort)
         defer { aria.stop() }
         let lt = try RealClients.libtorrent("seed", torrent: torrent, folder: folder.file("seed"), address: "127.0.0.3",
                                             port: ltPort, seconds: 120, scratch: folder)
@@ -90,7 +90,7 @@ import TestSupport
         defer { server.stop() }
         #expect(waitForTCP(port: port), "tt tracker did not start: \(server.log)")
         let ariaPort = freePort()
-        let aria = try RealClients.aria2Seeder(torrent: torrent, folder: folder.file("seed"), address: "127.0.0.2", port: ariaPort)
+        let aria = try Seeders.aria2Seeder(aria2c: try #require(RealTools.aria2c), torrent: torrent, dataFolder: folder.file("seed"), host: "127.0.0.2", port: ariaPort)
         defer { aria.stop() }
         let seeded = waitForAnnounce(server, from: "127.0.0.2")
         #expect(seeded, "aria2 never announced: \(server.log)\n\(aria.log)")

@@ -1,18 +1,9 @@
 import Foundation
 import TestSupport
 
-/// Real BitTorrent clients for the interop tests, each bound to its own loopback address.
+/// libtorrent for the tracker interop tests: logs its tracker alerts and announces to every tier,
+/// which the UDP-tier checks need (aria2 comes from `Seeders` in TestSupport).
 enum RealClients {
-    /// aria2c seeding `torrent` from `folder` (DHT, LSD and PEX off; HTTP trackers only, see SWIFT-NOTES).
-    static func aria2Seeder(torrent: String, folder: String, address: String, port: Int) throws -> ManagedProcess {
-        guard let aria2c = RealTools.aria2c else { throw RealToolError.missing("aria2c") }
-        return try ManagedProcess(aria2c, [
-            "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-            "--seed-ratio=0.0", "--check-integrity=true", "--listen-port=\(port)", "--interface=\(address)",
-            "--dir=\(folder)", "--summary-interval=0", "--console-log-level=warn", "--disable-ipv6=true", torrent,
-        ], label: "aria2c")
-    }
-
     /// libtorrent (system Python binding) seeding, or downloading until complete, for at most `seconds`.
     static func libtorrent(_ mode: String, torrent: String, folder: String, address: String, port: Int,
                            seconds: Int, scratch: TemporaryDirectory) throws -> ManagedProcess {
