@@ -30,6 +30,15 @@ public struct SwarmConfiguration: Sendable {
     public var snubTimeout = 30.0
     /// Unchoke slots besides the optimistic one (BEP 3 tit-for-tat).
     public var uploadSlots = 4
+    /// Serve only (`tt seed`): open the data read-only, check it, never request or write anything,
+    /// keep no resume state, and run until interrupted or `duration` passes.
+    public var serveOnly = false
+    /// The file (single-file torrent) or folder (multi-file) holding the data, instead of `output/<name>`.
+    public var contentPath: String?
+    /// Trust the data without hashing it (serve-only).
+    public var trustData = false
+    /// Stop after this many seconds.
+    public var duration: Double?
 
     public init(torrent: Torrent, torrentBytes: [UInt8], output: String) {
         self.torrent = torrent
@@ -86,7 +95,9 @@ public struct SwarmProgress: Sendable {
 
 public struct SwarmSummary: Sendable {
     public enum Outcome: String, Sendable {
-        case complete, interrupted
+        /// Complete (a download), interrupted (SIGINT, or SIGTERM during a download),
+        /// stopped (a serve-only run ended by SIGTERM or its duration).
+        case complete, interrupted, stopped
     }
 
     public var outcome: Outcome
@@ -106,10 +117,12 @@ public enum SwarmError: Error, Sendable, CustomStringConvertible {
     case noPeers(String)
     /// Disk trouble (exit 74).
     case storage(String)
+    /// Serve-only, and no piece of the data matches the torrent (exit 1).
+    case nothingToServe(String)
 
     public var description: String {
         switch self {
-        case .badTorrent(let why), .noPeers(let why), .storage(let why): return why
+        case .badTorrent(let why), .noPeers(let why), .storage(let why), .nothingToServe(let why): return why
         }
     }
 }

@@ -88,7 +88,13 @@ public final class SwarmEngine: @unchecked Sendable {
         try prepare()
         mailbox = Mailbox(loop: loop)
         if handleSignals {
-            loop.onSignal([SIGINT, SIGTERM]) { [self] _ in finish(.success(.interrupted)) }
+            loop.onSignal([SIGINT, SIGTERM]) { [self] signal in
+                // Stopping a seed with SIGTERM is the normal end of its job, not an interruption.
+                finish(.success(configuration.serveOnly && signal == SIGTERM ? .stopped : .interrupted))
+            }
+        }
+        if let duration = configuration.duration {
+            loop.schedule(after: duration) { [self] in finish(.success(configuration.serveOnly ? .stopped : .interrupted)) }
         }
         if let address = configuration.listen {
             do {
@@ -101,7 +107,7 @@ public final class SwarmEngine: @unchecked Sendable {
             }
         }
         for address in configuration.peers { candidates[address] = Candidate() }
-        if picker.isComplete {
+        if picker.isComplete && !configuration.serveOnly {
             report(.completed(progress()))
             if !configuration.seedAfterDownload { finish(.success(.complete)) }
         }
@@ -139,13 +145,21 @@ public final class SwarmEngine: @unchecked Sendable {
         do {
             layout = try FileLayout(torrent: torrent)
             hashes = try PieceHashes(torrent: torrent, layout: layout)
-            contentPath = try PieceStore.contentPath(output: configuration.output, layout: layout)
+            if let path = configuration.contentPath {
+                contentPath = path
+            } else {
+                contentPath = try PieceStore.contentPath(output: configuration.output, layout: layout)
+            }
         } catch {
             throw Self.map(error)
         }
         let pieceCount = layout.pieceCount
         resumePath = ResumeState.path(output: configuration.output, infoHashes: torrent.infoHashes)
         var trusted = Bitfield(pieceCount: pieceCount)
+        if configuration.serveOnly {
+            try prepareToServe()
+            return
+        }
         if configuration.resume, FileManager.default.fileExists(atPath: resumePath),
            let state = try? ResumeState.load(path: resumePath),
            state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.pieceCount == pieceCount {
@@ -185,6 +199,29 @@ public final class SwarmEngine: @unchecked Sendable {
                               piecesHave: picker.haveCount, piecesTrusted: trusted.setCount, piecesRechecked: rechecked.count,
                               totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave)))
         if !rechecked.isEmpty { saveState(force: true, synchronously: true) }
+    }
+
+    /// Serve-only: the data is opened read-only and checked (or trusted); nothing is created or recorded.
+    private func prepareToServe() throws(SwarmError) {
+        let torrent = configuration.torrent
+        do {
+            store = try PieceStore(layout: layout, contentPath: contentPath, access: .read)
+        } catch {
+            throw Self.map(error)
+        }
+        let pieceCount = layout.pieceCount
+        var have = [Bool](repeating: configuration.trustData, count: pieceCount)
+        if !configuration.trustData {
+            for piece in recheck(Array(0..<pieceCount)) { have[piece] = true }
+        }
+        picker = PiecePicker(layout: layout.pieces, have: have)
+        report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
+                              piecesHave: picker.haveCount, piecesTrusted: configuration.trustData ? pieceCount : 0,
+                              piecesRechecked: configuration.trustData ? 0 : picker.haveCount,
+                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesOf(have))))
+        if picker.haveCount == 0 && pieceCount > 0 {
+            throw .nothingToServe("\(contentPath): no piece matches \(torrent.name); nothing to serve")
+        }
     }
 
     /// Hashes pieces found on disk on all cores; returns the good ones.
@@ -253,7 +290,7 @@ public final class SwarmEngine: @unchecked Sendable {
         if ticks % 10 == 0 { rechoke() }
         if !unflushed.isEmpty && ticks % 2 == 0 { saveState(force: false, synchronously: false) }
         connectMore()
-        if !announceInFlight && !trackerTiers.all.isEmpty && now >= nextAnnounce && !picker.isComplete {
+        if !announceInFlight && !trackerTiers.all.isEmpty && now >= nextAnnounce && (!picker.isComplete || configuration.serveOnly) {
             announce(event: nil)
         }
         report(.progress(progress()))
@@ -261,6 +298,7 @@ public final class SwarmEngine: @unchecked Sendable {
     }
 
     private func checkStall(_ now: Double) {
+        if configuration.serveOnly { return }
         if !peers.isEmpty || !connecting.isEmpty || picker.isComplete { idleSince = now; return }
         let retryable = candidates.contains { !banned.contains($0.key) && $0.value.attempts < 3 }
         let noSources = !retryable && trackerTiers.all.isEmpty
@@ -297,7 +335,8 @@ public final class SwarmEngine: @unchecked Sendable {
                     engine.trackerInterval = interval
                     // Few peers: ask again sooner (but never more often than the tracker allows).
                     let floor = Double(answer.value.minInterval ?? 30)
-                    engine.nextAnnounce = monotonicSeconds() + (engine.peers.count < 5 ? max(floor, 30) : interval)
+                    let wantsPeers = engine.peers.count < 5 && !engine.picker.isComplete && !engine.configuration.serveOnly
+                    engine.nextAnnounce = monotonicSeconds() + (wantsPeers ? max(floor, 30) : interval)
                     engine.report(.trackerAnnounced(tracker: answer.tracker, peers: answer.value.peers.count))
                     for peer in answer.value.peers {
                         guard let address = SocketAddress(ip: peer.ip, port: peer.port) else { continue }
@@ -315,7 +354,7 @@ public final class SwarmEngine: @unchecked Sendable {
     // MARK: - Connections
 
     private func connectMore() {
-        guard outcome == nil, !picker.isComplete else { return }
+        guard outcome == nil, !picker.isComplete, !configuration.serveOnly else { return }
         let now = monotonicSeconds()
         let own = listener?.localAddress
         let ready = candidates.filter { address, candidate in
@@ -474,7 +513,7 @@ public final class SwarmEngine: @unchecked Sendable {
             if !peer.has[Int(index)] {
                 peer.has.set(Int(index))
                 picker.peerHas(Int(index))
-                if !peer.amInterested && !picker.have[Int(index)] { setInterested(peer, true) }
+                if !peer.amInterested && !picker.have[Int(index)] && !configuration.serveOnly { setInterested(peer, true) }
                 requestMore(peer)
             }
         case .bitfield(let bytes):
@@ -508,6 +547,7 @@ public final class SwarmEngine: @unchecked Sendable {
     }
 
     private func updateInterest(_ peer: PeerConnection) {
+        guard !configuration.serveOnly else { return }
         let wants = picker.wantsSomething { peer.has[$0] }
         if wants != peer.amInterested { setInterested(peer, wants) }
         if wants { requestMore(peer) }
@@ -652,7 +692,7 @@ public final class SwarmEngine: @unchecked Sendable {
     private func rechoke() {
         let now = monotonicSeconds()
         let interested = peers.values.filter { $0.peerInterested && $0.handshake != nil }
-        let seeding = picker.isComplete
+        let seeding = picker.isComplete || configuration.serveOnly
         let ranked = interested.sorted { seeding ? $0.uploadRate > $1.uploadRate : $0.downloadRate > $1.downloadRate }
         var keep = Set(ranked.prefix(configuration.uploadSlots).map(\.key))
         if optimistic == nil || now - lastOptimisticRotation >= 30 {
@@ -699,7 +739,7 @@ public final class SwarmEngine: @unchecked Sendable {
 
     /// Flushes written pieces, then records them (never the other way round).
     private func saveState(force: Bool, synchronously: Bool) {
-        guard force || !unflushed.isEmpty else { return }
+        guard !configuration.serveOnly, force || !unflushed.isEmpty else { return }
         guard !saveInFlight || synchronously else { return }
         let batch = unflushed
         unflushed.removeAll()
@@ -753,7 +793,8 @@ public final class SwarmEngine: @unchecked Sendable {
         while checksInFlight > 0 { loop.runOnce(timeout: 0.1) }
         if case .failure(.storage) = outcome! { return }
         saveState(force: true, synchronously: true)
-        if !trackerTiers.all.isEmpty, case .success(let result) = outcome!, result == .interrupted || configuration.seedAfterDownload {
+        if !trackerTiers.all.isEmpty, case .success(let result) = outcome!,
+           result != .complete || configuration.seedAfterDownload {
             // Best effort, bounded: tell the tracker we left.
             var options = TrackerClient.Options()
             options.timeout = 2

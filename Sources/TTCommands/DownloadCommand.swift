@@ -77,6 +77,7 @@ struct DownloadCommand: Command {
             case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
             case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
             case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
+            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
             }
         }
         view.finishBar()

@@ -224,3 +224,38 @@ final class ThrottledSeeder: @unchecked Sendable {
         listener.close()
     }
 }
+
+/// The serving side (shared by `tt seed` and `tt download --seed`) against a hand-driven client.
+@Suite struct ServingTests {
+    @Test func servesRequestedBlocksAndDropsAPeerThatAsksOutOfRange() throws {
+        let directory = TemporaryDirectory()
+        let made = try Seeders.makeTorrent(in: directory, size: 100_000, pieceLength: 32_768, seed: 5)
+        let torrent = try Torrent(bytes: readBytes(made.torrent))
+        let port = freePort()
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", String(port), "--bind", "127.0.0.1",
+                                                     "--no-announce", "--json"])
+        defer { seed.stop() }
+        #expect(waitForTCP(port: port))
+        let connection = try TCPConnection.connect(to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!, timeout: 5)
+        defer { connection.close() }
+        try connection.send(FakePeer.handshake(infoHash: torrent.infoHashes.wire, fast: true, peerID: Array("-XX0001-clientclient".utf8)))
+        let handshake = try FakePeer.readHandshake(connection)
+        #expect(handshake.infoHash == torrent.infoHashes.wire)
+        #expect(handshake.peerID.client == "tt 0.1.0")
+        #expect(try FakePeer.waitFor(connection) { $0 == .haveAll } != nil)
+        try connection.send(PeerMessage.interested.encoded())
+        #expect(try FakePeer.waitFor(connection) { $0 == .unchoke } != nil)
+        // The last piece is short: 100000 - 3 × 32768 = 1696 bytes.
+        try connection.send(PeerMessage.request(BlockRequest(index: 3, begin: 0, length: 1696)).encoded())
+        let piece = try FakePeer.waitFor(connection) { if case .piece = $0 { return true }; return false }
+        let expected = Array(made.bytes[98_304...])
+        guard case .piece(3, 0, let block)? = piece else { Issue.record("no piece: \(String(describing: piece))"); return }
+        #expect(block == expected)
+        // Past the end of the torrent: the seed hangs up on us.
+        try connection.send(PeerMessage.request(BlockRequest(index: 3, begin: 1024, length: 16_384)).encoded())
+        let after = try FakePeer.waitFor(connection) { _ in true }
+        #expect(after == nil, "the connection should have been closed, got \(String(describing: after))")
+        seed.stop()
+        #expect(seed.log.contains("\"event\":\"peer_dropped\"") && seed.log.contains("out of range"), "\(seed.log)")
+    }
+}
