@@ -158,7 +158,7 @@ private struct Parser {
             guard bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") else {
                 throw BencodeError(offset: position, reason: .unexpectedByte(bytes[position], expected: "a string key"))
             }
-            let key = try parseString()
+            let key = try parseKey()
             if let previous = previousKey {
                 if key == previous {
                     try nonCanonical(at: keyOffset, .nonCanonical("duplicate key \(Self.describe(key))"),
@@ -194,7 +194,14 @@ private struct Parser {
             position += 1
         }
         let firstDigit = position
+        // Accumulate as we scan (no String per integer); overflow falls back to the raw digits.
+        var magnitude: UInt64 = 0
+        var overflow = false
         while position < bytes.count && bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") {
+            let (times, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(UInt64(bytes[position] - UInt8(ascii: "0")))
+            overflow = overflow || o1 || o2
+            magnitude = sum
             position += 1
         }
         guard position < bytes.count else {
@@ -207,19 +214,54 @@ private struct Parser {
         guard digitCount > 0 else {
             throw BencodeError(offset: start, reason: .invalidInteger("no digits"))
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[digitsStart..<position]), as: UTF8.self)
+        let end = position
         position += 1  // 'e'
         var canonical = true
         if bytes[firstDigit] == UInt8(ascii: "0") && digitCount > 1 {
             canonical = false
-            try nonCanonical(at: start, .invalidInteger("leading zero in \(text)"), "integer \(text) has a leading zero")
+            try nonCanonical(at: start, .invalidInteger("leading zero in \(text(digitsStart, end))"),
+                             "integer \(text(digitsStart, end)) has a leading zero")
         }
         if negative && bytes[firstDigit] == UInt8(ascii: "0") {
             canonical = false
-            try nonCanonical(at: start, .invalidInteger("negative zero"), "integer \(text) is negative zero")
+            try nonCanonical(at: start, .invalidInteger("negative zero"), "integer \(text(digitsStart, end)) is negative zero")
         }
-        if canonical, let value = Int64(text) { return .integer(value) }
-        return .rawInteger(text)
+        if canonical && !overflow {
+            if !negative && magnitude <= UInt64(Int64.max) { return .integer(Int64(magnitude)) }
+            if negative && magnitude <= UInt64(Int64.max) + 1 { return .integer(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)) }
+        }
+        return .rawInteger(text(digitsStart, end))
+    }
+
+    func text(_ from: Int, _ to: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self)
+    }
+
+    /// Dictionary keys repeat (every file entry has `length` and `path`): the same bytes share one
+    /// array instead of allocating a new one each time.
+    var internedKeys: [[UInt8]] = []
+
+    mutating func parseKey() throws(BencodeError) -> [UInt8] {
+        let start = position
+        var length = 0
+        while position < bytes.count, bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9"), length < 1 << 20 {
+            length = length * 10 + Int(bytes[position] - UInt8(ascii: "0"))
+            position += 1
+        }
+        let colon = position
+        position = start
+        if length <= 32, colon < bytes.count, bytes[colon] == UInt8(ascii: ":"), colon + 1 + length <= bytes.count,
+           bytes[start] != UInt8(ascii: "0") || colon - start == 1 {
+            let candidate = UnsafeBufferPointer(rebasing: bytes[(colon + 1)..<(colon + 1 + length)])
+            for key in internedKeys where key.count == length && key.elementsEqual(candidate) {
+                position = colon + 1 + length
+                return key
+            }
+            let key = try parseString()
+            if internedKeys.count < 64 { internedKeys.append(key) }
+            return key
+        }
+        return try parseString()
     }
 
     mutating func parseString() throws(BencodeError) -> [UInt8] {

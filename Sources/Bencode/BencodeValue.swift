@@ -2,14 +2,16 @@
 ///
 /// Dictionaries keep their entries in the order they appeared, so a decoded
 /// value can be shown as it stands in the file; `encode` sorts them.
-public indirect enum BencodeValue: Hashable, Sendable {
+public enum BencodeValue: Hashable, Sendable {
     case integer(Int64)
     /// An integer that cannot round-trip through `Int64`: out of range, or written
     /// non-canonically (`i007e`). Holds the digits exactly as written.
-    case rawInteger(String)
+    // Only the rare and the recursive cases are boxed: integers and strings (most values of a
+    // large torrent) then cost no allocation beyond their own bytes.
+    indirect case rawInteger(String)
     case string([UInt8])
-    case list([BencodeValue])
-    case dictionary([BencodeEntry])
+    indirect case list([BencodeValue])
+    indirect case dictionary([BencodeEntry])
 }
 
 /// One key/value pair of a bencoded dictionary.
@@ -61,8 +63,13 @@ extension BencodeValue {
     /// The first value stored under `key` when this is a dictionary.
     public subscript(key: String) -> BencodeValue? {
         guard case .dictionary(let entries) = self else { return nil }
-        let wanted = Array(key.utf8)
-        return entries.first(where: { $0.key == wanted })?.value
+        // Compares contiguous bytes: this runs for every key of every file entry of large torrents.
+        var key = key
+        return key.withUTF8 { wanted in
+            entries.first(where: { entry in
+                entry.key.count == wanted.count && entry.key.elementsEqual(wanted)
+            })?.value
+        }
     }
 
     /// A dictionary built from pairs; `encode` sorts keys, so order here does not matter.
@@ -75,17 +82,7 @@ extension String {
     /// Decodes UTF-8 strictly: nil on any invalid sequence (unlike `String(decoding:as:)`,
     /// which silently substitutes U+FFFD and would make `decode` lossy).
     public init?<C: Collection>(validatingUTF8Bytes bytes: C) where C.Element == UInt8 {
-        var text = ""
-        text.reserveCapacity(bytes.count)
-        var decoder = UTF8()
-        var iterator = bytes.makeIterator()
-        loop: while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): text.unicodeScalars.append(scalar)
-            case .emptyInput: break loop
-            case .error: return nil
-            }
-        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return nil }
         self = text
     }
 }

@@ -35,12 +35,21 @@ public enum UnsafePathReason: String, Sendable {
 
     /// Checks one component; a torrent's path is safe when every component is.
     public static func check(_ component: String) -> UnsafePathReason? {
-        if component.isEmpty { return .empty }
-        if component == "." { return .dot }
-        if component == ".." { return .dotDot }
-        if component.utf8.contains(0) { return .nul }
-        if component.hasPrefix("/") { return .absolute }
-        if component.contains("/") { return .separator }
+        var component = component
+        return component.withUTF8 { check(bytes: $0) }
+    }
+
+    /// The same check on raw bytes (runs for every component of every file of large torrents).
+    public static func check(bytes: UnsafeBufferPointer<UInt8>) -> UnsafePathReason? {
+        if bytes.isEmpty { return .empty }
+        if bytes.count <= 2 && bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) { return bytes.count == 1 ? .dot : .dotDot }
+        if bytes.first == UInt8(ascii: "/") { return .absolute }
+        var nul = false, slash = false
+        for byte in bytes {
+            if byte == 0 { nul = true } else if byte == UInt8(ascii: "/") { slash = true }
+        }
+        if nul { return .nul }
+        if slash { return .separator }
         return nil
     }
 }
