@@ -40,13 +40,15 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Resolves `host` and connects to the first address that answers, all within `timeout`.
-    public static func connect(host: String, port: UInt16, timeout: Double) throws(NetError) -> TCPConnection {
+    public static func connect(host: String, port: UInt16, timeout: Double, fromIP localIP: String? = nil) throws(NetError) -> TCPConnection {
         let deadline = Deadline.after(timeout)
         let addresses = try SocketAddress.resolve(host: host, port: port)
         var lastError = NetError.unreachable(address: "\(host):\(port)", reason: "no address")
         for address in addresses {
+            // Bind to the local IP only for its own family (an IPv4 source cannot reach an IPv6 tracker).
+            let local = localIP.flatMap { SocketAddress(ip: $0, port: 0) }.flatMap { $0.family == address.family ? $0 : nil }
             do throws(NetError) {
-                return try connect(to: address, timeout: max(0.001, deadline.remaining))
+                return try connect(to: address, timeout: max(0.001, deadline.remaining), from: local)
             } catch {
                 lastError = error
                 if case .timeout = error { throw error }

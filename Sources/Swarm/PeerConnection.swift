@@ -58,13 +58,14 @@ final class PeerConnection {
         channel.write(message.encoded())
     }
 
-    /// Once a second: smooth the rates and size the request queue to about a second of data.
+    /// Once a second: smooth the rates and size the request queue to about half a second of data,
+    /// at most 2 MiB in flight per peer (which bounds the piece buffers we hold for it).
     func tick() {
         downloadRate = downloadRate * 0.6 + Double(bytesThisTick) * 0.4
         uploadRate = uploadRate * 0.6 + Double(uploadedThisTick) * 0.4
         bytesThisTick = 0
         uploadedThisTick = 0
-        let blocksPerSecond = Int(downloadRate / Double(PieceLayout.blockSize))
-        queueDepth = min(500, max(snubbed ? 1 : 16, blocksPerSecond))
+        let blocksPerHalfSecond = Int(downloadRate / 2 / Double(PieceLayout.blockSize))
+        queueDepth = snubbed ? 1 : min(128, max(16, blocksPerHalfSecond))
     }
 }

@@ -17,14 +17,24 @@ public struct PiecePicker {
         public let length: Int
     }
 
-    struct PieceProgress {
-        var blockCount: Int
-        /// Per block: nil = not requested; otherwise the peers asked for it.
+    /// A piece being fetched. A class, so that recording one block changes it in place instead of
+    /// copying its per-block arrays out of the dictionary and back (this runs for every block).
+    final class PieceProgress {
+        let blockCount: Int
+        /// Per block: the peers asked for it (empty: nobody yet).
         var requestedBy: [[PeerKey]]
         var received: [Bool]
         var receivedCount = 0
+        /// Peers given blocks of this piece.
+        var workers: Set<PeerKey> = []
         /// Peers whose data went into this piece (for banning on a bad hash).
         var contributors: Set<PeerKey> = []
+
+        init(blockCount: Int) {
+            self.blockCount = blockCount
+            self.requestedBy = Array(repeating: [], count: blockCount)
+            self.received = Array(repeating: false, count: blockCount)
+        }
     }
 
     public let layout: PieceLayout
@@ -73,16 +83,13 @@ public struct PiecePicker {
         guard count > 0 else { return [] }
         var picked: [Block] = []
         // 1. Blocks of pieces this peer is already fetching.
-        for (piece, _) in inProgress where peerHas(piece) && inProgress[piece]!.contributorsOrRequesters.contains(peer) {
+        for (piece, progress) in inProgress where progress.workers.contains(peer) {
             fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
             if picked.count >= count { return picked }
         }
         // 2. New pieces: random at first, then rarest first (random among equals).
         while picked.count < count, let piece = nextNewPiece(peerHas: peerHas) {
-            inProgress[piece] = PieceProgress(blockCount: layout.blockCount(of: PieceIndex.unchecked(piece, layout)),
-                                              requestedBy: [], received: [])
-            inProgress[piece]!.requestedBy = Array(repeating: [], count: inProgress[piece]!.blockCount)
-            inProgress[piece]!.received = Array(repeating: false, count: inProgress[piece]!.blockCount)
+            inProgress[piece] = PieceProgress(blockCount: layout.blockCount(of: PieceIndex.unchecked(piece, layout)))
             fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
         }
         if picked.count >= count { return picked }
@@ -109,7 +116,7 @@ public struct PiecePicker {
     public var inEndgame: Bool { remainingUnrequestedPieces == 0 && !inProgress.isEmpty }
 
     private mutating func fill(_ piece: Int, for peer: PeerKey, into picked: inout [Block], limit: Int, duplicate: Bool, inFlight: Set<Block>) {
-        guard var progress = inProgress[piece] else { return }
+        guard let progress = inProgress[piece] else { return }
         let index = PieceIndex.unchecked(piece, layout)
         for block in 0..<progress.blockCount where picked.count < limit && !progress.received[block] {
             let requesters = progress.requestedBy[block]
@@ -118,9 +125,9 @@ public struct PiecePicker {
             let candidate = Block(piece: piece, begin: block * PieceLayout.blockSize, length: layout.blockLength(of: index, block: block))
             if inFlight.contains(candidate) { continue }
             progress.requestedBy[block].append(peer)
+            progress.workers.insert(peer)
             picked.append(candidate)
         }
-        inProgress[piece] = progress
     }
 
     private mutating func nextNewPiece(peerHas: (Int) -> Bool) -> Int? {
@@ -140,7 +147,7 @@ public struct PiecePicker {
     /// A block arrived from `peer`. Returns true when it was wanted (not a duplicate), and whether
     /// the piece is now complete; `alsoRequestedFrom` lists other peers to send a cancel to.
     public mutating func received(_ block: Block, from peer: PeerKey) -> (wanted: Bool, pieceComplete: Bool, alsoRequestedFrom: [PeerKey]) {
-        guard var progress = inProgress[block.piece] else { return (false, false, []) }
+        guard let progress = inProgress[block.piece] else { return (false, false, []) }
         let index = block.begin / PieceLayout.blockSize
         guard index < progress.blockCount, !progress.received[index] else { return (false, false, []) }
         progress.received[index] = true
@@ -153,8 +160,6 @@ public struct PiecePicker {
             inProgress[block.piece] = nil
             checking.insert(block.piece)
             lastContributors[block.piece] = progress.contributors
-        } else {
-            inProgress[block.piece] = progress
         }
         return (true, complete, others)
     }
@@ -163,14 +168,12 @@ public struct PiecePicker {
 
     /// A request will not be answered (choke, reject, disconnect, snub): the block can go to someone else.
     public mutating func abandoned(_ block: Block, by peer: PeerKey) {
-        guard var progress = inProgress[block.piece] else { return }
+        guard let progress = inProgress[block.piece] else { return }
         let index = block.begin / PieceLayout.blockSize
         guard index < progress.blockCount else { return }
         progress.requestedBy[index].removeAll { $0 == peer }
         if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {
             inProgress[block.piece] = nil  // nobody is on it any more: let rarest-first pick it again
-        } else {
-            inProgress[block.piece] = progress
         }
     }
 
@@ -189,14 +192,10 @@ public struct PiecePicker {
 
     /// Every outstanding request of a departed peer.
     public mutating func peerGone(_ peer: PeerKey) {
-        for piece in Array(inProgress.keys) {
-            guard var progress = inProgress[piece] else { continue }
+        for (piece, progress) in inProgress where progress.workers.contains(peer) {
+            progress.workers.remove(peer)
             for block in 0..<progress.blockCount { progress.requestedBy[block].removeAll { $0 == peer } }
-            if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {
-                inProgress[piece] = nil
-            } else {
-                inProgress[piece] = progress
-            }
+            if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) { inProgress[piece] = nil }
         }
     }
 
@@ -204,14 +203,6 @@ public struct PiecePicker {
     public func wantsSomething(from peerHas: (Int) -> Bool) -> Bool {
         for piece in 0..<layout.pieceCount where !have[piece] && !checking.contains(piece) && peerHas(piece) { return true }
         return false
-    }
-}
-
-extension PiecePicker.PieceProgress {
-    var contributorsOrRequesters: Set<Int> {
-        var peers = contributors
-        for requesters in requestedBy { peers.formUnion(requesters) }
-        return peers
     }
 }
 

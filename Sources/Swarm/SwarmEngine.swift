@@ -43,7 +43,7 @@ public final class SwarmEngine: @unchecked Sendable {
     private var saveInFlight = false
     private var checksInFlight = 0
     private let ioQueue = DispatchQueue(label: "tt.swarm.io")
-    private let trackerClient = TrackerClient()
+    private var trackerClient = TrackerClient()
     private var trackerTiers: TrackerTiers
     private var announceInFlight = false
     private var nextAnnounce: Double = 0
@@ -100,6 +100,12 @@ public final class SwarmEngine: @unchecked Sendable {
             do {
                 let listener = try TCPListener(bind: address)
                 self.listener = listener
+                // Announce from the address we listen on: trackers record the source address.
+                if !address.ipBytes.allSatisfy({ $0 == 0 }) {
+                    var options = TrackerClient.Options()
+                    options.localIP = address.ip
+                    trackerClient = TrackerClient(options: options)
+                }
                 loop.watch(listener.fileDescriptor) { [self] _ in acceptPeers() }
                 report(.listening(listener.localAddress))
             } catch {
@@ -452,9 +458,13 @@ public final class SwarmEngine: @unchecked Sendable {
             }
         } catch let error as PeerWireError {
             drop(peer, reason: error.description)
+            return
         } catch {
             drop(peer, reason: "\(error)")
+            return
         }
+        // One top-up per read, not per block: requests go out together in one write.
+        if peers[peer.key] != nil { requestMore(peer) }
     }
 
     private func handle(_ handshake: Handshake, from peer: PeerConnection) throws {
@@ -589,7 +599,6 @@ public final class SwarmEngine: @unchecked Sendable {
         let outcome = picker.received(block, from: peer.key)
         guard outcome.wanted else {
             wasted += Int64(bytes.count)
-            requestMore(peer)
             return
         }
         let length = layout.length(of: layout.pieces.index(piece)!)
@@ -605,7 +614,6 @@ public final class SwarmEngine: @unchecked Sendable {
         if outcome.pieceComplete, let data = buffers.removeValue(forKey: piece) {
             check(piece, data, from: peer)
         }
-        requestMore(peer)
     }
 
     /// Hash check and write on a worker; the result comes back to the loop.
@@ -796,7 +804,7 @@ public final class SwarmEngine: @unchecked Sendable {
         if !trackerTiers.all.isEmpty, case .success(let result) = outcome!,
            result != .complete || configuration.seedAfterDownload {
             // Best effort, bounded: tell the tracker we left.
-            var options = TrackerClient.Options()
+            var options = trackerClient.options
             options.timeout = 2
             let client = TrackerClient(options: options)
             var tiers = trackerTiers

@@ -6,6 +6,8 @@ enum HTTPTransport {
     struct Limits: Sendable {
         var maxBody: Int
         var maxRedirects: Int
+        /// Send from this local IP (so a tracker records the address a client listens on).
+        var localIP: String? = nil
     }
 
     /// GETs `target` from `url`'s host, following redirects (an `https` redirect goes to `HTTPSTransport`).
@@ -37,7 +39,8 @@ enum HTTPTransport {
             + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
         let connection: TCPConnection
         do {
-            connection = try TCPConnection.connect(host: url.host, port: url.port, timeout: max(0.001, deadline.remaining))
+            connection = try TCPConnection.connect(host: url.host, port: url.port, timeout: max(0.001, deadline.remaining),
+                                                   fromIP: limits.localIP)
         } catch {
             throw TrackerError(net: error, name: name)
         }

@@ -12,6 +12,9 @@ public final class TrackerClient: Sendable {
         public var maxRedirects: Int = 5
         /// BEP 15's 15 s before the first UDP retransmission (doubling after each).
         public var udpRetransmitBase: Double = 15
+        /// Send requests from this local IP (trackers record the source address as the peer's);
+        /// nil or an unspecified address lets the system choose.
+        public var localIP: String?
         public init() {}
     }
 
@@ -20,7 +23,7 @@ public final class TrackerClient: Sendable {
 
     public init(options: Options = Options()) {
         self.options = options
-        self.udp = UDPTransport(retransmitBase: options.udpRetransmitBase)
+        self.udp = UDPTransport(retransmitBase: options.udpRetransmitBase, localIP: options.localIP)
     }
 
     public func announce(_ url: String, _ request: AnnounceRequest) throws(TrackerError) -> AnnounceResponse {
@@ -54,7 +57,7 @@ public final class TrackerClient: Sendable {
     }
 
     private var limits: HTTPTransport.Limits {
-        HTTPTransport.Limits(maxBody: options.maxBodySize, maxRedirects: options.maxRedirects)
+        HTTPTransport.Limits(maxBody: options.maxBodySize, maxRedirects: options.maxRedirects, localIP: options.localIP)
     }
 
     /// A non-200 answer is still parsed when it is bencode (trackers send failure reasons with 4xx);

@@ -8,9 +8,12 @@ import Synchronization
 final class UDPTransport: Sendable {
     /// Seconds before the first retransmission (BEP 15: 15); tests shrink it.
     let retransmitBase: Double
+    /// Local IP to send from, for its own address family.
+    let localIP: String?
 
-    init(retransmitBase: Double) {
+    init(retransmitBase: Double, localIP: String? = nil) {
         self.retransmitBase = retransmitBase
+        self.localIP = localIP
     }
 
     func announce(_ url: TrackerURL, _ request: AnnounceRequest, deadline: Deadline, name: String) throws(TrackerError) -> AnnounceResponse {
@@ -59,7 +62,8 @@ final class UDPTransport: Sendable {
     /// An idle link to `address`, or a new one; concurrent requests each get their own socket.
     func checkout(_ address: SocketAddress) throws(NetError) -> Link {
         if let link = idle.withLock({ $0[address]?.popLast() }) { return link }
-        let link = Link(socket: try UDPSocket(family: address.family))
+        let local = localIP.flatMap { SocketAddress(ip: $0, port: 0) }.flatMap { $0.family == address.family ? $0 : nil }
+        let link = Link(socket: try UDPSocket(family: address.family, bind: local))
         UDPConnect.connect(link.socket.fileDescriptor, address)
         return link
     }
