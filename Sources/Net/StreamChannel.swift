@@ -22,7 +22,8 @@ public final class StreamChannel {
     private var outgoingOffset = 0
     public private(set) var bufferedBytes = 0
     private var connecting = false
-    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// 256 KiB: a fast peer's data arrives in a few large reads rather than many small ones.
+    private var readBuffer = [UInt8](repeating: 0, count: 256 * 1024)
     /// Totals, for statistics.
     public private(set) var bytesRead: Int64 = 0
     public private(set) var bytesWritten: Int64 = 0

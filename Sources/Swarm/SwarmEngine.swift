@@ -36,6 +36,11 @@ public final class SwarmEngine: @unchecked Sendable {
 
     /// Blocks of pieces being assembled.
     private var buffers: [Int: [UInt8]] = [:]
+    /// Piece buffers back from the hash check, reused so memory stays flat instead of following
+    /// the allocator's high-water mark.
+    private var spareBuffers: [[UInt8]] = []
+    /// Pieces handed to the hash check at most at once; past that we stop asking for more blocks.
+    private let maxChecksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
     /// Verified and written, waiting for the next flush.
     private var unflushed: [Int] = []
     /// Verified, written and fsynced: what the resume state may claim.
@@ -571,6 +576,8 @@ public final class SwarmEngine: @unchecked Sendable {
     /// Keeps the peer's request pipeline full.
     private func requestMore(_ peer: PeerConnection) {
         guard outcome == nil, peer.handshake != nil, !peer.peerChoking, peer.amInterested else { return }
+        // Back-pressure: while hashing and writing lag behind the network, stop asking.
+        guard checksInFlight < maxChecksInFlight else { return }
         let room = peer.queueDepth - peer.inFlight.count
         guard room > 0 else { return }
         let blocks = picker.pick(for: peer.key, count: room, peerHas: { peer.has[$0] }, inFlight: peer.inFlight)
@@ -602,7 +609,15 @@ public final class SwarmEngine: @unchecked Sendable {
             return
         }
         let length = layout.length(of: layout.pieces.index(piece)!)
-        if buffers[piece] == nil { buffers[piece] = [UInt8](repeating: 0, count: length) }
+        if buffers[piece] == nil {
+            if var spare = spareBuffers.popLast() {
+                // Reused storage: every byte is overwritten by the piece's blocks before the check.
+                if spare.count != length { spare = [UInt8](repeating: 0, count: length) }
+                buffers[piece] = spare
+            } else {
+                buffers[piece] = [UInt8](repeating: 0, count: length)
+            }
+        }
         buffers[piece]!.withUnsafeMutableBytes { raw in
             bytes.withUnsafeBytes { raw.baseAddress!.advanced(by: begin).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
         }
@@ -631,7 +646,10 @@ public final class SwarmEngine: @unchecked Sendable {
             }
             engine.mailbox.post {
                 engine.checksInFlight -= 1
+                if engine.spareBuffers.count < engine.maxChecksInFlight + 4 { engine.spareBuffers.append(data) }
                 engine.checked(piece, good: good, writeFailure: failure, source: source)
+                // Requests paused by back-pressure resume here.
+                for peer in engine.peers.values { engine.requestMore(peer) }
             }
         }
     }
