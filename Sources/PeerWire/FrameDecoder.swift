@@ -43,6 +43,24 @@ public struct FrameDecoder: Sendable {
     }
 
     /// The next complete frame, or nil when more bytes are needed.
+    /// When the next complete frame is a well-formed `piece` message, consumes it and hands its
+    /// index, offset and block to `body` in place — no message value, no copy of the block (the
+    /// download path's hot loop). Returns nil, consuming nothing, for anything else.
+    public mutating func nextPieceBlock(_ body: (UInt32, UInt32, UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard !expectingHandshake else { return false }
+        let available = buffer.count - start
+        guard available >= 13, buffer[start + 4] == MessageID.piece else { return false }
+        let length = Int(UInt32(buffer[start]) << 24 | UInt32(buffer[start + 1]) << 16 | UInt32(buffer[start + 2]) << 8 | UInt32(buffer[start + 3]))
+        guard length >= 9, length <= maxMessageLength, available >= 4 + length else { return false }
+        let body0 = start + 5
+        let index = UInt32(buffer[body0]) << 24 | UInt32(buffer[body0 + 1]) << 16 | UInt32(buffer[body0 + 2]) << 8 | UInt32(buffer[body0 + 3])
+        let begin = UInt32(buffer[body0 + 4]) << 24 | UInt32(buffer[body0 + 5]) << 16 | UInt32(buffer[body0 + 6]) << 8 | UInt32(buffer[body0 + 7])
+        let blockStart = body0 + 8, blockEnd = start + 4 + length
+        start = blockEnd
+        buffer.withUnsafeBytes { raw in body(index, begin, UnsafeRawBufferPointer(rebasing: raw[blockStart..<blockEnd])) }
+        return true
+    }
+
     public mutating func next() throws(PeerWireError) -> PeerFrame? {
         let available = buffer.count - start
         if expectingHandshake {

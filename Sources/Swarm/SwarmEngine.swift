@@ -455,7 +455,12 @@ public final class SwarmEngine: @unchecked Sendable {
     private func received(_ bytes: ArraySlice<UInt8>, from peer: PeerConnection) {
         peer.decoder.append(bytes)
         do {
-            while peers[peer.key] != nil, let frame = try peer.decoder.next() {
+            while peers[peer.key] != nil {
+                // Blocks go straight from the receive buffer into their piece.
+                if peer.decoder.nextPieceBlock({ index, begin, block in
+                    receivedBlock(piece: Int(index), begin: Int(begin), block, from: peer)
+                }) { continue }
+                guard let frame = try peer.decoder.next() else { break }
                 switch frame {
                 case .handshake(let handshake): try handle(handshake, from: peer)
                 case .message(let message, _): try handle(message, from: peer)
@@ -550,7 +555,7 @@ public final class SwarmEngine: @unchecked Sendable {
         case .cancel(let request):
             peer.uploadQueue.removeAll { $0 == request }
         case .piece(let index, let begin, let block):
-            receivedBlock(piece: Int(index), begin: Int(begin), block, from: peer)
+            block.withUnsafeBytes { receivedBlock(piece: Int(index), begin: Int(begin), $0, from: peer) }
         case .reject(let request):
             let block = PiecePicker.Block(piece: Int(request.index), begin: Int(request.begin), length: Int(request.length))
             if peer.inFlight.remove(block) != nil { picker.abandoned(block, by: peer.key) }
@@ -591,7 +596,7 @@ public final class SwarmEngine: @unchecked Sendable {
         peer.channel.write(out)
     }
 
-    private func receivedBlock(piece: Int, begin: Int, _ bytes: [UInt8], from peer: PeerConnection) {
+    private func receivedBlock(piece: Int, begin: Int, _ bytes: UnsafeRawBufferPointer, from peer: PeerConnection) {
         let block = PiecePicker.Block(piece: piece, begin: begin, length: bytes.count)
         guard peer.inFlight.remove(block) != nil else {
             // Late answers to cancelled or abandoned requests are normal; count them as waste.
@@ -618,8 +623,9 @@ public final class SwarmEngine: @unchecked Sendable {
                 buffers[piece] = [UInt8](repeating: 0, count: length)
             }
         }
+        guard begin + bytes.count <= length else { return }  // the picker only hands out in-range blocks
         buffers[piece]!.withUnsafeMutableBytes { raw in
-            bytes.withUnsafeBytes { raw.baseAddress!.advanced(by: begin).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            raw.baseAddress!.advanced(by: begin).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         }
         // Endgame: the others asked for this block too; tell them not to bother.
         for key in outcome.alsoRequestedFrom {

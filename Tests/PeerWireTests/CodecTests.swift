@@ -235,3 +235,41 @@ let everyMessage: [PeerMessage] = [
         #expect(download.nextRequests().count == 2)
     }
 }
+
+@Suite struct PieceBlockFastPathTests {
+    /// `nextPieceBlock` + `next` must see exactly what `next` alone sees, for every split of the input.
+    @Test func fastPathAgreesWithTheDecoderForEverySplit() throws {
+        let messages: [PeerMessage] = [
+            .unchoke, .piece(index: 3, begin: 16384, block: Array(0..<200).map { UInt8($0) }), .have(piece: 9),
+            .piece(index: 0, begin: 0, block: []), .keepAlive, .piece(index: 7, begin: 0, block: [1, 2, 3]),
+        ]
+        let wire = messages.flatMap { $0.encoded() }
+        for split in [1, 2, 5, 13, 64, wire.count] {
+            var decoder = FrameDecoder(expectingHandshake: false)
+            var seen: [PeerMessage] = []
+            var offset = 0
+            while offset < wire.count {
+                decoder.append(wire[offset..<min(offset + split, wire.count)])
+                offset += split
+                while true {
+                    if decoder.nextPieceBlock({ index, begin, block in seen.append(.piece(index: index, begin: begin, block: Array(block))) }) { continue }
+                    guard case .message(let message, _)? = try decoder.next() else { break }
+                    seen.append(message)
+                }
+            }
+            #expect(seen == messages, "split \(split)")
+            #expect(decoder.bufferedCount == 0)
+        }
+    }
+
+    @Test func fastPathLeavesOversizeAndShortFramesToTheDecoder() {
+        var decoder = FrameDecoder(expectingHandshake: false, maxMessageLength: 64)
+        decoder.append([0, 0, 1, 0, MessageID.piece] + [UInt8](repeating: 0, count: 300))
+        #expect(!decoder.nextPieceBlock { _, _, _ in })
+        #expect(throws: PeerWireError.self) { try decoder.next() }
+        var short = FrameDecoder(expectingHandshake: false)
+        short.append([0, 0, 0, 5, MessageID.piece, 0, 0, 0, 1])  // 4 bytes of payload: not a piece
+        #expect(!short.nextPieceBlock { _, _, _ in })
+        #expect(throws: PeerWireError.self) { try short.next() }
+    }
+}
