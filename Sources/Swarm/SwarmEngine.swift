@@ -691,7 +691,6 @@ public final class SwarmEngine: @unchecked Sendable {
     }
 
     private func completed() {
-        saveState(force: true, synchronously: true)
         report(.completed(progress()))
         if !completedAnnounced {
             completedAnnounced = true
@@ -769,6 +768,14 @@ public final class SwarmEngine: @unchecked Sendable {
 
     // MARK: - State
 
+    /// Records the pieces already flushed, without flushing anything more.
+    private func recordDurable() {
+        guard !configuration.serveOnly else { return }
+        let resume = ResumeState(infoHashHex: ResumeState.key(configuration.torrent.infoHashes), name: layout.name,
+                                 torrentBytes: configuration.torrentBytes, verified: durable)
+        do { _ = try resume.save(output: configuration.output) } catch { finish(.failure(.storage("\(error)"))) }
+    }
+
     /// Flushes written pieces, then records them (never the other way round).
     private func saveState(force: Bool, synchronously: Bool) {
         guard !configuration.serveOnly, force || !unflushed.isEmpty else { return }
@@ -824,6 +831,15 @@ public final class SwarmEngine: @unchecked Sendable {
         // Wait for in-flight checks, then one last synchronous save.
         while checksInFlight > 0 { loop.runOnce(timeout: 0.1) }
         if case .failure(.storage) = outcome! { return }
+        if case .success(.complete) = outcome! {
+            // Complete: every byte is written; waiting for the disk to flush the last of them would only
+            // let the state claim them. It records what is already flushed, and a later run re-checks the
+            // rest quickly (as `cp` does, we leave the page cache to the kernel).
+            unflushed.removeAll()
+            while saveInFlight { loop.runOnce(timeout: 0.1) }
+            recordDurable()
+            return
+        }
         saveState(force: true, synchronously: true)
         if !trackerTiers.all.isEmpty, case .success(let result) = outcome!,
            result != .complete || configuration.seedAfterDownload {
