@@ -28,6 +28,9 @@ public struct SwarmConfiguration: Sendable {
     public var stallTimeout = 60.0
     /// Drop a peer that has sent nothing for this long while we wait on its requests.
     public var snubTimeout = 30.0
+    /// Seconds between checkpoints: flush what was written, then record it in the resume state.
+    /// Shorter saves more across a crash of the machine; each flush costs disk time.
+    public var checkpointInterval = 10
     /// Unchoke slots besides the optimistic one (BEP 3 tit-for-tat).
     public var uploadSlots = 4
     /// Serve only (`tt seed`): open the data read-only, check it, never request or write anything,

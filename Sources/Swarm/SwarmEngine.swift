@@ -299,7 +299,7 @@ public final class SwarmEngine: @unchecked Sendable {
         }
         for peer in peers.values { requestMore(peer) }
         if ticks % 10 == 0 { rechoke() }
-        if !unflushed.isEmpty && ticks % 2 == 0 { saveState(force: false, synchronously: false) }
+        if !unflushed.isEmpty && ticks % max(1, configuration.checkpointInterval) == 0 { saveState(force: false, synchronously: false) }
         connectMore()
         if !announceInFlight && !trackerTiers.all.isEmpty && now >= nextAnnounce && (!picker.isComplete || configuration.serveOnly) {
             announce(event: nil)

@@ -22,6 +22,7 @@ struct DownloadCommand: Command {
             OptionSpec(["--seed"], help: "keep serving after the download completes, until Ctrl-C"),
             OptionSpec(["--stall-timeout"], value: "SECONDS", help: "give up after this long with no peer to try (default 60)"),
             OptionSpec(["--peer-timeout"], value: "SECONDS", help: "a peer silent this long while we wait is snubbed (default 30)"),
+            OptionSpec(["--checkpoint"], value: "SECONDS", help: "flush and record verified pieces this often (default 10)"),
         ],
         positionals: 1...1,
         discussion: """
@@ -57,6 +58,7 @@ struct DownloadCommand: Command {
         configuration.seedAfterDownload = arguments.has("--seed")
         if let seconds = try arguments.integer("--stall-timeout", in: 1...86_400) { configuration.stallTimeout = Double(seconds) }
         if let seconds = try arguments.integer("--peer-timeout", in: 1...3600) { configuration.snubTimeout = Double(seconds) }
+        if let seconds = try arguments.integer("--checkpoint", in: 1...3600) { configuration.checkpointInterval = seconds }
         let port = try arguments.integer("--port", in: 0...65_535) ?? 0
         let bind = arguments.value("--bind") ?? "0.0.0.0"
         guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }

@@ -115,7 +115,7 @@ import Testing
         // ~10 MB/s, so the kills land mid-download whatever the machine.
         let seeder = try ThrottledSeeder(infoHash: torrent.infoHashes.wire, data: made.bytes, pieceLength: pieceLength, pauseMicroseconds: 1500)
         defer { seeder.stop() }
-        let arguments = ["download", made.torrent, "-o", "out", "--peer", seeder.address, "--bind", "127.0.0.1", "--json"]
+        let arguments = ["download", made.torrent, "-o", "out", "--peer", seeder.address, "--bind", "127.0.0.1", "--json", "--checkpoint", "1"]
         var kills = 0
         for _ in 0..<4 {
             let before = recordedPieces(directory.path + "/out", torrent: made.torrent)
