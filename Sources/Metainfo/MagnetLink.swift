@@ -72,36 +72,10 @@ public struct MagnetLink: Hashable, Sendable {
         return "magnet:?" + parts.joined(separator: "&")
     }
 
-    static func percentEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + Hex.encode([byte]).uppercased()
-            }
-        }
-        return out
-    }
+    static func percentEncode(_ text: String) -> String { PercentEncoding.encode(Array(text.utf8)) }
 
     static func percentDecode(_ text: String) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next(), let low = iterator.next(),
-                      let decoded = Hex.decode(String(decoding: [high, low], as: UTF8.self)) else { return nil }
-                bytes.append(decoded[0])
-            } else if byte == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validatingUTF8Bytes: bytes)
+        PercentEncoding.decode(Array(text.utf8)).flatMap { String(validatingUTF8Bytes: $0) }
     }
 }
 

@@ -38,51 +38,11 @@ public enum HTTPTrackerCodec {
         return String(repeating: "0", count: 8 - text.count) + text
     }
 
-    /// Percent-encodes raw bytes: unreserved characters stay, everything else is `%XX`.
-    public static func percentEncode(_ bytes: [UInt8]) -> String {
-        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 3)
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(byte)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    /// Percent-encodes raw bytes (info hash, peer id) for the query string.
+    public static func percentEncode(_ bytes: [UInt8]) -> String { PercentEncoding.encode(bytes) }
 
     /// Decodes `%XX` and `+`; nil on a malformed escape.
-    public static func percentDecode<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 {
-        var out: [UInt8] = []
-        var iterator = text.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(nibble), let low = iterator.next().flatMap(nibble) else { return nil }
-                out.append(high << 4 | low)
-            } else if byte == UInt8(ascii: "+") {
-                out.append(UInt8(ascii: " "))
-            } else {
-                out.append(byte)
-            }
-        }
-        return out
-    }
-
-    static func nibble(_ char: UInt8) -> UInt8? {
-        switch char {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return char - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return char - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return char - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
+    public static func percentDecode<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 { PercentEncoding.decode(text) }
 
     /// Parses an announce body. `tracker` names the tracker in errors.
     public static func parseAnnounce(_ body: [UInt8], tracker: String) throws(TrackerError) -> AnnounceResponse {
