@@ -53,6 +53,8 @@ public final class SwarmEngine: @unchecked Sendable {
     private var announceInFlight = false
     private var nextAnnounce: Double = 0
     private var trackerInterval: Double = 1800
+    /// The latest tracker failure, for the message when no peer can be found.
+    private var lastTrackerError: String?
 
     private var started = monotonicSeconds()
     private var idleSince = monotonicSeconds()
@@ -317,7 +319,9 @@ public final class SwarmEngine: @unchecked Sendable {
             let reasons = candidates.compactMap { entry in entry.value.lastError.map { "\(entry.key): \($0)" } }
             var message = "no peers to download from"
             if !reasons.isEmpty { message += ": " + reasons.sorted().prefix(3).joined(separator: "; ") }
+            else if let lastTrackerError { message += ": \(lastTrackerError)" }
             else if candidates.isEmpty && trackerTiers.all.isEmpty { message += " (no trackers and no --peer)" }
+            else if candidates.isEmpty { message += " (the trackers returned none)" }
             finish(.failure(.noPeers(message)))
         }
     }
@@ -356,6 +360,7 @@ public final class SwarmEngine: @unchecked Sendable {
                     engine.connectMore()
                 case .failure(let errors):
                     engine.nextAnnounce = monotonicSeconds() + 30
+                    engine.lastTrackerError = errors.errors.last?.description
                     for error in errors.errors { engine.report(.trackerFailed(tracker: "", message: error.description)) }
                 }
             }

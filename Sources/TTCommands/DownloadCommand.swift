@@ -65,7 +65,8 @@ struct DownloadCommand: Command {
         configuration.listen = listen
         configuration.clientVersion = "tt \(RootCommand.version)"
         if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
-            throw .usage("no way to find peers: the torrent has no trackers; give --peer HOST:PORT or --tracker URL")
+            let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
+            throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
