@@ -499,8 +499,10 @@ public final class SwarmEngine: @unchecked Sendable {
         if peer.incoming { sendHandshake(peer) }
         var out: [UInt8] = []
         if handshake.reserved.supportsExtensions {
-            let ext = ExtensionHandshake(messages: [:], version: configuration.clientVersion,
-                                         listenPort: listener.map { Int($0.localAddress.port) }, requestQueue: 500)
+            // We serve the info dictionary (BEP 9), so magnet links work against us.
+            let ext = ExtensionHandshake(messages: ["ut_metadata": Self.metadataID], version: configuration.clientVersion,
+                                         listenPort: listener.map { Int($0.localAddress.port) }, requestQueue: 500,
+                                         metadataSize: configuration.torrent.infoBytes.count)
             ext.message.encode(into: &out)
         }
         if picker.haveCount == 0 && peer.fast {
@@ -565,10 +567,29 @@ public final class SwarmEngine: @unchecked Sendable {
             let block = PiecePicker.Block(piece: Int(request.index), begin: Int(request.begin), length: Int(request.length))
             if peer.inFlight.remove(block) != nil { picker.abandoned(block, by: peer.key) }
         case .extended(let id, let payload):
-            if id == 0 { peer.extensions = try? ExtensionHandshake(decoding: payload) }
+            if id == 0 {
+                peer.extensions = try? ExtensionHandshake(decoding: payload)
+            } else if id == UInt8(Self.metadataID) {
+                try serveMetadata(payload, to: peer)
+            }
         case .port, .suggest, .allowedFast:
             break
         }
+    }
+
+    /// Our id for `ut_metadata` messages peers send us.
+    static let metadataID = 3
+
+    /// Answers a BEP 9 request with a piece of the info dictionary (rejects need the peer's id too).
+    private func serveMetadata(_ payload: [UInt8], to peer: PeerConnection) throws {
+        guard case .request(let piece) = try MetadataMessage(decoding: payload),
+              let theirID = peer.extensions?.messages["ut_metadata"], theirID > 0, theirID < 256 else { return }
+        let info = configuration.torrent.infoBytes
+        let start = piece * MetadataMessage.pieceSize
+        let reply: MetadataMessage = start < info.count
+            ? .data(piece: piece, totalSize: info.count, bytes: Array(info[start..<min(info.count, start + MetadataMessage.pieceSize)]))
+            : .reject(piece: piece)
+        peer.send(.extended(id: UInt8(theirID), payload: reply.encoded()))
     }
 
     private func updateInterest(_ peer: PeerConnection) {

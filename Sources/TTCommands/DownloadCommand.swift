@@ -1,15 +1,18 @@
+import Bencode
 import Foundation
 import JSON
 import Metainfo
 import Net
+import PeerWire
 import Swarm
+import Tracker
 
 /// `tt download`: a whole torrent from many peers, with resume and a progress bar.
 struct DownloadCommand: Command {
     static let spec = CommandSpec(
         name: "download",
         summary: "download a whole torrent from many peers (resume, progress, multi-file)",
-        usage: "tt download TORRENT|- [-o DIR] [--peer HOST:PORT…] [--seed] [--json]",
+        usage: "tt download TORRENT|MAGNET|- [-o DIR] [--peer HOST:PORT…] [--seed] [--json]",
         options: [
             OptionSpec(["--output", "-o"], value: "DIR", help: "where to put the data (DIR/<name>); default: the current folder"),
             OptionSpec(["--peer"], value: "HOST:PORT", repeats: true, help: "a peer to connect to (works without any tracker)"),
@@ -26,6 +29,8 @@ struct DownloadCommand: Command {
         ],
         positionals: 1...1,
         discussion: """
+        A magnet link works too: the info dictionary is fetched from peers (BEP 9; from --peer, the link's
+        x.pe and its trackers) and checked against the link's info hash before anything else happens.
         Pieces are picked rarest-first, hash-checked, written, and recorded in DIR/.tt/<info hash>.resume only
         after they are flushed to disk; a new run (even after kill -9) resumes from there and re-checks any other
         data it finds. With --json every event is a JSON Lines object (started, peer_connected, piece_verified,
@@ -37,20 +42,24 @@ struct DownloadCommand: Command {
         let arguments = invocation.arguments
         let environment = invocation.environment
         let source = arguments.positionals[0]
-        if source.hasPrefix("magnet:") {
-            throw .usage("tt download needs the .torrent: fetching metadata from a magnet link (BEP 9) is not supported yet")
+        var peers: [SocketAddress] = []
+        for text in arguments.all("--peer") {
+            do { peers.append(try SocketAddress.resolve(text)) } catch {
+                throw TTError(.usage, kind: "usage", "--peer \(text): \(error)")
+            }
         }
-        let bytes = try TorrentInput.readInput(source, environment)
+        let bytes: [UInt8]
+        if source.hasPrefix("magnet:") {
+            bytes = try torrentFromMagnet(source, peers: peers, invocation: invocation)
+        } else {
+            bytes = try TorrentInput.readInput(source, environment)
+        }
         let torrent: Torrent
         do { torrent = try Torrent(bytes: bytes) } catch { throw TTError(metainfo: error, source: source == "-" ? "stdin" : source) }
 
         var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
                                                output: environment.path(arguments.value("--output") ?? "."))
-        for text in arguments.all("--peer") {
-            do { configuration.peers.append(try SocketAddress.resolve(text)) } catch {
-                throw TTError(.usage, kind: "usage", "--peer \(text): \(error)")
-            }
-        }
+        configuration.peers = peers
         configuration.useTrackers = !arguments.has("--no-trackers")
         configuration.extraTrackers = arguments.all("--tracker")
         configuration.maxPeers = try arguments.integer("--max-peers", in: 1...1000) ?? 50
@@ -85,6 +94,56 @@ struct DownloadCommand: Command {
         }
         view.finishBar()
         return summary.outcome == .interrupted ? .interrupted : .success
+    }
+}
+
+extension DownloadCommand {
+    /// A magnet link becomes a torrent: peers from `--peer`, the link's `x.pe` and its trackers are asked
+    /// for the info dictionary (BEP 9), which must hash to the link's info hash.
+    static func torrentFromMagnet(_ link: String, peers given: [SocketAddress], invocation: Invocation) throws(TTError) -> [UInt8] {
+        let magnet: MagnetLink
+        do { magnet = try MagnetLink(parsing: link) } catch { throw TTError(metainfo: error, source: "magnet link") }
+        var peers = given + magnet.peers.compactMap { try? SocketAddress.resolve($0) }
+        let trackers = magnet.trackers + invocation.arguments.all("--tracker")
+        if !invocation.arguments.has("--no-trackers") {
+            var options = TrackerClient.Options()
+            options.timeout = 10
+            let client = TrackerClient(options: options)
+            for url in trackers {
+                let request = AnnounceRequest(infoHash: magnet.infoHashes.wire, port: 6881, left: 1, event: .none, numWant: 50)
+                do {
+                    for peer in try client.announce(url, request).peers {
+                        if let address = SocketAddress(ip: peer.ip, port: peer.port), !peers.contains(address) { peers.append(address) }
+                    }
+                } catch {
+                    invocation.log("tracker \(url): \(error)")
+                }
+            }
+        }
+        guard !peers.isEmpty else {
+            throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered; give --peer HOST:PORT")
+        }
+        invocation.note("fetching the metadata (BEP 9) from \(peers.count) peer\(peers.count == 1 ? "" : "s")…")
+        let fetcher = MetadataFetcher(infoHashes: magnet.infoHashes, peerID: PeerID.ours(), clientVersion: "tt \(RootCommand.version)")
+        switch fetcher.fetch(from: peers) {
+        case .failure(let error):
+            throw TTError(.unavailable, kind: "no_metadata", error.description)
+        case .success(let info):
+            // A .torrent around the fetched info dictionary, its bytes kept as they came (they are the info hash).
+            var out = Array("d".utf8)
+            if let first = trackers.first {
+                BencodeValue.string("announce").encode(into: &out)
+                BencodeValue.string(first).encode(into: &out)
+            }
+            if trackers.count > 1 {
+                BencodeValue.string("announce-list").encode(into: &out)
+                BencodeValue.list(trackers.map { .list([.string($0)]) }).encode(into: &out)
+            }
+            BencodeValue.string("info").encode(into: &out)
+            out += info
+            out += Array("e".utf8)
+            return out
+        }
     }
 }
 

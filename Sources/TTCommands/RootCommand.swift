@@ -15,10 +15,10 @@ public enum RootCommand {
         AnnounceCommand.self,
         ScrapeCommand.self,
         TrackerCommand.self,
-        VerifyCommand.self,
         HandshakeCommand.self,
         FetchPieceCommand.self,
         SeedCommand.self,
+        VerifyCommand.self,
         DownloadCommand.self,
         DemoCommand.self,
     ]

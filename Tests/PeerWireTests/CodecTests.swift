@@ -273,3 +273,20 @@ let everyMessage: [PeerMessage] = [
         #expect(throws: PeerWireError.self) { try short.next() }
     }
 }
+
+@Suite struct MetadataMessageTests {
+    @Test func roundTripsEveryKind() throws {
+        let messages: [MetadataMessage] = [.request(piece: 2), .data(piece: 1, totalSize: 20_000, bytes: [1, 2, 3]), .reject(piece: 0)]
+        for message in messages { #expect(try MetadataMessage(decoding: message.encoded()) == message) }
+        // BEP 9's own example: the dictionary, then the piece's bytes.
+        let wire = Array("d8:msg_typei1e5:piecei0e10:total_sizei34256eeXYZ".utf8)
+        #expect(try MetadataMessage(decoding: wire) == .data(piece: 0, totalSize: 34_256, bytes: Array("XYZ".utf8)))
+    }
+
+    @Test func rejectsHostileHeaders() {
+        for text in ["i1e", "d8:msg_typei9e5:piecei0ee", "d8:msg_typei1e5:piecei0ee", "d8:msg_typei1e5:piecei0e10:total_sizei99999999999ee",
+                     "d8:msg_typei0e5:piecei-1ee", "d5:piecei0ee"] {
+            #expect(throws: PeerWireError.self, "\(text)") { try MetadataMessage(decoding: Array(text.utf8)) }
+        }
+    }
+}

@@ -259,3 +259,55 @@ final class ThrottledSeeder: @unchecked Sendable {
         #expect(seed.log.contains("\"event\":\"peer_dropped\"") && seed.log.contains("out of range"), "\(seed.log)")
     }
 }
+
+/// Magnet links: the info dictionary comes from peers (BEP 9) — from `tt seed`, and from libtorrent.
+@Suite(.serialized) struct MagnetDownloadTests {
+    func download(_ link: String, peer: String, in directory: TemporaryDirectory) -> (status: Int32, output: String) {
+        runCommand(ttExecutable, ["download", link, "--peer", peer, "-o", "out", "--bind", "127.0.0.1", "--json"], timeout: 90, cwd: directory.path)
+    }
+
+    @Test func fetchesTheMetadataFromTtSeedThenTheData() throws {
+        let directory = TemporaryDirectory()
+        // A multi-file torrent whose info dictionary spans several 16 KiB metadata pieces.
+        for index in 0..<700 { directory.write("src/set/f\(index).bin", pseudoRandomBytes(count: 97 + index, seed: UInt64(index))) }
+        let created = CLI.run(["create", "src/set", "--piece-size", "16K", "-o", "set.torrent", "--no-date"], cwd: directory.path)
+        try #require(created.code == 0, "\(created.stderr)")
+        let torrent = try Torrent(bytes: readBytes(directory.file("set.torrent")))
+        #expect(torrent.infoBytes.count > 16_384)  // more than one metadata piece
+        let port = freePort()
+        let seed = try ManagedProcess(ttExecutable, ["seed", directory.file("set.torrent"), directory.file("src/set"), "--port", String(port),
+                                                     "--bind", "127.0.0.1", "--no-announce", "-q"])
+        defer { seed.stop() }
+        #expect(waitForTCP(port: port))
+        let result = download(MagnetLink(torrent: torrent).link, peer: "127.0.0.1:\(port)", in: directory)
+        #expect(result.status == 0, "\(result.output.suffix(2000))")
+        for index in [0, 350, 699] {
+            #expect(FileManager.default.contentsEqual(atPath: directory.file("src/set/f\(index).bin"), andPath: directory.file("out/set/f\(index).bin")))
+        }
+        // The state keeps the torrent rebuilt from the metadata: verify needs nothing else.
+        #expect(CLI.run(["verify", "out/set"], cwd: directory.path).code == 0)
+    }
+
+    @Test func fetchesTheMetadataFromLibtorrent() throws {
+        try #require(RealTools.libtorrent, "python3-libtorrent is not available")
+        let directory = TemporaryDirectory()
+        let made = try Seeders.makeTorrent(in: directory, size: 2_000_000, pieceLength: 32_768, seed: 77)
+        let torrent = try Torrent(bytes: readBytes(made.torrent))
+        let port = freePort()
+        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"), host: "127.0.0.2", port: port)
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: "127.0.0.2", port: port), "\(seeder.log)")
+        let result = download(MagnetLink(torrent: torrent).link, peer: "127.0.0.2:\(port)", in: directory)
+        #expect(result.status == 0, "\(result.output.suffix(2000))\n\(seeder.log.suffix(500))")
+        #expect(readBytes(directory.file("out/data.bin")) == made.bytes)
+    }
+
+    @Test func aPeerWithoutTheMetadataIsAClearError() throws {
+        let directory = TemporaryDirectory()
+        let link = "magnet:?xt=urn:btih:" + String(repeating: "ab", count: 20)
+        let result = runCommand(ttExecutable, ["download", link, "--peer", "127.0.0.1:\(freePort())", "-o", "out"], timeout: 60, cwd: directory.path)
+        #expect(result.status == 69, "\(result.output)")
+        #expect(result.output.contains("no peer gave the metadata"))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("out")))
+    }
+}
