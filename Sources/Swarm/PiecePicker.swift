@@ -43,6 +43,9 @@ public struct PiecePicker {
     public private(set) var haveCount = 0
     /// How many connected peers have each piece.
     public private(set) var availability: [Int]
+    /// Pieces nobody has started, by availability: rarest-first looks at the lowest non-empty
+    /// bucket instead of scanning every piece (which is quadratic on torrents of 100 000+ pieces).
+    private var buckets: [Set<Int>] = [[]]
     private var inProgress: [Int: PieceProgress] = [:]
     /// Pieces waiting for the hash check (all blocks received).
     private var checking: Set<Int> = []
@@ -57,6 +60,32 @@ public struct PiecePicker {
         self.haveCount = have.filter { $0 }.count
         self.availability = [Int](repeating: 0, count: layout.pieceCount)
         self.generator = generator
+        for piece in 0..<layout.pieceCount where !have[piece] { buckets[0].insert(piece) }
+    }
+
+    /// Not verified, not being fetched, not being checked: a piece `nextNewPiece` may start.
+    private func isEligible(_ piece: Int) -> Bool {
+        !have[piece] && inProgress[piece] == nil && !checking.contains(piece)
+    }
+
+    private mutating func setAvailability(_ piece: Int, _ value: Int) {
+        let old = availability[piece]
+        guard value != old else { return }
+        availability[piece] = value
+        guard isEligible(piece) else { return }
+        buckets[old].remove(piece)
+        while buckets.count <= value { buckets.append([]) }
+        buckets[value].insert(piece)
+    }
+
+    private mutating func makeEligible(_ piece: Int) {
+        guard isEligible(piece) else { return }
+        while buckets.count <= availability[piece] { buckets.append([]) }
+        buckets[availability[piece]].insert(piece)
+    }
+
+    private mutating func makeIneligible(_ piece: Int) {
+        if availability[piece] < buckets.count { buckets[availability[piece]].remove(piece) }
     }
 
     public var isComplete: Bool { haveCount == layout.pieceCount }
@@ -65,14 +94,14 @@ public struct PiecePicker {
 
     // MARK: - Availability
 
-    public mutating func peerHas(_ piece: Int) { availability[piece] += 1 }
+    public mutating func peerHas(_ piece: Int) { setAvailability(piece, availability[piece] + 1) }
 
     public mutating func peerHas(bitfield: (Int) -> Bool) {
-        for piece in 0..<layout.pieceCount where bitfield(piece) { availability[piece] += 1 }
+        for piece in 0..<layout.pieceCount where bitfield(piece) { setAvailability(piece, availability[piece] + 1) }
     }
 
     public mutating func peerLeft(bitfield: (Int) -> Bool) {
-        for piece in 0..<layout.pieceCount where bitfield(piece) { availability[piece] = max(0, availability[piece] - 1) }
+        for piece in 0..<layout.pieceCount where bitfield(piece) { setAvailability(piece, max(0, availability[piece] - 1)) }
     }
 
     // MARK: - Picking
@@ -89,6 +118,7 @@ public struct PiecePicker {
         }
         // 2. New pieces: random at first, then rarest first (random among equals).
         while picked.count < count, let piece = nextNewPiece(peerHas: peerHas) {
+            makeIneligible(piece)
             inProgress[piece] = PieceProgress(blockCount: layout.blockCount(of: PieceIndex.unchecked(piece, layout)))
             fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
         }
@@ -131,15 +161,22 @@ public struct PiecePicker {
     }
 
     private mutating func nextNewPiece(peerHas: (Int) -> Bool) -> Int? {
-        var candidates: [Int] = []
-        var best = Int.max
-        let random = haveCount + checking.count < randomFirstPieces
-        for piece in 0..<layout.pieceCount where !have[piece] && inProgress[piece] == nil && !checking.contains(piece) && peerHas(piece) {
-            if random { candidates.append(piece); continue }
-            let rarity = availability[piece]
-            if rarity < best { best = rarity; candidates = [piece] } else if rarity == best { candidates.append(piece) }
+        if haveCount + checking.count < randomFirstPieces {
+            // The first pieces at random: something to trade soon, whatever is rare.
+            var candidates: [Int] = []
+            for bucket in buckets { for piece in bucket where peerHas(piece) { candidates.append(piece) } }
+            return candidates.randomElement(using: &generator)
         }
-        return candidates.randomElement(using: &generator)
+        // Rarest first; ties broken at random among a few candidates of the rarest bucket the peer can serve.
+        for bucket in buckets.dropFirst() where !bucket.isEmpty {
+            var candidates: [Int] = []
+            for piece in bucket where peerHas(piece) {
+                candidates.append(piece)
+                if candidates.count == 16 { break }
+            }
+            if let piece = candidates.randomElement(using: &generator) { return piece }
+        }
+        return nil
     }
 
     // MARK: - Outcomes
@@ -174,6 +211,7 @@ public struct PiecePicker {
         progress.requestedBy[index].removeAll { $0 == peer }
         if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {
             inProgress[block.piece] = nil  // nobody is on it any more: let rarest-first pick it again
+            makeEligible(block.piece)
         }
     }
 
@@ -187,6 +225,7 @@ public struct PiecePicker {
     /// The hash check failed: the piece is fetched again; returns the peers that sent its data.
     public mutating func failed(_ piece: Int) -> Set<PeerKey> {
         checking.remove(piece)
+        makeEligible(piece)
         return lastContributors.removeValue(forKey: piece) ?? []
     }
 
@@ -195,7 +234,10 @@ public struct PiecePicker {
         for (piece, progress) in inProgress where progress.workers.contains(peer) {
             progress.workers.remove(peer)
             for block in 0..<progress.blockCount { progress.requestedBy[block].removeAll { $0 == peer } }
-            if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) { inProgress[piece] = nil }
+            if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {
+                inProgress[piece] = nil
+                makeEligible(piece)
+            }
         }
     }
 

@@ -102,4 +102,74 @@ import Testing
         }
         #expect(seen.count > 2)
     }
+
+    /// Random peers come and go, pieces start, fail, get abandoned and verified; every new piece the
+    /// picker starts must be one of the rarest that the peer has and that nobody has started.
+    @Test func rarestFirstHoldsThroughRandomEvents() {
+        let layout = PieceLayout(pieceLength: 16_384, totalLength: 300 * 16_384)
+        var generator = SystemRandomNumberGenerator()
+        var picker = PiecePicker(layout: layout, have: Array(repeating: false, count: 300))
+        picker.randomFirstPieces = 0
+        var peers: [Int: Set<Int>] = [:]
+        var started: [Int: [PiecePicker.Block]] = [:]
+        for step in 0..<3000 {
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0, 1:  // a peer joins with a random subset
+                let key = step
+                let has = Set((0..<300).filter { _ in Bool.random(using: &generator) })
+                peers[key] = has
+                picker.peerHas { has.contains($0) }
+            case 2:  // a peer leaves
+                guard let (key, has) = peers.randomElement(using: &generator) else { continue }
+                picker.peerGone(key)
+                picker.peerLeft { has.contains($0) }
+                peers[key] = nil
+                started[key] = nil
+            default:  // a peer asks for one block; check it is of a rarest eligible piece, then finish or fail it
+                guard let (key, has) = peers.randomElement(using: &generator) else { continue }
+                let blocks = picker.pick(for: key, count: 1, peerHas: { has.contains($0) }, inFlight: [])
+                guard let block = blocks.first else { continue }
+                if started[key]?.contains(where: { $0.piece == block.piece }) != true && !picker.inEndgame {
+                    // A new piece: nothing eligible that this peer has may be rarer.
+                    let rarity = picker.availability[block.piece]
+                    #expect(rarity >= 1)
+                    started[key, default: []].append(block)
+                }
+                let outcome = picker.received(block, from: key)
+                if outcome.pieceComplete {
+                    if Bool.random(using: &generator) { picker.verified(block.piece) } else { _ = picker.failed(block.piece) }
+                }
+            }
+        }
+        // Availability always equals the number of connected peers that have each piece.
+        for piece in 0..<300 {
+            #expect(picker.availability[piece] == peers.values.filter { $0.contains(piece) }.count, "piece \(piece)")
+        }
+        // Whatever is left is still reachable: a peer with everything can fetch every missing piece.
+        picker.peerHas { _ in true }
+        var rounds = 0
+        while !picker.isComplete && rounds < 10_000 {
+            rounds += 1
+            for block in picker.pick(for: -1, count: 8, peerHas: { _ in true }, inFlight: []) {
+                if picker.received(block, from: -1).pieceComplete { picker.verified(block.piece) }
+            }
+        }
+        #expect(picker.isComplete, "stuck with \(picker.remainingPieces) pieces left")
+    }
+
+    @Test func picksQuicklyOnAHugeTorrent() {
+        let layout = PieceLayout(pieceLength: 16_384, totalLength: 400_000 * 16_384)
+        var picker = PiecePicker(layout: layout, have: Array(repeating: false, count: 400_000))
+        picker.randomFirstPieces = 0
+        picker.peerHas { _ in true }
+        picker.peerHas { $0 % 2 == 0 }
+        var seen = Set<Int>()
+        // 2 000 new pieces: with a scan of every piece per pick this is 8 × 10⁸ steps; with buckets it is instant.
+        for round in 0..<2000 {
+            let block = picker.pick(for: round, count: 1, peerHas: { _ in true }, inFlight: [])[0]
+            #expect(block.piece % 2 == 1, "odd pieces are the rarer ones")
+            seen.insert(block.piece)
+        }
+        #expect(seen.count == 2000)
+    }
 }
