@@ -25,14 +25,17 @@ public final class ManagedProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         try? sink.close()
+        LiveChildren.add(process.processIdentifier)
     }
 
     public var pid: Int32 { process.processIdentifier }
     public var log: String { String(decoding: FileManager.default.contents(atPath: logPath) ?? Data(), as: UTF8.self) }
     public var isRunning: Bool { process.isRunning }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds.
+    /// SIGTERM, then SIGKILL after `grace` seconds. (Children of the test runner may start with
+    /// SIGTERM blocked — tt unblocks it, other tools do not — so the SIGKILL is what ends those.)
     public func stop(grace: Double = 3) {
+        defer { LiveChildren.remove(pid) }
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
@@ -107,3 +110,21 @@ public let ttExecutable: String = {
     }
     return "tt"
 }()
+
+/// Every child a test started and has not stopped yet: killed when the test process exits, so a test
+/// that fails half-way (or a runner that exits early) leaves no tracker or client behind.
+enum LiveChildren {
+    private static let pids = Mutex<Set<Int32>>([])
+    private static let installed: Void = { atexit { LiveChildren.killAll() } }()
+
+    static func add(_ pid: Int32) {
+        _ = installed
+        pids.withLock { _ = $0.insert(pid) }
+    }
+
+    static func remove(_ pid: Int32) { pids.withLock { _ = $0.remove(pid) } }
+
+    static func killAll() {
+        for pid in pids.withLock({ $0 }) { kill(pid, SIGKILL) }
+    }
+}
