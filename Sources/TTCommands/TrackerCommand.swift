@@ -49,6 +49,7 @@ struct TrackerCommand: Command {
 
         let json = invocation.json
         let verbose = invocation.verbosity >= .verbose
+        options.logsRequests = json || verbose
         let environment = invocation.environment
         let server: TrackerServer
         do {

@@ -14,6 +14,8 @@ public final class TrackerServer: @unchecked Sendable {
         public var httpPort: UInt16? = 6969
         public var udpPort: UInt16? = 6969
         public var state = TrackerState.Config()
+        /// Build a `LogEntry` per request (costly at tens of thousands of announces a second).
+        public var logsRequests = true
         public init() {}
     }
 
@@ -181,7 +183,7 @@ public final class TrackerServer: @unchecked Sendable {
             let time = now()
             let entries = state.withLock { $0.scrape(hashes, now: time) }
             counters.withLock { $0.scrapes += 1 }
-            log(LogEntry(transport: "http", action: "scrape", client: client.description, infoHashes: hashes))
+            if options.logsRequests { log(LogEntry(transport: "http", action: "scrape", client: client.description, infoHashes: hashes)) }
             respond(connection, status: "200 OK", body: HTTPTrackerCodec.encodeScrape(entries))
         } else {
             respond(connection, status: "404 Not Found", body: HTTPTrackerCodec.encodeFailure("no such path; use /announce or /scrape"))
@@ -215,7 +217,7 @@ public final class TrackerServer: @unchecked Sendable {
         let time = now()
         let (counts, picked) = state.withLock { $0.answer(request, ip: client.ip, ipBytes: client.ipBytes, now: time) }
         counters.withLock { $0.announces += 1 }
-        log(entry("http", request, client: client, counts, returned: picked.count))
+        if options.logsRequests { log(entry("http", request, client: client, counts, returned: picked.count)) }
         let body: [UInt8]
         if request.compact {
             body = HTTPTrackerCodec.encodeCompactAnnounce(counts, v4: picked.filter { $0.compact.count == 6 }.flatMap(\.compact),
@@ -264,6 +266,7 @@ public final class TrackerServer: @unchecked Sendable {
     }
 
     private func udpLoop(_ socket: UDPSocket) {
+        let family: CompactPeers.Family = socket.family == .ipv4 ? .v4 : .v6
         while !isStopped {
             expireIfDue()
             let packet: (bytes: [UInt8], from: SocketAddress)
@@ -272,7 +275,7 @@ public final class TrackerServer: @unchecked Sendable {
             } catch {
                 continue
             }
-            if let reply = handleUDP(packet.bytes, from: packet.from, family: socket.family == .ipv4 ? .v4 : .v6) {
+            if let reply = handleUDP(packet.bytes, from: packet.from, family: family) {
                 try? socket.send(reply, to: packet.from)
             }
         }
@@ -296,7 +299,7 @@ public final class TrackerServer: @unchecked Sendable {
             let size = family.entrySize
             let peers = picked.filter { $0.compact.count == size }
             counters.withLock { $0.announces += 1 }
-            log(entry("udp", announce, client: client, counts, returned: peers.count))
+            if options.logsRequests { log(entry("udp", announce, client: client, counts, returned: peers.count)) }
             var reply = UDPTrackerCodec.announceReply(transactionID: transactionID, counts, family: family)
             reply.reserveCapacity(reply.count + peers.count * size)
             for peer in peers { reply += peer.compact }
@@ -308,7 +311,7 @@ public final class TrackerServer: @unchecked Sendable {
             let time = now()
             let entries = state.withLock { $0.scrape(hashes, now: time) }
             counters.withLock { $0.scrapes += 1 }
-            log(LogEntry(transport: "udp", action: "scrape", client: client.description, infoHashes: hashes))
+            if options.logsRequests { log(LogEntry(transport: "udp", action: "scrape", client: client.description, infoHashes: hashes)) }
             return UDPTrackerCodec.scrapeReply(transactionID: transactionID, entries)
         }
     }
