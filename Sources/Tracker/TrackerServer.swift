@@ -294,15 +294,16 @@ public final class TrackerServer: @unchecked Sendable {
                 return UDPTrackerCodec.errorReply(transactionID: transactionID, message: "unknown or expired connection id")
             }
             let time = now()
-            let (counts, picked) = state.withLock { $0.answer(announce, ip: client.ip, ipBytes: client.ipBytes, now: time) }
-            // Only peers of the socket's family fit in a BEP 15 reply.
-            let size = family.entrySize
-            let peers = picked.filter { $0.compact.count == size }
+            // The counts go in the header, so the peers are collected first, then put after it.
+            var peers: [UInt8] = []
+            let (counts, returned) = state.withLock {
+                // Only peers of the socket's family fit in a BEP 15 reply.
+                $0.answerCompact(announce, ip: client.ip, ipBytes: client.ipBytes, now: time, entrySize: family.entrySize, into: &peers)
+            }
             counters.withLock { $0.announces += 1 }
-            if options.logsRequests { log(entry("udp", announce, client: client, counts, returned: peers.count)) }
+            if options.logsRequests { log(entry("udp", announce, client: client, counts, returned: returned)) }
             var reply = UDPTrackerCodec.announceReply(transactionID: transactionID, counts, family: family)
-            reply.reserveCapacity(reply.count + peers.count * size)
-            for peer in peers { reply += peer.compact }
+            reply += peers
             return reply
         case .scrape(let connectionID, let transactionID, let hashes):
             guard validConnection(connectionID, client: client) else {

@@ -88,7 +88,32 @@ public struct TrackerState: Sendable {
     }
 
     /// The server's path: counts plus the picked entries, whose compact bytes it copies out.
+    /// UDP's path: the same answer with the picked peers written straight into compact bytes of one
+    /// address size (no per-peer copies; this runs tens of thousands of times a second under load).
+    mutating func answerCompact(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double, entrySize: Int,
+                                into reply: inout [UInt8]) -> (AnnounceResponse, returned: Int) {
+        var returned = 0
+        let response = answer(request, ip: ip, ipBytes: ipBytes, now: now) { entry in
+            guard entry.compact.count == entrySize else { return false }
+            reply.append(contentsOf: entry.compact)
+            returned += 1
+            return true
+        }
+        return (response, returned)
+    }
+
     mutating func answer(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double) -> (AnnounceResponse, [Entry]) {
+        var picked: [Entry] = []
+        let response = answer(request, ip: ip, ipBytes: ipBytes, now: now) { entry in
+            picked.append(entry)
+            return true
+        }
+        return (response, picked)
+    }
+
+    /// Records the announce and hands up to `numwant` other live peers to `take` (which says whether it used one).
+    private mutating func answer(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double,
+                                 take: (borrowing Entry) -> Bool) -> AnnounceResponse {
         var swarm = swarms.removeValue(forKey: request.infoHash) ?? Swarm()
         let key = PeerKey(ip: ip, port: request.port)
         if request.event == .stopped {
@@ -100,23 +125,22 @@ public struct TrackerState: Sendable {
                                compact: compact, left: request.left, lastSeen: now))
         }
         let wanted = min(max(0, request.numWant ?? config.defaultNumWant), config.maxNumWant)
-        var picked: [Entry] = []
+        var given = 0
         let count = swarm.entries.count
         if request.event != .stopped && wanted > 0 && count > 1 {
-            picked.reserveCapacity(min(wanted, count - 1))
             let start = Int.random(in: 0..<count)
             for step in 0..<count {
-                let entry = swarm.entries[(start + step) % count]
-                if entry.key == key || now - entry.lastSeen > config.peerTTL { continue }
-                if request.left == 0 && entry.left == 0 { continue }
-                picked.append(entry)
-                if picked.count >= wanted { break }
+                let index = (start + step) % count
+                if swarm.entries[index].key == key || now - swarm.entries[index].lastSeen > config.peerTTL { continue }
+                if request.left == 0 && swarm.entries[index].left == 0 { continue }
+                if take(swarm.entries[index]) { given += 1 }
+                if given >= wanted { break }
             }
         }
         let response = AnnounceResponse(interval: config.interval, minInterval: config.minInterval, complete: swarm.seeders,
                                         incomplete: swarm.entries.count - swarm.seeders, downloaded: swarm.downloaded)
         if !swarm.isEmpty { swarms[request.infoHash] = swarm }
-        return (response, picked)
+        return response
     }
 
     /// Counts for each asked hash (zeros for unknown ones), in the order asked.
