@@ -140,6 +140,16 @@ public struct ParsedArguments: Sendable {
         return parsed
     }
 
+    /// A size as users type it: `262144`, `256K`, `16M`, `1G` (also `KiB`, `MiB`, `GiB`); nil otherwise.
+    public static func byteSize(_ text: String) -> Int? {
+        let upper = text.uppercased()
+        for (suffix, factor) in [("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
+        where upper.hasSuffix(suffix) {
+            return Int(upper.dropLast(suffix.count)).flatMap { $0.multipliedReportingOverflow(by: factor).overflow ? nil : $0 * factor }
+        }
+        return Int(text)
+    }
+
     static func isNegativeNumber(_ text: String) -> Bool {
         text.count > 1 && text.hasPrefix("-") && text.dropFirst().allSatisfy(\.isNumber)
     }

@@ -49,7 +49,7 @@ struct CreateCommand: Command {
             options.createdBy = "tt \(RootCommand.version)"
         }
         if let text = arguments.value("--piece-size") {
-            guard let size = parseSize(text), size >= 16 * 1024, size <= 1 << 28, size & (size - 1) == 0 else {
+            guard let size = ParsedArguments.byteSize(text), size >= 16 * 1024, size <= 1 << 28, size & (size - 1) == 0 else {
                 throw .usage("--piece-size must be a power of two from 16K to 256M, got '\(text)'")
             }
             options.pieceLength = size
@@ -96,14 +96,5 @@ struct CreateCommand: Command {
             invocation.output("info hash \(torrent.infoHashes.v1Hex ?? torrent.infoHashes.v2Hex!)")
         }
         return .success
-    }
-
-    /// `262144`, `256K`, `1M`.
-    static func parseSize(_ text: String) -> Int? {
-        let upper = text.uppercased()
-        for (suffix, factor) in [("K", 1024), ("M", 1 << 20), ("KIB", 1024), ("MIB", 1 << 20)] where upper.hasSuffix(suffix) {
-            return Int(upper.dropLast(suffix.count)).map { $0 * factor }
-        }
-        return Int(text)
     }
 }

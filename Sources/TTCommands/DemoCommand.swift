@@ -24,7 +24,7 @@ struct DemoCommand: Command {
         let arguments = invocation.arguments
         var size = 8 << 20
         if let text = arguments.value("--size") {
-            guard let parsed = parseSize(text), parsed > 0, parsed <= 64 << 30 else { throw .usage("--size needs a size like 8M, got '\(text)'") }
+            guard let parsed = ParsedArguments.byteSize(text), parsed > 0, parsed <= 64 << 30 else { throw .usage("--size needs a size like 8M, got '\(text)'") }
             size = parsed
         }
         let fileCount = try arguments.integer("--files", in: 1...1000) ?? 3
@@ -37,14 +37,6 @@ struct DemoCommand: Command {
         }
         try demo.run()
         return .success
-    }
-
-    static func parseSize(_ text: String) -> Int? {
-        let upper = text.uppercased()
-        for (suffix, factor) in [("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)] where upper.hasSuffix(suffix) {
-            return Int(upper.dropLast()).map { $0 * factor }
-        }
-        return Int(text)
     }
 }
 
