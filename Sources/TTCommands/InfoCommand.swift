@@ -8,13 +8,38 @@ struct InfoCommand: Command {
     static let spec = CommandSpec(
         name: "info",
         summary: "summarise a .torrent: info hash, name, sizes, pieces, files, trackers, magnet",
-        usage: "tt info [--json] [--pieces] TORRENT|-",
+        usage: "tt info [--json] [--pieces] TORRENT|MAGNET|-",
         options: [OptionSpec(["--pieces"], help: "also list every piece hash")],
         positionals: 1...1,
+        discussion: "A magnet link shows what the link itself carries: info hash(es), name, trackers and peers.",
         examples: ["tt info x.torrent", "tt info --json x.torrent | jq -r .info_hash"])
 
     static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
         let source = invocation.arguments.positionals[0]
+        if source.hasPrefix("magnet:") {
+            let magnet: MagnetLink
+            do { magnet = try MagnetLink(parsing: source) } catch { throw TTError(metainfo: error, source: "magnet link") }
+            if invocation.json {
+                invocation.outputJSON(.object([
+                    JSONField("name", .optional(magnet.displayName)),
+                    JSONField("info_hash", .optional(magnet.infoHashes.v1Hex)),
+                    JSONField("info_hash_v2", .optional(magnet.infoHashes.v2Hex)),
+                    JSONField("trackers", .array(magnet.trackers.map { .array([.string($0)]) })),
+                    JSONField("peers", .array(magnet.peers.map(JSONValue.string))),
+                    JSONField("magnet", .string(magnet.link)),
+                ]))
+            } else {
+                var lines: [String] = []
+                if let name = magnet.displayName { lines.append("name          \(name)") }
+                if let v1 = magnet.infoHashes.v1Hex { lines.append("info hash     \(v1)") }
+                if let v2 = magnet.infoHashes.v2Hex { lines.append("info hash v2  \(v2)") }
+                for (index, tracker) in magnet.trackers.enumerated() { lines.append((index == 0 ? "trackers      " : "              ") + tracker) }
+                for (index, peer) in magnet.peers.enumerated() { lines.append((index == 0 ? "peers         " : "              ") + peer) }
+                lines.append("(a magnet link: sizes and files come with the metadata — 'tt download' fetches it)")
+                invocation.output(lines.joined(separator: "\n"))
+            }
+            return .success
+        }
         let torrent = try TorrentInput.loadTorrent(source, invocation.environment)
         let withPieces = invocation.arguments.has("--pieces")
         if invocation.json {

@@ -118,4 +118,16 @@ import Testing
         #expect(CLI.run(["create", "nothing-here", "-o", "c.torrent"], cwd: directory.path).code == 66)
         #expect(CLI.run(["create", "content", "--piece-size", "1000", "-o", "c.torrent"], cwd: directory.path).code == 64)
     }
+
+    @Test func infoShowsWhatAMagnetLinkCarries() throws {
+        let torrent = try JSONParser().parse(CLI.run(["info", "--json", fixture("good/mktorrent-single.torrent")]).stdout)
+        let link = try #require(torrent["magnet"]?.stringValue)
+        let result = CLI.run(["info", "--json", link])
+        #expect(result.code == 0, "\(result.stderr)")
+        let value = try JSONParser().parse(result.stdout)
+        #expect(value["info_hash"] == torrent["info_hash"])
+        #expect(value["name"] == torrent["name"])
+        #expect(value["trackers"] == .array([.array(["http://127.0.0.1:6969/announce"]), .array(["udp://127.0.0.1:6969/announce"])]))
+        #expect(CLI.run(["info", "magnet:?dn=nothing"]).code == 65)
+    }
 }
