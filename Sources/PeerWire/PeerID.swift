@@ -1,3 +1,5 @@
+import Metainfo
+
 /// A 20-byte peer id, with the client it names (Azureus style `-LT2080-…`, Shadow style
 /// `S58B-----…`, Mainline `M4-3-6--…`, and aria2's `A2-1-36-0-…`).
 public struct PeerID: Hashable, Sendable {
@@ -9,14 +11,7 @@ public struct PeerID: Hashable, Sendable {
     }
 
     /// Our own: `-TT0100-` and 12 random bytes (CONVENTIONS "Our identity on the wire").
-    public static func ours(version: String = "0.1.0") -> PeerID {
-        let digits = version.split(separator: ".").compactMap { Int($0) }
-        let code = (digits + [0, 0, 0, 0]).prefix(4).map { String($0 % 10) }.joined()
-        var bytes = Array("-TT\(code)-".utf8)
-        var generator = SystemRandomNumberGenerator()
-        while bytes.count < 20 { bytes.append(UInt8.random(in: 0...255, using: &generator)) }
-        return PeerID(bytes: bytes)
-    }
+    public static func ours() -> PeerID { PeerID(bytes: ClientIdentity.newPeerID()) }
 
     public var hex: String { PeerWire.hex(bytes) }
 

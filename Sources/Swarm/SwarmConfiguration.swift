@@ -22,7 +22,7 @@ public struct SwarmConfiguration: Sendable {
     /// Trust the resume state (the pieces it lists); false re-checks everything present.
     public var resume = true
     public var peerID = PeerID.ours()
-    public var clientVersion = "tt 0.1.0"
+    public var clientVersion = ClientIdentity.name
     public var connectTimeout = 10.0
     /// Give up (exit 69) after this long with no peer connected and none left to try.
     public var stallTimeout = 60.0

@@ -46,7 +46,7 @@ struct CreateCommand: Command {
         options.version = arguments.has("--v2") ? .v2 : (arguments.has("--hybrid") ? .hybrid : .v1)
         if !arguments.has("--no-date") {
             options.creationDate = Int64(Date().timeIntervalSince1970)
-            options.createdBy = "tt \(RootCommand.version)"
+            options.createdBy = ClientIdentity.name
         }
         if let text = arguments.value("--piece-size") {
             guard let size = ParsedArguments.byteSize(text), size >= 16 * 1024, size <= 1 << 28, size & (size - 1) == 0 else {

@@ -72,7 +72,6 @@ struct DownloadCommand: Command {
         let bind = arguments.value("--bind") ?? "0.0.0.0"
         guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         configuration.listen = listen
-        configuration.clientVersion = "tt \(RootCommand.version)"
         if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
             throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
@@ -124,7 +123,7 @@ extension DownloadCommand {
             throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered; give --peer HOST:PORT")
         }
         invocation.note("fetching the metadata (BEP 9) from \(peers.count) peer\(peers.count == 1 ? "" : "s")…")
-        let fetcher = MetadataFetcher(infoHashes: magnet.infoHashes, peerID: PeerID.ours(), clientVersion: "tt \(RootCommand.version)")
+        let fetcher = MetadataFetcher(infoHashes: magnet.infoHashes, peerID: PeerID.ours(), clientVersion: ClientIdentity.name)
         switch fetcher.fetch(from: peers) {
         case .failure(let error):
             throw TTError(.unavailable, kind: "no_metadata", error.description)

@@ -48,8 +48,8 @@ enum PeerOptions {
         }
     }
 
-    static var ourPeerID: PeerID { PeerID.ours(version: RootCommand.version) }
-    static var ourVersion: String { "tt \(RootCommand.version)" }
+    static var ourPeerID: PeerID { PeerID.ours() }
+    static var ourVersion: String { ClientIdentity.name }
 }
 
 /// What a peer says about itself right after the handshake.

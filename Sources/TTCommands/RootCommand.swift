@@ -1,10 +1,11 @@
 import Foundation
 import JSON
+import Metainfo
 
 /// The `tt` entry point: dispatches to a subcommand and turns every error into
 /// one stderr line and an exit code (the only place that does).
 public enum RootCommand {
-    public static let version = "0.1.0"
+    public static let version = ClientIdentity.version
 
     /// Every subcommand, in the order `tt --help` lists them.
     public static let commands: [any Command.Type] = [

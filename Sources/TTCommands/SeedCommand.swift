@@ -60,7 +60,6 @@ struct SeedCommand: Command {
         configuration.listen = listen
         configuration.maxPeers = try arguments.integer("--max-peers", in: 1...10000) ?? 64
         configuration.trustData = arguments.has("--skip-check")
-        configuration.clientVersion = "tt \(RootCommand.version)"
         if arguments.value("--duration") != nil { configuration.duration = try PeerOptions.seconds(invocation, "--duration", default: 0) }
         if arguments.has("--no-announce") {
             configuration.useTrackers = false

@@ -1,3 +1,5 @@
+import Metainfo
+
 /// What we tell a tracker in an announce (BEP 3 / BEP 15 fields).
 public struct AnnounceRequest: Sendable {
     public enum Event: String, Sendable, CaseIterable {
@@ -46,7 +48,7 @@ public struct AnnounceRequest: Sendable {
                 compact: Bool = true) {
         precondition(infoHash.count == 20, "info hash on the wire is 20 bytes")
         self.infoHash = infoHash
-        self.peerID = peerID ?? TrackerPeerID.generate()
+        self.peerID = peerID ?? ClientIdentity.newPeerID()
         self.port = port
         self.uploaded = uploaded
         self.downloaded = downloaded

@@ -1,4 +1,5 @@
 import Foundation
+import Metainfo
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -19,7 +20,7 @@ enum HTTPSTransport {
         guard let requestURL = components.url else { throw .badURL(name, "cannot build an https URL") }
         var request = URLRequest(url: requestURL)
         request.timeoutInterval = max(0.5, deadline.remaining)
-        request.setValue("tt/0.1.0", forHTTPHeaderField: "User-Agent")
+        request.setValue(ClientIdentity.userAgent, forHTTPHeaderField: "User-Agent")
         let delegate = Delegate(limits: limits)
         let session = URLSession(configuration: .ephemeral, delegate: delegate, delegateQueue: nil)
         defer { session.invalidateAndCancel() }

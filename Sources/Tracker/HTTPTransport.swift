@@ -1,3 +1,4 @@
+import Metainfo
 import Net
 
 /// A small HTTP/1.1 GET client over `Net`'s TCP connection, for `http://` trackers:
@@ -35,7 +36,7 @@ enum HTTPTransport {
     }
 
     static func fetch(_ url: TrackerURL, target: String, deadline: Deadline, limits: Limits, name: String) throws(TrackerError) -> HTTPResponse {
-        let request = "GET \(target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: tt/0.1.0\r\n"
+        let request = "GET \(target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: \(ClientIdentity.userAgent)\r\n"
             + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
         let connection: TCPConnection
         do {

@@ -94,7 +94,7 @@ let everyMessage: [PeerMessage] = [
     }
 
     @Test func oursIsAzureusStyleAndRandom() {
-        let a = PeerID.ours(version: "0.1.0"), b = PeerID.ours(version: "0.1.0")
+        let a = PeerID.ours(), b = PeerID.ours()
         #expect(Array(a.bytes.prefix(8)) == Array("-TT0100-".utf8))
         #expect(a != b)
         #expect(a.client == "tt 0.1.0")
