@@ -1,8 +1,10 @@
+import Bencode
 import Foundation
 import Hashing
 import Metainfo
 import Net
 import PeerWire
+import Tracker
 
 /// Fetches a torrent's info dictionary from peers (BEP 9) for a magnet link, trying peers one at a
 /// time, and accepts it only when its SHA-1 (v1) or SHA-256 (v2) is the magnet's info hash.
@@ -109,6 +111,47 @@ public struct MetadataFetcher: Sendable {
                 }
             }
         }
+    }
+}
+
+extension MetadataFetcher {
+    /// Peers for a magnet link: those given, the link's `x.pe`, and what each tracker returns
+    /// (tracker failures go to `log`; the others may still have peers).
+    public static func candidatePeers(for magnet: MagnetLink, given: [SocketAddress], trackers: [String],
+                                      log: (String) -> Void) -> [SocketAddress] {
+        var peers = given
+        for address in magnet.peers.compactMap({ try? SocketAddress.resolve($0) }) where !peers.contains(address) { peers.append(address) }
+        var options = TrackerClient.Options()
+        options.timeout = 10
+        let client = TrackerClient(options: options)
+        let request = AnnounceRequest(infoHash: magnet.infoHashes.wire, port: 6881, left: 1, event: .none, numWant: 50)
+        for url in trackers {
+            do {
+                for peer in try client.announce(url, request).peers {
+                    if let address = SocketAddress(ip: peer.ip, port: peer.port), !peers.contains(address) { peers.append(address) }
+                }
+            } catch {
+                log("tracker \(url): \(error)")
+            }
+        }
+        return peers
+    }
+
+    /// A .torrent around a fetched info dictionary, whose bytes are kept as they came (they are the info hash).
+    public static func torrentBytes(info: [UInt8], trackers: [String]) -> [UInt8] {
+        var out = Array("d".utf8)
+        if let first = trackers.first {
+            BencodeValue.string("announce").encode(into: &out)
+            BencodeValue.string(first).encode(into: &out)
+        }
+        if trackers.count > 1 {
+            BencodeValue.string("announce-list").encode(into: &out)
+            BencodeValue.list(trackers.map { .list([.string($0)]) }).encode(into: &out)
+        }
+        BencodeValue.string("info").encode(into: &out)
+        out += info
+        out += Array("e".utf8)
+        return out
     }
 }
 

@@ -1,11 +1,9 @@
-import Bencode
 import Foundation
 import JSON
 import Metainfo
 import Net
 import PeerWire
 import Swarm
-import Tracker
 
 /// `tt download`: a whole torrent from many peers, with resume and a progress bar.
 struct DownloadCommand: Command {
@@ -102,22 +100,10 @@ extension DownloadCommand {
     static func torrentFromMagnet(_ link: String, peers given: [SocketAddress], invocation: Invocation) throws(TTError) -> [UInt8] {
         let magnet: MagnetLink
         do { magnet = try MagnetLink(parsing: link) } catch { throw TTError(metainfo: error, source: "magnet link") }
-        var peers = given + magnet.peers.compactMap { try? SocketAddress.resolve($0) }
         let trackers = magnet.trackers + invocation.arguments.all("--tracker")
-        if !invocation.arguments.has("--no-trackers") {
-            var options = TrackerClient.Options()
-            options.timeout = 10
-            let client = TrackerClient(options: options)
-            for url in trackers {
-                let request = AnnounceRequest(infoHash: magnet.infoHashes.wire, port: 6881, left: 1, event: .none, numWant: 50)
-                do {
-                    for peer in try client.announce(url, request).peers {
-                        if let address = SocketAddress(ip: peer.ip, port: peer.port), !peers.contains(address) { peers.append(address) }
-                    }
-                } catch {
-                    invocation.log("tracker \(url): \(error)")
-                }
-            }
+        let peers = MetadataFetcher.candidatePeers(for: magnet, given: given,
+                                                   trackers: invocation.arguments.has("--no-trackers") ? [] : trackers) {
+            invocation.log($0)
         }
         guard !peers.isEmpty else {
             throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered; give --peer HOST:PORT")
@@ -128,20 +114,7 @@ extension DownloadCommand {
         case .failure(let error):
             throw TTError(.unavailable, kind: "no_metadata", error.description)
         case .success(let info):
-            // A .torrent around the fetched info dictionary, its bytes kept as they came (they are the info hash).
-            var out = Array("d".utf8)
-            if let first = trackers.first {
-                BencodeValue.string("announce").encode(into: &out)
-                BencodeValue.string(first).encode(into: &out)
-            }
-            if trackers.count > 1 {
-                BencodeValue.string("announce-list").encode(into: &out)
-                BencodeValue.list(trackers.map { .list([.string($0)]) }).encode(into: &out)
-            }
-            BencodeValue.string("info").encode(into: &out)
-            out += info
-            out += Array("e".utf8)
-            return out
+            return MetadataFetcher.torrentBytes(info: info, trackers: trackers)
         }
     }
 }
