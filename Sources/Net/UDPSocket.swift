@@ -8,7 +8,7 @@ import Glibc
 /// let (reply, from) = try socket.receive(deadline: .after(15))
 /// ```
 public final class UDPSocket: @unchecked Sendable {
-    public private(set) var fileDescriptor: Int32
+    public internal(set) var fileDescriptor: Int32
     public let family: SocketAddress.Family
 
     /// Opens a socket of `family`, bound to `local` (default: any address, any port).
