@@ -108,8 +108,8 @@ final class SeedView: @unchecked Sendable {
             }
         case .listening(let address):
             invocation.note("seeding \(torrent.name) on \(address) (info hash \(torrent.infoHashes.v1Hex ?? "-"))")
-        case .peerConnected(let address, let client, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
-        case .peerDropped(let address, let reason): invocation.log("peer \(address) left: \(reason)")
+        case .peerConnected(let address, let client, _, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
+        case .peerDropped(let address, let reason, _): invocation.log("peer \(address) left: \(reason)")
         case .trackerAnnounced(let tracker, let peers): invocation.log("tracker \(tracker): \(peers) peers")
         case .trackerFailed(_, let message): invocation.warn(message)
         case .finished(let summary):
