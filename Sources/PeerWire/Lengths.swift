@@ -50,15 +50,15 @@ public struct Lengths: Hashable, Sendable {
     public func validate(_ request: BlockRequest) throws(PeerWireError) -> BlockInfo {
         guard let piece = piece(request.index) else {
             throw .badRequest(index: request.index, begin: request.begin, length: request.length,
-                              reason: "the torrent has \(pieceCount) pieces")
+                              reason: "out of range (the torrent has \(pieceCount) pieces)")
         }
         guard request.length > 0, Int(request.length) <= Self.maxRequestLength else {
             throw .badRequest(index: request.index, begin: request.begin, length: request.length,
-                              reason: "length must be 1 to \(Self.maxRequestLength) bytes")
+                              reason: "out of range (a request is 1 to \(Self.maxRequestLength) bytes)")
         }
         guard Int64(request.begin) + Int64(request.length) <= Int64(length(of: piece)) else {
             throw .badRequest(index: request.index, begin: request.begin, length: request.length,
-                              reason: "past the end of the piece (\(length(of: piece)) bytes)")
+                              reason: "out of range (past the end of the \(length(of: piece))-byte piece)")
         }
         return BlockInfo(piece: piece, begin: Int(request.begin), length: Int(request.length))
     }

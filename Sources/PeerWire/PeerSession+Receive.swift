@@ -14,8 +14,9 @@ extension PeerSession {
     /// touch this session. Malformed or out-of-range input throws: drop the peer.
     public mutating func next(onBlock: (UInt32, UInt32, UnsafeRawBufferPointer) -> Void) throws(PeerWireError) -> Event? {
         while true {
-            if decoder.nextPieceBlock(onBlock) { continue }
+            if !recordsFrames && decoder.nextPieceBlock(onBlock) { continue }
             guard let frame = try decoder.next() else { return nil }
+            if recordsFrames { frames.append(TracedFrame(outgoing: false, frame: frame)) }
             switch frame {
             case .handshake(let handshake):
                 try accept(handshake)

@@ -76,9 +76,16 @@ public struct PeerSession: Sendable {
     public internal(set) var allowedFast: Set<UInt32> = []
     public internal(set) var bytesSent: Int64 = 0
     public internal(set) var messagesSent = 0
-    /// Set to record every frame queued (for traces); read with `takeSentFrames`.
-    public var recordsSentFrames = false
-    private var sentFrames: [PeerFrame] = []
+    /// Set to record every frame in both directions (for traces); read with `takeFrames`. While set,
+    /// `piece` messages arrive as `.message(.piece)` events instead of through `onBlock`.
+    public var recordsFrames = false
+    var frames: [TracedFrame] = []
+
+    /// A frame as a trace shows it.
+    public struct TracedFrame: Sendable, Equatable {
+        public var outgoing: Bool
+        public var frame: PeerFrame
+    }
 
     public init(_ configuration: Configuration, initiator: Bool) {
         self.configuration = configuration
@@ -120,9 +127,9 @@ public struct PeerSession: Sendable {
 
     public var hasOutput: Bool { !output.isEmpty }
 
-    public mutating func takeSentFrames() -> [PeerFrame] {
-        defer { sentFrames.removeAll() }
-        return sentFrames
+    public mutating func takeFrames() -> [TracedFrame] {
+        defer { frames.removeAll() }
+        return frames
     }
 
     /// Queues a message, keeping our side of the state (choke, interest) in step.
@@ -138,7 +145,7 @@ public struct PeerSession: Sendable {
         message.encode(into: &output)
         bytesSent += Int64(output.count - before)
         messagesSent += 1
-        if recordsSentFrames { sentFrames.append(.message(message, wireLength: output.count - before)) }
+        if recordsFrames { frames.append(TracedFrame(outgoing: true, frame: .message(message, wireLength: output.count - before))) }
     }
 
     /// Queues requests in one go (the download's hot path: no per-message bookkeeping but the count).
@@ -166,7 +173,7 @@ public struct PeerSession: Sendable {
         let ours = Handshake(reserved: configuration.reserved, infoHash: configuration.infoHash, peerID: configuration.peerID)
         output += ours.encoded()
         bytesSent += Int64(Handshake.length)
-        if recordsSentFrames { sentFrames.append(.handshake(ours)) }
+        if recordsFrames { frames.append(TracedFrame(outgoing: true, frame: .handshake(ours))) }
     }
 
     mutating func queueExtensionHandshake() {

@@ -127,21 +127,3 @@ public struct SwarmSummary: Sendable {
     public var peersSeen: Int
     public var resumePath: String
 }
-
-/// Why a swarm run ended early.
-public enum SwarmError: Error, Sendable, CustomStringConvertible {
-    /// The torrent cannot be written safely or laid out (exit 65).
-    case badTorrent(String)
-    /// No peer could be reached and none is left to try (exit 69).
-    case noPeers(String)
-    /// Disk trouble (exit 74).
-    case storage(String)
-    /// Serve-only, and no piece of the data matches the torrent (exit 1).
-    case nothingToServe(String)
-
-    public var description: String {
-        switch self {
-        case .badTorrent(let why), .noPeers(let why), .storage(let why), .nothingToServe(let why): return why
-        }
-    }
-}

@@ -82,12 +82,7 @@ struct DownloadCommand: Command {
             summary = try engine.run()
         } catch {
             view.finishBar()
-            switch error {
-            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
-            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
-            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
-            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
-            }
+            throw TTError(swarm: error)
         }
         view.finishBar()
         return summary.outcome == .interrupted ? .interrupted : .success

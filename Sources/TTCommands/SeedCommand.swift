@@ -73,12 +73,7 @@ struct SeedCommand: Command {
         do {
             summary = try SwarmEngine(configuration: configuration) { event in view.show(event) }.run()
         } catch {
-            switch error {
-            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
-            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
-            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
-            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
-            }
+            throw TTError(swarm: error)
         }
         return summary.outcome == .interrupted ? .interrupted : .success
     }
