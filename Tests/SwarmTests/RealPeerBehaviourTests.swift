@@ -139,4 +139,61 @@ import Testing
         #expect(connected.contains { $0["source"] == "peer_option" && $0["incoming"] == .bool(false) && $0["transport"] == "tcp" },
                 "\(seed.log.suffix(2000))")
     }
+
+    /// ctorrent (plain BEP 3: no extension protocol, no fast extension) or qBittorrent (libtorrent
+    /// inside, `reqq` 2000) seeding alone; tt must end with the same bytes.
+    @Test(arguments: ["ctorrent", "qbittorrent"])
+    func downloadsByteIdenticalFromASingleSeeder(client: String) throws {
+        let directory = TemporaryDirectory()
+        directory.write("seed/one.bin", pseudoRandomBytes(count: 5_000_000 + 321, seed: 41))
+        // A tracker URL nobody answers: ctorrent wants one, and peers come from --peer.
+        let created = CLI.run(["create", "seed/one.bin", "--piece-size", "64K", "-o", "one.torrent", "-a", "http://127.0.0.1:1/announce"],
+                              cwd: directory.path)
+        try #require(created.code == 0, "\(created.stderr)")
+        let torrent = directory.file("one.torrent")
+        let host = client == "ctorrent" ? "127.0.0.6" : "127.0.0.7"
+        let port = freePort(host: host)
+        let seeder: ManagedProcess
+        if client == "ctorrent" {
+            try #require(RealTools.ensure("ctorrent", probe: "/usr/bin/ctorrent"), "ctorrent is not installed")
+            seeder = try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", host, "-p", String(port), "-s", directory.file("seed/one.bin"),
+                                                              torrent], label: "ctorrent")
+        } else {
+            try #require(RealTools.ensure("qbittorrent-nox", probe: "/usr/bin/qbittorrent-nox"), "qbittorrent-nox is not installed")
+            let webPort = freePort()
+            let profile = directory.file("qb")
+            try FileManager.default.createDirectory(atPath: profile + "/qBittorrent/config", withIntermediateDirectories: true)
+            let config = """
+            [LegalNotice]
+            Accepted=true
+
+            [BitTorrent]
+            Session\\Port=\(port)
+            Session\\InterfaceAddress=\(host)
+            Session\\DHTEnabled=false
+            Session\\LSDEnabled=false
+            Session\\PeXEnabled=false
+
+            [Preferences]
+            WebUI\\Port=\(webPort)
+            WebUI\\LocalHostAuth=false
+            WebUI\\Address=127.0.0.1
+            Connection\\UPnP=false
+            """
+            try config.write(toFile: profile + "/qBittorrent/config/qBittorrent.conf", atomically: true, encoding: .utf8)
+            seeder = try ManagedProcess("/usr/bin/qbittorrent-nox", ["--profile=\(profile)"], label: "qbittorrent")
+            #expect(waitForTCP(port: webPort), "qBittorrent web UI: \(seeder.log)")
+            let added = runCommand("/usr/bin/curl", ["-s", "-F", "torrents=@\(torrent)", "-F", "savepath=\(directory.file("seed"))",
+                                                    "-F", "skip_checking=true", "http://127.0.0.1:\(webPort)/api/v2/torrents/add"], timeout: 20)
+            #expect(added.output.contains("Ok"), "qBittorrent: \(added.output)")
+        }
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: host, port: port), "\(client): \(seeder.log)")
+        let result = runCommand(ttExecutable, ["download", torrent, "-o", "out", "--peer", "\(host):\(port)", "--bind", "127.0.0.1",
+                                               "--no-trackers", "--json"], timeout: 120, cwd: directory.path)
+        #expect(result.status == 0, "\(result.output.suffix(2000))\n\(client): \(seeder.log.suffix(1000))")
+        #expect(FileManager.default.contentsEqual(atPath: directory.file("seed/one.bin"), andPath: directory.file("out/one.bin")))
+        let clients = events(result.output).filter { $0["event"] == "peer_connected" }.compactMap { $0["client"]?.stringValue }
+        #expect(clients.contains { $0.contains(client == "ctorrent" ? "CTorrent" : "qBittorrent") }, "\(clients)")
+    }
 }
