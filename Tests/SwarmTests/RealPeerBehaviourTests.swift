@@ -16,29 +16,8 @@ import Testing
     /// Transmission 3 with its own config folder; `seeding` waits until it has verified the data.
     func transmission(torrent: String, dataFolder: String, configFolder: String, host: String, port: Int, rpcPort: Int,
                       seeding: Bool) throws -> ManagedProcess {
-        if seeding {
-            return try Seeders.transmissionSeeder(daemon: try #require(RealTools.transmissionDaemon), torrent: torrent, dataFolder: dataFolder,
-                                                  configFolder: configFolder, host: host, port: port, rpcPort: rpcPort)
-        }
-        try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dataFolder, withIntermediateDirectories: true)
-        let settings = """
-        {"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
-         "port-forwarding-enabled": false, "peer-port": \(port), "peer-port-random-on-start": false,
-         "bind-address-ipv4": "\(host)", "bind-address-ipv6": "::1", "rpc-enabled": true, "rpc-port": \(rpcPort),
-         "rpc-bind-address": "127.0.0.1", "rpc-whitelist-enabled": false, "rpc-authentication-required": false,
-         "download-dir": "\(dataFolder)", "incomplete-dir-enabled": false, "watch-dir-enabled": false,
-         "encryption": 1, "ratio-limit-enabled": false, "speed-limit-up-enabled": false, "message-level": 1,
-         "start-added-torrents": true, "cache-size-mb": 4}
-        """
-        try settings.write(toFile: (configFolder as NSString).appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
-        let process = try ManagedProcess(try #require(RealTools.transmissionDaemon), ["-f", "-g", configFolder], label: "transmission-leech")
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if runCommand("/usr/bin/transmission-remote", ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
-            usleep(200_000)
-        }
-        return process
+        try Seeders.transmissionSeeder(daemon: try #require(RealTools.transmissionDaemon), torrent: torrent, dataFolder: dataFolder,
+                                       configFolder: configFolder, host: host, port: port, rpcPort: rpcPort, seeding: seeding)
     }
 
     /// libtorrent downloading from one peer; its rate from the first byte to the last (bytes/s).
