@@ -80,6 +80,11 @@ extension SwarmEngine {
             peer.has = peer.session.peerHas ?? Bitfield(pieceCount: layout.pieceCount)
             let has = peer.has
             picker.peerHas { has[$0] }
+            // Two seeds have nothing to trade: free the slot (a seed dials the peers it learns of).
+            if has.isComplete && (picker.isComplete || configuration.serveOnly) && picker.haveCount > 0 {
+                drop(peer, reason: "both complete", redial: false)
+                return
+            }
             updateInterest(peer)
         case .request(let request):
             queueUpload(request, for: peer)
