@@ -145,8 +145,11 @@ public final class TrackerServer: @unchecked Sendable {
                 readers.reading[readers.next] = connection
                 return readers.next
             }
-            DispatchQueue.global().async { [self] in
-                self.serve(connection, token: token)
+            // A thread per connection (at most 64): blocked readers must not starve a shared pool,
+            // and the request deadline counts from the accept.
+            let deadline = Deadline.after(5)
+            Thread.detachNewThread { [self] in
+                self.serve(connection, token: token, deadline: deadline)
                 self.readers.withLock { _ = $0.reading.removeValue(forKey: token) }
                 connection.close()
                 self.connectionSlots.signal()
@@ -168,8 +171,7 @@ public final class TrackerServer: @unchecked Sendable {
         return oldest != nil
     }
 
-    private func serve(_ connection: TCPConnection, token: Int) {
-        let deadline = Deadline.after(5)
+    private func serve(_ connection: TCPConnection, token: Int, deadline: Deadline) {
         var reader = HTTPRequestReader(maxHead: 8192)
         var line: HTTPRequestLine
         readLoop: while true {
