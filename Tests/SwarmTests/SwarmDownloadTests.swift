@@ -120,10 +120,16 @@ import Testing
         for _ in 0..<4 {
             let before = recordedPieces(directory.path + "/out", torrent: made.torrent)
             let child = try ManagedProcess(ttExecutable, arguments, cwd: directory.path)
-            usleep(UInt32.random(in: 200_000...1_800_000))
+            // Wait for this run's first checkpoint (the state records more than before), then kill
+            // at a random instant after it: mid-write, mid-checkpoint or between them.
+            let deadline = Date().addingTimeInterval(60)
+            while child.isRunning && Date() < deadline
+                    && recordedPieces(directory.path + "/out", torrent: made.torrent).count <= before.count {
+                usleep(20_000)
+            }
+            usleep(UInt32.random(in: 0...400_000))  // the kill instant, chosen at random
             if child.isRunning { kill(child.pid, SIGKILL); kills += 1 }
-            _ = child.wait(timeout: 10)
-            usleep(50_000)
+            #expect(child.wait(timeout: 10) != nil)
             // The run trusted at least what the state recorded before it.
             let started = child.log.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }.first { $0["event"] == "started" }
             if let started { #expect((started["pieces_from_state"]?.intValue ?? -1) >= Int64(before.count)) }

@@ -50,3 +50,18 @@ public func listeningPort(_ process: ManagedProcess, timeout: Double = 30) -> In
     }
     return nil
 }
+
+/// Why this machine has no IPv6 loopback (nil when `::1` can be bound): tests that need it record
+/// a known issue with this reason instead of passing silently, and still fail on any other error.
+public let ipv6LoopbackMissing: String? = {
+    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return "no IPv6 sockets: \(String(cString: strerror(errno)))" }
+    defer { close(fd) }
+    var address = sockaddr_in6()
+    address.sin6_family = sa_family_t(AF_INET6)
+    address.sin6_addr = in6addr_loopback
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+    }
+    return result == 0 ? nil : "::1 cannot be bound: \(String(cString: strerror(errno)))"
+}()
