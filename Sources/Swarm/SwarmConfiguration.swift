@@ -46,6 +46,9 @@ public struct SwarmConfiguration {
     public var dialer: any PeerDialer = TCPDialer()
     /// Open a UDP port with the listener's number for the DHT and uTP (`SwarmEngine.datagramPort`).
     public var openDatagramPort = true
+    /// Set the DHT bit in our handshake and send BEP 5 `port` (the datagram port) to peers that set
+    /// it too; for when a DHT node answers on `SwarmEngine.datagramPort`.
+    public var advertisesDHT = false
     /// Randomness for piece picking and the optimistic unchoke; seed it for reproducible runs.
     public var random: any RandomNumberGenerator = SystemRandomNumberGenerator()
     /// A seed (or a finished download that goes on seeding) dials the peers it learns of, so

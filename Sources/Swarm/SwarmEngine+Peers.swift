@@ -42,7 +42,7 @@ extension SwarmEngine {
         // We serve the info dictionary (BEP 9), so magnet links work against us.
         session.metadata = configuration.torrent.infoBytes
         session.yourIP = stream.remote.ipBytes
-        if datagramPort != nil { session.reserved.insert(ReservedBits.dht) }
+        if configuration.advertisesDHT && datagramPort != nil { session.reserved.insert(ReservedBits.dht) }
         return session
     }
 
