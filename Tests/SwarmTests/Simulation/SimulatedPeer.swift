@@ -29,6 +29,8 @@ final class SimulatedPeer {
         var requestDepth = 8
         /// Dials the engine instead of waiting to be dialled.
         var dialsEngine = false
+        /// Unchokes no one before this virtual time (so every peer is connected before any is served).
+        var unchokeNotBefore: Double = 0
     }
 
     /// What it received, as seen on the wire (piece blocks recorded without their bytes).
@@ -89,8 +91,22 @@ final class SimulatedPeer {
     func attach(_ stream: SimulatedStream, dialled: Bool) {
         guard self.stream == nil, !left else { stream.close(); return }
         self.stream = stream
+        // A new connection starts from scratch (what it has stays).
+        decoder = FrameDecoder(expectingHandshake: true)
+        handshakeSent = false
+        engineHandshake = nil
+        engineHas = Bitfield(pieceCount: torrent.pieceCount)
+        engineInterested = false
+        amChoking = true
+        engineChoking = true
+        pending = []
+        outstanding = []
+        requested = []
         stream.onData = { [unowned self] bytes in receive(bytes) }
-        stream.onClose = { [unowned self] _ in closedByEngine = true; self.stream = nil }
+        stream.onClose = { [unowned self, unowned stream] _ in
+            closedByEngine = true
+            if self.stream === stream { self.stream = nil }
+        }
         stream.onDrained = { [unowned self] in serve() }
         stream.start()
         if dialled { sendHandshake() }
@@ -137,7 +153,13 @@ final class SimulatedPeer {
         switch message {
         case .interested:
             engineInterested = true
-            if behaviour.unchokes && amChoking && inUnchokedPhase { unchoke() }
+            if loop.now < behaviour.unchokeNotBefore {
+                loop.schedule(at: behaviour.unchokeNotBefore) { [self] in
+                    if isConnected && engineInterested && behaviour.unchokes && amChoking && inUnchokedPhase { unchoke() }
+                }
+            } else if behaviour.unchokes && amChoking && inUnchokedPhase {
+                unchoke()
+            }
         case .notInterested:
             engineInterested = false
         case .request(let request):
@@ -241,7 +263,10 @@ final class SimulatedPeer {
             }
         }
         // A leecher that got everything the engine has starts over, so it stays interested and busy.
-        if outstanding.isEmpty && !engineHas.isEmpty { requested.removeAll() }
+        if outstanding.isEmpty && !engineHas.isEmpty && !requested.isEmpty {
+            requested.removeAll()
+            requestMore()
+        }
     }
 
     private var requested: Set<BlockRequest> = []
