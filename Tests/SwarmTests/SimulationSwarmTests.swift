@@ -60,12 +60,14 @@ import Testing
             #expect(elsewhere, "block \(request) of the silent peer was never asked of anyone else; \(context.comment)")
         }
         let silentDrop = swarm.dropped.first { $0.address == silent.address.description }
-        if let first = silentRequests.first {
-            // Snubbed once `snubTimeout` passed without a block: from then on (on that connection)
-            // one request at a time — requests sent after it, less the cancels, never exceed one.
-            let snubbed = first.time + snubTimeout + 1, end = silentDrop?.time ?? .infinity
-            let asked = silentRequests.filter { $0.time > snubbed && $0.time <= end }.count
-            let cancelled = swarm.cancels(to: silent).filter { $0.time > snubbed && $0.time <= end }.count
+        if let connected = swarm.opened[silent.address]?.first {
+            // Snubbed at the first once-a-second tick `snubTimeout` after it connected: its requests
+            // are abandoned and from then on it gets one at a time — not a fresh pipeline.
+            let snubbedAt = 1000 + (connected - 1000 + snubTimeout).rounded(.down) + 1
+            let atSnub = silentRequests.filter { abs($0.time - snubbedAt) < 1e-6 }.count
+            #expect(atSnub <= 1, "\(atSnub) requests to the silent peer the moment it was snubbed (\(snubbedAt)); \(context.comment)")
+            let asked = silentRequests.filter { $0.time > snubbedAt - 1e-6 && $0.time <= (silentDrop?.time ?? .infinity) }.count
+            let cancelled = swarm.cancels(to: silent).filter { $0.time > snubbedAt - 1e-6 && $0.time <= (silentDrop?.time ?? .infinity) }.count
             #expect(asked - cancelled <= 1, "\(silentRequests.map { $0.time }); \(context.comment)")
         }
         if let silentDrop, silentDrop.reason.contains("sent nothing"), let first = silentRequests.first {

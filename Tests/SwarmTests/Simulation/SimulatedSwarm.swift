@@ -20,6 +20,8 @@ final class SimulatedSwarm: PeerDialer {
     /// The same, all peers in the order the engine wrote it.
     private(set) var allSent: [(time: Double, to: SocketAddress, message: PeerMessage)] = []
     private(set) var events: [(time: Double, event: SwarmEvent)] = []
+    /// When each connection the engine dialled was handed to it.
+    private(set) var opened: [SocketAddress: [Double]] = [:]
     let directory: String
     private(set) var engine: SwarmEngine!
 
@@ -69,7 +71,10 @@ final class SimulatedSwarm: PeerDialer {
     func dial(_ address: SocketAddress, loop: EventLoop, timeout: Double,
               completion: @escaping (Result<any ByteStream, NetError>) -> Void) {
         network.dial(address, from: SimulatedNetwork.engineAddress, timeout: timeout) { [unowned self] result in
-            if case .success(let stream) = result { tap(stream) }
+            if case .success(let stream) = result {
+                tap(stream)
+                opened[address, default: []].append(loop.now)
+            }
             completion(result.map { $0 as any ByteStream })
         }
     }
