@@ -260,3 +260,43 @@ extension Bitfield {
         #expect(Double(toFast) > 0.7 * Double(total), "\(toFast) of \(total) bytes to the fast four; \(context.comment)")
     }
 }
+
+@Suite struct SimulationDeterminismTests {
+    /// The same seed gives the same run: every message the engine wrote, to whom and when, and every
+    /// event it reported. A different seed gives another.
+    @Test func sameSeedSameRun() throws {
+        func run(_ seed: UInt64) throws -> [String] {
+            let swarm = try SimulatedSwarm(seed: seed, length: 2 << 20, pieceLength: 32 * 1024)
+            var random = swarm.random.fork()
+            for index in 0..<50 {
+                var behaviour = SimulatedPeer.Behaviour(answerDelay: Double.random(in: 0...0.2, using: &random))
+                if index % 10 == 3 { behaviour.chokeCycle = (4, 2) }
+                if index == 7 { behaviour.corruptsBlocks = true }
+                if index % 9 == 4 { behaviour.pieces = .some(Set((0..<swarm.torrent.pieceCount).filter { _ in Bool.random(using: &random) })) }
+                swarm.addPeer(behaviour, host: .init(upload: Double.random(in: 8_000...64_000, using: &random), latency: Double.random(in: 0.005...0.05, using: &random)))
+            }
+            try swarm.makeEngine()
+            _ = try swarm.run(limit: 300)
+            let sent = swarm.allSent.map { "\($0.time) \($0.to) \($0.message.name)" }
+            let events = swarm.events.map { "\($0.time) \($0.event)".replacingOccurrences(of: swarm.directory, with: "DIR") }
+            return sent + events
+        }
+        let seed = SimulationSeed.value(default: 51)
+        let first = try run(seed)
+        #expect(first.count > 1000)
+        let again = try run(seed)
+        let difference = zip(first, again).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? (first.count == again.count ? nil : min(first.count, again.count))
+        let other = try run(seed + 1)
+        #expect(other != first)
+        // Swift seeds each Set and Dictionary from its address unless SWIFT_DETERMINISTIC_HASHING is
+        // set, and the engine's bookkeeping iterates some; scripts/test sets it.
+        if ProcessInfo.processInfo.environment["SWIFT_DETERMINISTIC_HASHING"] != nil {
+            #expect(difference == nil, "runs differ from entry \(difference ?? 0): \(difference.map { first[min($0, first.count - 1)] } ?? "") vs \(difference.map { again[min($0, again.count - 1)] } ?? ""); reproduce with TT_SIM_SEED=\(seed) SWIFT_DETERMINISTIC_HASHING=1")
+        } else {
+            withKnownIssue("without SWIFT_DETERMINISTIC_HASHING=1 set iteration order differs between runs", isIntermittent: true) {
+                #expect(difference == nil)
+            }
+        }
+    }
+}
