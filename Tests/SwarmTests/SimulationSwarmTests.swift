@@ -24,13 +24,15 @@ import Testing
         let liar = swarm.addPeer(.init(corruptsBlocks: true), host: host(256, 256))
         let silent = swarm.addPeer(.init(answers: false), host: host(16, 16))
         let leavers = (0..<5).map { _ in swarm.addPeer(.init(leavesAfterBytes: Int.random(in: 20_000...100_000, using: &random)), host: host(16, 128)) }
-        let chokers = (0..<5).map { _ in swarm.addPeer(.init(chokeCycle: (20, 10)), host: host(16, 128)) }
+        // The chokers and half the seeders speak BEP 6/10 (have_all, a reject for each request dropped).
+        let chokers = (0..<5).map { _ in swarm.addPeer(.init(chokeCycle: (20, 10), speaksExtensions: true), host: host(16, 128)) }
         for _ in 0..<8 {
             let pieces = Set((0..<swarm.torrent.pieceCount).filter { _ in Bool.random(using: &random) })
             swarm.addPeer(.init(pieces: .some(pieces)), host: host(16, 128))
         }
         while swarm.peers.count < 50 {
-            swarm.addPeer(.init(answerDelay: Double.random(in: 0...0.3, using: &random)), host: host(16, 128))
+            swarm.addPeer(.init(answerDelay: Double.random(in: 0...0.3, using: &random), speaksExtensions: swarm.peers.count % 2 == 0),
+                          host: host(16, 128))
         }
         let snubTimeout = 3.0
         try swarm.makeEngine { $0.snubTimeout = snubTimeout }
@@ -71,10 +73,9 @@ import Testing
             #expect(asked - cancelled <= 1, "\(silentRequests.map { $0.time }); \(context.comment)")
         }
         if let silentDrop, silentDrop.reason.contains("sent nothing"), let first = silentRequests.first {
+            // Dropped only after twice the timeout. (It may also outlive the download: in endgame its one
+            // request keeps being cancelled, and a peer with nothing in flight is not timed out.)
             #expect(silentDrop.time - first.time >= 2 * snubTimeout, context.comment)
-        } else {
-            // The download finished before the second timeout: the silent peer was snubbed, not yet dropped.
-            #expect(summary.progress.seconds - ((silentRequests.first?.time ?? 0) - 1000) < 2 * snubTimeout + 2, context.comment)
         }
 
         // The leavers reset mid-piece; what they left unfinished came from others (the data is whole).
@@ -83,10 +84,14 @@ import Testing
             #expect(leaver.blockBytesSent % (16 * 1024) != 0, "\(leaver.address) left on a block boundary; \(context.comment)")
         }
 
-        // Chokers: no request is sent to a peer that choked us and has not unchoked since.
+        // Chokers: asked while they unchoked; their rejects (BEP 6) did not stop the download.
         for choker in chokers {
             #expect(!swarm.requests(to: choker).isEmpty, context.comment)
         }
+        // Peers speaking BEP 6 were told have_none (we had nothing) after the extension handshake, never a bitfield.
+        let fastPeer = try #require(swarm.peers.first { $0.behaviour.speaksExtensions })
+        let toFastPeer = swarm.sent(to: fastPeer).map(\.message).filter { $0.name != "extended" }
+        #expect(toFastPeer.first == .haveNone && !toFastPeer.contains { $0.name == "bitfield" }, "\(toFastPeer.prefix(3).map(\.name)); \(context.comment)")
 
         // Endgame: duplicates, then cancels for the copies that were no longer needed.
         var firstAsked: [BlockRequest: [ObjectIdentifier: Double]] = [:]
