@@ -61,8 +61,8 @@ extension SwarmEngine {
             return
         }
         guard peer.uploadQueue.count < 1000 else { return }
+        // Served once the whole read is decoded (`received`), so requests that came together are read together.
         peer.uploadQueue.append(block)
-        serveUploads(peer)
     }
 
     /// Reads queued blocks off the loop while the stream keeps up (about 1 MiB buffered or being read
