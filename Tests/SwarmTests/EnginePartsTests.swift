@@ -78,6 +78,14 @@ import Tracker
         #expect(pipeline.depth == RequestPipeline.defaultPeerQueue)
     }
 
+    @Test func aQuickPeerKeepsAModestQueue() {
+        // Blocks back within milliseconds: 128 in flight already cover the delay; more only feeds the endgame.
+        var pipeline = RequestPipeline()
+        for _ in 0..<20 { pipeline.blockArrived(after: 0.01) }
+        pipeline.resize(rate: Double(200 << 20), peerQueue: 500, snubbed: false)
+        #expect(pipeline.depth == RequestPipeline.fastPeerDepth)
+    }
+
     @Test func aSlowOrSnubbedPeerGetsLittle() {
         var pipeline = RequestPipeline()
         pipeline.blockArrived(after: 0.05)
