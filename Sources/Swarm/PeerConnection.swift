@@ -1,4 +1,3 @@
-import Dispatch
 import Metainfo
 import Net
 import PeerWire
@@ -19,10 +18,6 @@ final class PeerConnection {
     var pipeline = RequestPipeline()
     /// Requests the peer sent us, served as the stream drains.
     var uploadQueue: [BlockInfo] = []
-    /// Bytes of blocks being read off the loop for this peer.
-    var bytesBeingRead = 0
-    /// Where this peer's disk reads run, in order.
-    let readQueue = DispatchQueue(label: "tt.swarm.upload")
 
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0
