@@ -11,8 +11,9 @@ extension Torrent {
     /// The legacy name of pad files made before BEP 47 had `attr` (BitComet and others).
     static let legacyPadPrefix = Array("_____padding_file_".utf8)
 
-    /// A name from the torrent: the text when it is UTF-8, else libtorrent's repair (each invalid
-    /// byte becomes `_`) together with the raw bytes.
+    /// A name from the torrent: the text when it is UTF-8, else libtorrent's repair together with the
+    /// raw bytes. libtorrent replaces each bad sequence (a lead byte and the continuation bytes it
+    /// claims, whatever they are) with one `_`, so `caf\xE9.txt` becomes `caf_xt`.
     static func decodeName(_ bytes: [UInt8]) -> (text: String, raw: [UInt8]?) {
         if let text = String(validatingUTF8Bytes: bytes) { return (text, nil) }
         var out = ""
@@ -25,12 +26,23 @@ extension Torrent {
                 out.unicodeScalars.append(scalar)
                 position += UTF8.width(scalar)
             case .error, .emptyInput:
+                let lead = bytes[position]
+                let claimed = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
                 out += "_"
-                position += 1
+                position += min(claimed, bytes.count - position)
                 decoder = UTF8()
             }
         }
         return (out, bytes)
+    }
+
+    /// A path component as `download` writes it: control characters become `_`, as libtorrent
+    /// writes them (the rest was repaired or refused when the torrent was read).
+    public static func diskComponent(_ component: String) -> String {
+        guard component.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return component }
+        var out = String.UnicodeScalarView()
+        for scalar in component.unicodeScalars { out.append(scalar.value < 0x20 || scalar.value == 0x7F ? "_" : scalar) }
+        return String(out)
     }
 
     static func attributes(_ value: BencodeValue?) -> String {
@@ -40,8 +52,18 @@ extension Torrent {
 
     static func checkedLength(_ value: BencodeValue?, field: String) throws(MetainfoError) -> Int64? {
         guard let value else { return nil }
-        if case .rawInteger(let digits) = value { throw .invalid("\(field) is written non-canonically or out of range (i\(digits)e)") }
-        guard let length = value.integerValue, length >= 0 else { throw .invalid("\(field) is not a non-negative integer") }
+        var length: Int64
+        switch value {
+        case .integer(let number): length = number
+        case .rawInteger(let digits):
+            // `i007e` reads as 7, as libtorrent reads it (the bencode warning says it is non-canonical).
+            guard let number = Int64(digits) else {
+                throw .rejected(MetainfoProblem(.fileTooLarge, "\(field) \(digits) does not fit in 64 bits"))
+            }
+            length = number
+        default: throw .invalid("\(field) is not an integer")
+        }
+        guard length >= 0 else { throw .invalid("\(field) is negative (\(length))") }
         guard length < maxFileLength else {
             throw .rejected(MetainfoProblem(.fileTooLarge, "\(field) \(length) is not below \(maxFileLength) (16 TiB − 16 KiB)"))
         }
