@@ -1,0 +1,166 @@
+import Bencode
+import Foundation
+import Metainfo
+import Testing
+
+/// The rules of man/tt-info.1 "VALIDATION RULES", one fixture per defect (scripts/fixtures-rules.py).
+@Suite struct ValidationRuleTests {
+    static let ruleFixtures: [(String, MetainfoRule)] = [
+        ("zero-length.torrent", .zeroLength),
+        ("integer-negative-zero.torrent", .zeroLength),
+        ("length-2-63-minus-1.torrent", .fileTooLarge),
+        ("length-beyond-64-bits.torrent", .fileTooLarge),
+        ("file-too-large-16tib.torrent", .fileTooLarge),
+        ("file-offsets-beyond-limit.torrent", .fileTooLarge),
+        ("too-many-pieces.torrent", .tooManyPieces),
+        ("piece-length-1-gib.torrent", .pieceLength),
+        ("zero-piece-length.torrent", .pieceLength),
+        ("piece-count-mismatch.torrent", .pieceCount),
+        ("pieces-not-multiple-of-20.torrent", .pieceCount),
+        ("empty-name.torrent", .badName),
+        ("name-dotdot.torrent", .badName),
+        ("no-files.torrent", .noFiles),
+        ("empty-path-list.torrent", .emptyPathList),
+        ("v2-piece-length-not-power-of-two.torrent", .v2PieceLength),
+        ("v2-piece-length-8k.torrent", .v2PieceLength),
+        ("v2-missing-piece-layers.torrent", .missingPieceLayer),
+        ("v2-piece-layer-short.torrent", .pieceLayerSize),
+        ("v2-piece-layer-not-matching-root.torrent", .pieceLayerRoot),
+        ("v2-piece-layer-for-unknown-root.torrent", .unknownPieceLayer),
+        ("v2-pieces-root-all-zeros.torrent", .badPiecesRoot),
+        ("v2-pieces-root-missing.torrent", .badPiecesRoot),
+        ("hybrid-file-sizes-differ.torrent", .hybridMismatch),
+        ("hybrid-file-names-differ.torrent", .hybridMismatch),
+        ("duplicate-key-different-values.torrent", .duplicateKey),
+        ("unsafe-path-dotdot.torrent", .unsafePath),
+        ("unsafe-path-dot.torrent", .unsafePath),
+        ("unsafe-path-absolute-name.torrent", .unsafePath),
+        ("unsafe-path-absolute-component.torrent", .unsafePath),
+        ("unsafe-path-empty-component.torrent", .unsafePath),
+        ("unsafe-path-separator-in-component.torrent", .unsafePath),
+        ("unsafe-path-backslash.torrent", .unsafePath),
+        ("unsafe-path-name-backslash.torrent", .unsafePath),
+        ("unsafe-path-nul.torrent", .unsafePath),
+        ("unsafe-path-drive-letter.torrent", .unsafePath),
+        ("duplicate-path.torrent", .duplicatePath),
+        ("path-both-file-and-folder.torrent", .fileAndFolder),
+        ("symlink-outside-torrent.torrent", .unsafeSymlink),
+    ]
+
+    @Test(arguments: ruleFixtures)
+    func fixtureBreaksItsRule(name: String, rule: MetainfoRule) throws {
+        let bytes = fixtureBytes("bad/\(name)")
+        try #require(!bytes.isEmpty, "missing fixture \(name)")
+        #expect(throws: MetainfoError.self, "\(name) loaded") { try Torrent(bytes: bytes) }
+        do {
+            _ = try Torrent(bytes: bytes)
+        } catch {
+            guard case .rejected(let problem) = error else { Issue.record("\(name): \(error) is not a rule"); return }
+            #expect(problem.rule == rule, "\(name): \(problem.message)")
+        }
+        if rule.severity == .ambiguous {
+            // Lenient: loaded, with the problem recorded and shown as a warning.
+            let torrent = try Torrent(bytes: bytes, lenient: true)
+            #expect(torrent.problems.map(\.rule).contains(rule))
+            #expect(torrent.warnings.contains { $0.contains(rule.kind) })
+        } else {
+            #expect(throws: MetainfoError.self) { try Torrent(bytes: bytes, lenient: true) }
+        }
+    }
+
+    @Test func everyRuleHasAFixtureAndAManPageRow() throws {
+        #expect(Set(Self.ruleFixtures.map(\.1)) == Set(MetainfoRule.allCases))
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let man = try String(contentsOf: url.appendingPathComponent("man/tt-info.1"), encoding: .utf8)
+        for rule in MetainfoRule.allCases {
+            #expect(man.contains(rule.kind.replacingOccurrences(of: "_", with: "\\(ul")) || man.contains(rule.kind), "tt-info.1 lacks \(rule.kind)")
+        }
+    }
+
+    @Test func hugeLengthIsAnErrorNamingTheFieldNotATrap() {
+        do {
+            _ = try Torrent(bytes: fixtureBytes("bad/length-2-63-minus-1.torrent"))
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains("info 'length' 9223372036854775807"), "\(error)")
+        }
+    }
+
+    @Test func nonCanonicalLengthReadsAsLibtorrentReadsIt() throws {
+        let torrent = try Torrent(bytes: fixtureBytes("bad/integer-leading-zero.torrent"))
+        #expect(torrent.files[0].length == 7)
+        #expect(torrent.warnings.contains { $0.contains("leading zero") })
+    }
+}
+
+/// BEP 47 attributes and names that are not UTF-8 or carry escape sequences.
+@Suite struct AttributeTests {
+    @Test func padFileWithoutPathIsNamedAsLibtorrentNamesIt() throws {
+        let torrent = try Torrent(bytes: fixtureBytes("good/bep47-pad-without-path.torrent"))
+        #expect(torrent.files.map(\.isPadding) == [false, true, false])
+        #expect(torrent.files[1].path == [".pad", "1"])
+        #expect(torrent.contentLength == 16383 + 100)
+        #expect(torrent.padLength == 1)
+        #expect(torrent.files[2].offset == 16384)
+    }
+
+    @Test func legacyPaddingFileNameIsAPadFile() throws {
+        let torrent = try Torrent(bytes: fixtureBytes("good/bep47-legacy-padding-file-name.torrent"))
+        #expect(torrent.files.map(\.isPadding) == [false, true, false])
+        #expect(torrent.contentLength == 16383 + 100)
+    }
+
+    @Test(arguments: ["good/bep47-symlink-without-length.torrent", "good/bep47-symlink-length-ignored.torrent"])
+    func symlinksHoldNoBytes(name: String) throws {
+        let torrent = try Torrent(bytes: fixtureBytes(name))
+        #expect(torrent.files.map(\.length) == [5, 0, 7])
+        #expect(torrent.files.map(\.offset) == [0, 5, 5])
+        #expect(torrent.files[1].isSymlink && torrent.files[1].symlinkTarget == ["a"])
+        #expect(torrent.pieceCount == 1)
+    }
+
+    @Test func executableAndHiddenAreRead() throws {
+        let torrent = try Torrent(bytes: fixtureBytes("good/bep47-executable-and-hidden.torrent"))
+        #expect(torrent.files.map(\.isExecutable) == [true, false, true])
+        #expect(torrent.files.map(\.isHidden) == [false, true, true])
+    }
+
+    @Test func namesThatAreNotUTF8AreRepairedAndShownEscaped() throws {
+        let torrent = try Torrent(bytes: fixtureBytes("good/name-not-utf8.torrent"))
+        #expect(torrent.name == "d_")
+        #expect(torrent.rawName == [0x64, 0xFF])
+        #expect(torrent.terminalName == "d\\xff")
+        #expect(torrent.files[0].path == ["caf_xt"])  // libtorrent's repair: one `_` per bad sequence
+        #expect(torrent.files[0].terminalPath == "caf\\xe9.txt")
+    }
+
+    @Test func escapeSequencesInNamesNeverReachTheTerminal() throws {
+        let torrent = try Torrent(bytes: fixtureBytes("good/name-with-ansi-escape.torrent"))
+        #expect(torrent.name == "\u{1B}[1mbold")  // exact for JSON
+        #expect(!torrent.terminalName.unicodeScalars.contains { $0.value < 0x20 })
+        #expect(torrent.terminalName == "\\u{1B}[1mbold")
+        #expect(torrent.files[1].terminalPath == "\\u{1B}]0;title\\u{7}")
+        #expect(Torrent.diskComponent(torrent.files[0].path[0]) == "_[2J_[31mred")
+    }
+}
+
+@Suite struct TerminalTextTests {
+    static let cases: [([UInt8], String)] = [
+        (Array("plain name.txt".utf8), "plain name.txt"),
+        (Array("caf\u{E9} ✓".utf8), "caf\u{E9} ✓"),
+        ([0x61, 0x1B, 0x5B, 0x33, 0x31, 0x6D, 0x62], "a\\u{1B}[31mb"),
+        ([0x61, 0x00, 0x62], "a\\u{0}b"),
+        (Array("a\nb\rc\td".utf8), "a\\nb\\rc\\td"),
+        ([0x61, 0xC2, 0x9B, 0x32, 0x4A], "a\\u{9B}2J"),            // 8-bit CSI
+        (Array("a\u{202E}gpj.exe".utf8), "a\\u{202E}gpj.exe"),     // right-to-left override
+        ([0x61, 0xFF, 0xC3, 0x28], "a\\xff\\xc3("),                // invalid UTF-8
+        ([0x7F], "\\u{7F}"),
+    ]
+
+    @Test(arguments: cases)
+    func escapes(bytes: [UInt8], expected: String) {
+        #expect(TerminalText.escape(bytes: bytes) == expected)
+        if let text = String(validatingUTF8Bytes: bytes) { #expect(text.terminalSafe == expected) }
+    }
+}
