@@ -73,7 +73,7 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
         case .zeroLength, .fileTooLarge: return "invalid length of torrent"
         case .tooManyPieces: return "too many pieces in torrent"
         case .pieceLength: return "invalid or missing 'piece length' entry in torrent file"
-        case .pieceCount: return "torrent file has an incorrect number of piece hashes"
+        case .pieceCount: return "incorrect number of piece hashes in torrent file"
         case .badName: return "missing name in torrent file"
         case .noFiles: return "no files in torrent"
         case .emptyPathList: return "missing name in torrent file"
@@ -84,10 +84,10 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
         case .unknownPieceLayer: return "loads, ignores the entry (tt: a sign of a damaged torrent)"
         case .badPiecesRoot: return "a v2 file entry has no root hash"
         case .hybridMismatch: return "the v1 and v2 file metadata does not match"
-        case .duplicateKey: return "loads, uses one of the values"
+        case .duplicateKey: return "loads, uses the first value"
         case .unsafePath: return "loads, drops or rewrites the component"
         case .duplicatePath, .fileAndFolder: return "loads, renames the file to NAME.1"
-        case .unsafeSymlink: return "loads, turns the link into one inside the torrent"
+        case .unsafeSymlink: return "loads, points the link at itself"
         }
     }
 }
