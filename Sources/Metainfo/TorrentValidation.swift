@@ -10,7 +10,7 @@ extension Torrent {
         var unsafe: [(String, UnsafePathReason)] = []
         if let reason = UnsafePathReason.check(name) {
             unsafe.append((name, reason))
-            problems.append(MetainfoProblem(.unsafePath, "'name' \"\(TerminalText.escape(name))\" has \(reason.rawValue)"))
+            problems.append(MetainfoProblem(.unsafePath, "unsafe path \"\(TerminalText.escape(name))\" ('name'): \(reason.rawValue)"))
         }
         guard isMultiFile else { return (problems, unsafe) }
         var filePaths = Set<[String]>()
@@ -21,7 +21,7 @@ extension Torrent {
             for component in file.path {
                 if let reason = UnsafePathReason.check(component) {
                     unsafe.append((file.displayPath, reason))
-                    problems.append(MetainfoProblem(.unsafePath, "file \(index) \"\(file.terminalPath)\" has \(reason.rawValue)"))
+                    problems.append(MetainfoProblem(.unsafePath, "unsafe path \"\(file.terminalPath)\" (file \(index)): \(reason.rawValue)"))
                     break
                 }
             }
