@@ -53,7 +53,7 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
         case .noFiles: return "a 'files' list or 'file tree' with at least one file"
         case .emptyPathList: return "every file (except pad files) has a non-empty 'path'"
         case .v2PieceLength: return "v2 piece length is a power of two of at least 16 KiB"
-        case .missingPieceLayer: return "every v2 file larger than a piece has its 'piece layers' entry"
+        case .missingPieceLayer: return "every v2 file larger than a piece has its 'piece layers' entry (a hybrid may have no 'piece layers' at all, as BEP 9 metadata comes)"
         case .pieceLayerSize: return "a piece layer holds one 32-byte hash per piece of its file"
         case .pieceLayerRoot: return "a piece layer's merkle root equals its file's 'pieces root'"
         case .badPiecesRoot: return "every v2 file with data has a 32-byte 'pieces root' that is not all zeros"

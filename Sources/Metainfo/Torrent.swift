@@ -191,7 +191,10 @@ public struct Torrent: Sendable {
             }
         }
         self.pieceLayers = layers
-        if hasV2 && root["info"] != nil {
+        // A hybrid without any 'piece layers' is what BEP 9 metadata gives (tt download wraps it in
+        // a .torrent): its v1 hashes verify the data, so only present layers are checked.
+        let layersOptional = hasV1 && root["piece layers"] == nil
+        if hasV2 && root["info"] != nil && !layersOptional {
             try Torrent.checkPieceLayers(layers, files: self.files, pieceLength: pieceLength)
         }
 

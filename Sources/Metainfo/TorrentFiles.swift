@@ -1,5 +1,14 @@
 import Bencode
 
+/// The keys of a v1 file entry, as bytes.
+enum FileKey {
+    static let length = Array("length".utf8)
+    static let path = Array("path".utf8)
+    static let utf8Path = Array("path.utf-8".utf8)
+    static let attr = Array("attr".utf8)
+    static let symlinkPath = Array("symlink path".utf8)
+}
+
 /// Reading the file lists: v1 `length`/`files` (with BEP 47 attributes) and the BEP 52 `file tree`.
 extension Torrent {
     /// libtorrent refuses any file of this length or more (its file offsets are 44 bits of 16 KiB blocks).
@@ -101,25 +110,38 @@ extension Torrent {
         files.reserveCapacity(list.count)
         var offset: Int64 = 0
         for (index, item) in list.enumerated() {
-            guard case .dictionary = item else { throw .invalid("file \(index) of 'files' is not a dictionary") }
-            let attr = attributes(item["attr"])
+            guard case .dictionary(let entries) = item else { throw .invalid("file \(index) of 'files' is not a dictionary") }
+            // One pass over the entry's keys (first occurrence wins): this runs for every file.
+            var lengthValue: BencodeValue?, pathValue: BencodeValue?, utf8PathValue: BencodeValue?
+            var attrValue: BencodeValue?, linkValue: BencodeValue?
+            for entry in entries {
+                switch entry.key {
+                case FileKey.length: if lengthValue == nil { lengthValue = entry.value }
+                case FileKey.path: if pathValue == nil { pathValue = entry.value }
+                case FileKey.utf8Path: if utf8PathValue == nil { utf8PathValue = entry.value }
+                case FileKey.attr: if attrValue == nil { attrValue = entry.value }
+                case FileKey.symlinkPath: if linkValue == nil { linkValue = entry.value }
+                default: break
+                }
+            }
+            let attr = attributes(attrValue)
             var isPad = attr.contains("p")
             let isLink = attr.contains("l")
             // BEP 47: a symlink's length is meaningless (libtorrent reads it as 0), and it may be absent.
-            var length = try checkedLength(item["length"], field: "file \(index) 'length'")
+            var length = try checkedLength(lengthValue, field: "file \(index) 'length'")
             if isLink { length = 0 }
             guard let length else { throw .invalid("file \(index) has no 'length'") }
             var path: [String]
             var raw: [[UInt8]]? = nil
-            if let decoded = components(item["path.utf-8"] ?? item["path"]) {
+            let givenPath = utf8PathValue ?? pathValue
+            if let decoded = components(givenPath) {
                 (path, raw) = decoded
-            } else if isPad && item["path"] == nil {
+            } else if isPad && givenPath == nil {
                 path = []
             } else {
                 throw .invalid("file \(index) has no 'path' list of strings")
             }
-            if let last = (item["path.utf-8"] ?? item["path"])?.listValue?.last?.bytesValue,
-               last.starts(with: legacyPadPrefix) {
+            if let last = givenPath?.listValue?.last?.bytesValue, last.starts(with: legacyPadPrefix) {
                 isPad = true
             }
             if path.isEmpty {
@@ -128,7 +150,7 @@ extension Torrent {
                 path = [".pad", String(length)]
             }
             var target: [String]? = nil
-            if isLink, let link = components(item["symlink path"]) { target = link.path }
+            if isLink, let link = components(linkValue) { target = link.path }
             let (end, overflow) = offset.addingReportingOverflow(length)
             guard !overflow, end < Int64.max / 2 else {
                 throw .rejected(MetainfoProblem(.fileTooLarge, "the file lengths add up beyond 2^62 at file \(index)"))

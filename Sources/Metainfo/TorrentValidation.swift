@@ -54,32 +54,55 @@ extension Torrent {
     }
 
     /// Dictionaries inside `info` with a key given twice with different values: which one a client
-    /// uses is a guess (the info hash covers both).
-    static func duplicateKeys(_ value: BencodeValue, path: String = "info") -> [MetainfoProblem] {
+    /// uses is a guess (the info hash covers both). A quick pass without strings first: this walks
+    /// every file entry of large torrents.
+    static func duplicateKeys(_ value: BencodeValue) -> [MetainfoProblem] {
+        guard hasDuplicateKey(value) else { return [] }
+        var problems: [MetainfoProblem] = []
+        describeDuplicateKeys(value, path: "info", into: &problems)
+        return problems
+    }
+
+    static func hasDuplicateKey(_ value: BencodeValue) -> Bool {
         switch value {
         case .dictionary(let entries):
-            var problems: [MetainfoProblem] = []
-            var seen: [[UInt8]: BencodeValue] = [:]
-            for entry in entries {
-                let key = TerminalText.escape(bytes: entry.key)
-                if let earlier = seen[entry.key] {
-                    if earlier != entry.value { problems.append(MetainfoProblem(.duplicateKey, "\(path) has the key '\(key)' twice with different values")) }
-                } else {
-                    seen[entry.key] = entry.value
+            if entries.count <= 16 {
+                for (index, entry) in entries.enumerated() {
+                    for other in entries[(index + 1)...] where other.key == entry.key && other.value != entry.value { return true }
                 }
-                problems += duplicateKeys(entry.value, path: "\(path).\(key)")
+            } else {
+                // Large dictionaries (a folder of a v2 file tree, piece layers): hash the keys.
+                var seen: [[UInt8]: BencodeValue] = [:]
+                for entry in entries {
+                    if let earlier = seen.updateValue(entry.value, forKey: entry.key), earlier != entry.value { return true }
+                }
             }
-            return problems
+            return entries.contains { hasDuplicateKey($0.value) }
         case .list(let items):
-            // File lists can be long; only nested dictionaries can hold duplicates.
-            var problems: [MetainfoProblem] = []
-            for (index, item) in items.enumerated() where item.dictionaryEntries != nil || item.listValue != nil {
-                problems += duplicateKeys(item, path: "\(path)[\(index)]")
-                if problems.count > 10 { break }
+            return items.contains { item in
+                switch item { case .dictionary, .list: return hasDuplicateKey(item); default: return false }
             }
-            return problems
         default:
-            return []
+            return false
+        }
+    }
+
+    static func describeDuplicateKeys(_ value: BencodeValue, path: String, into problems: inout [MetainfoProblem]) {
+        guard problems.count < 10, hasDuplicateKey(value) else { return }
+        switch value {
+        case .dictionary(let entries):
+            for (index, entry) in entries.enumerated() {
+                let key = TerminalText.escape(bytes: entry.key)
+                if entries[(index + 1)...].contains(where: { $0.key == entry.key && $0.value != entry.value }),
+                   !entries[..<index].contains(where: { $0.key == entry.key }) {
+                    problems.append(MetainfoProblem(.duplicateKey, "\(path) has the key '\(key)' twice with different values"))
+                }
+                describeDuplicateKeys(entry.value, path: "\(path).\(key)", into: &problems)
+            }
+        case .list(let items):
+            for (index, item) in items.enumerated() { describeDuplicateKeys(item, path: "\(path)[\(index)]", into: &problems) }
+        default:
+            break
         }
     }
 
