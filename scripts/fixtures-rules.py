@@ -90,6 +90,10 @@ w(bad, "v2-piece-layer-not-matching-root.torrent", mutate(v2, lambda e: e[b'piec
 w(bad, "v2-piece-layer-for-unknown-root.torrent", mutate(v2, lambda e: e[b'piece layers'].__setitem__(b'\x05' * 32, b'\x00' * 64)))
 w(bad, "v2-pieces-root-all-zeros.torrent", mutate(v2, lambda e: leaf(e, b'readme.txt').__setitem__(b'pieces root', b'\x00' * 32)))
 w(bad, "v2-pieces-root-missing.torrent", mutate(v2, lambda e: leaf(e, b'readme.txt').pop(b'pieces root')))
+LEAF = b'd0:d6:lengthi10e11:pieces root32:' + b'\x07' * 32 + b'ee'
+def v2tree(tree): return b'd4:infod9:file tree' + tree + b'12:meta versioni2e4:name1:d12:piece lengthi16384eee'
+w(bad, "v2-file-tree-unsorted.torrent", v2tree(b'd1:b' + LEAF + b'1:a' + LEAF + b'e'))
+w(bad, "v2-file-tree-name-twice.torrent", v2tree(b'd1:a' + LEAF + b'1:a' + LEAF + b'e'))
 w(bad, "hybrid-file-sizes-differ.torrent", mutate(hybrid, lambda e: e[b'info'][b'files'][0].__setitem__(b'length', e[b'info'][b'files'][0][b'length'] - 1)))
 w(bad, "hybrid-file-names-differ.torrent", mutate(hybrid, lambda e: e[b'info'][b'files'][0].__setitem__(b'path', [b'data', b'z.bin'])))
 

@@ -22,6 +22,7 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
     case pieceLayerRoot = "piece_layer_mismatch"
     case badPiecesRoot = "bad_pieces_root"
     case unknownPieceLayer = "unknown_piece_layer"
+    case unsortedFileTree = "unsorted_file_tree"
     case hybridMismatch = "hybrid_mismatch"
     // Ambiguous: refused unless `info --lenient`
     case duplicateKey = "duplicate_key"
@@ -58,6 +59,7 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
         case .pieceLayerRoot: return "a piece layer's merkle root equals its file's 'pieces root'"
         case .badPiecesRoot: return "every v2 file with data has a 32-byte 'pieces root' that is not all zeros"
         case .unknownPieceLayer: return "every 'piece layers' entry belongs to a file of the torrent"
+        case .unsortedFileTree: return "the names in each folder of 'file tree' are sorted and unique"
         case .hybridMismatch: return "a hybrid's v1 'files' and v2 'file tree' list the same files, sizes and order"
         case .duplicateKey: return "no dictionary in 'info' has a key twice with different values"
         case .unsafePath: return "no path component is empty, '.', '..', absolute, or holds '/', '\\\\', NUL or a drive letter"
@@ -83,6 +85,7 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
         case .pieceLayerRoot: return "loads; the layer is found bad only when used (tt: checked on load)"
         case .unknownPieceLayer: return "loads, ignores the entry (tt: a sign of a damaged torrent)"
         case .badPiecesRoot: return "a v2 file entry has no root hash"
+        case .unsortedFileTree: return "invalid bencoding"
         case .hybridMismatch: return "the v1 and v2 file metadata does not match"
         case .duplicateKey: return "loads, uses the first value"
         case .unsafePath: return "loads, drops or rewrites the component"

@@ -172,6 +172,10 @@ extension Torrent {
         func walk(_ node: BencodeValue, _ path: [String], _ raw: [[UInt8]], _ depth: Int) throws(MetainfoError) {
             guard depth < 64 else { throw .invalid("'file tree' is nested too deep") }
             guard let entries = node.dictionaryEntries else { throw .invalid("'file tree' node \(path.joined(separator: "/")) is not a dictionary") }
+            // BEP 52 lists files in key order: out of order or twice, the order is a guess (libtorrent refuses it).
+            for (earlier, later) in zip(entries, entries.dropFirst()) where !earlier.key.lexicographicallyPrecedes(later.key) {
+                throw .rejected(MetainfoProblem(.unsortedFileTree, "'file tree' folder '\(TerminalText.escape(path.joined(separator: "/")))' has '\(TerminalText.escape(bytes: later.key))' after '\(TerminalText.escape(bytes: earlier.key))' (names must be sorted and unique)"))
+            }
             for entry in entries {
                 if entry.key.isEmpty {
                     let field = "file tree entry '\(path.joined(separator: "/"))'"

@@ -29,6 +29,8 @@ import Testing
         ("v2-piece-layer-for-unknown-root.torrent", .unknownPieceLayer),
         ("v2-pieces-root-all-zeros.torrent", .badPiecesRoot),
         ("v2-pieces-root-missing.torrent", .badPiecesRoot),
+        ("v2-file-tree-unsorted.torrent", .unsortedFileTree),
+        ("v2-file-tree-name-twice.torrent", .unsortedFileTree),
         ("hybrid-file-sizes-differ.torrent", .hybridMismatch),
         ("hybrid-file-names-differ.torrent", .hybridMismatch),
         ("duplicate-key-different-values.torrent", .duplicateKey),
