@@ -103,6 +103,8 @@ w(good, "hybrid-without-piece-layers.torrent", mutate(hybrid, lambda e: e.pop(b'
 # --- ambiguous: libtorrent loads them and guesses; tt refuses unless `info --lenient` ----------
 w(bad, "duplicate-key-different-values.torrent",
   b"d8:announce30:" + TR.encode() + b"4:infod6:lengthi10e4:name1:a4:name1:b12:piece lengthi16384e6:pieces20:" + H + b"ee")
+w(bad, "duplicate-top-level-announce.torrent",
+  b"d8:announce30:" + TR.encode() + b"8:announce30:http://127.0.0.9:6969/announce4:infod6:lengthi10e4:name1:a12:piece lengthi16384e6:pieces20:" + H + b"ee")
 w(bad, "unsafe-path-backslash.torrent", multi([F(["a\\..\\b"])]))
 w(bad, "unsafe-path-nul.torrent", multi([F(["a\x00b"])]))
 w(bad, "unsafe-path-drive-letter.torrent", multi([F(["C:", "x"])]))

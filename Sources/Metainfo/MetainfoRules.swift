@@ -61,7 +61,7 @@ public enum MetainfoRule: String, CaseIterable, Sendable {
         case .unknownPieceLayer: return "every 'piece layers' entry belongs to a file of the torrent"
         case .unsortedFileTree: return "the names in each folder of 'file tree' are sorted and unique"
         case .hybridMismatch: return "a hybrid's v1 'files' and v2 'file tree' list the same files, sizes and order"
-        case .duplicateKey: return "no dictionary in 'info' has a key twice with different values"
+        case .duplicateKey: return "no dictionary has a key twice with different values"
         case .unsafePath: return "no path component is empty, '.', '..', absolute, or holds '/', '\\\\', NUL or a drive letter"
         case .duplicatePath: return "no two files share a path"
         case .fileAndFolder: return "no path is both a file and a folder"

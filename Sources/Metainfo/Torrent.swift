@@ -223,7 +223,9 @@ public struct Torrent: Sendable {
 
         // Ambiguous torrents: refused unless lenient, then each problem is a warning.
         var (problems, unsafe) = Torrent.pathProblems(name: name, files: self.files, isMultiFile: isMultiFile)
-        problems = Torrent.duplicateKeys(info) + problems
+        // Duplicate keys anywhere (two 'info' or 'announce' keys are as much a guess as two 'name's).
+        let whole = root.dictionaryEntries?.isEmpty == false
+        problems = Torrent.duplicateKeys(whole ? root : info, label: whole ? "the torrent" : "info") + problems
         self.unsafePaths = unsafe.map { (path: $0.0, reason: $0.1) }
         self.problems = problems
         if let first = problems.first, !lenient { throw .rejected(first) }

@@ -53,13 +53,13 @@ extension Torrent {
         return true
     }
 
-    /// Dictionaries inside `info` with a key given twice with different values: which one a client
+    /// Dictionaries with a key given twice with different values: which one a client
     /// uses is a guess (the info hash covers both). A quick pass without strings first: this walks
     /// every file entry of large torrents.
-    static func duplicateKeys(_ value: BencodeValue) -> [MetainfoProblem] {
+    static func duplicateKeys(_ value: BencodeValue, label: String) -> [MetainfoProblem] {
         guard hasDuplicateKey(value) else { return [] }
         var problems: [MetainfoProblem] = []
-        describeDuplicateKeys(value, path: "info", into: &problems)
+        describeDuplicateKeys(value, path: label, into: &problems)
         return problems
     }
 
@@ -97,7 +97,7 @@ extension Torrent {
                    !entries[..<index].contains(where: { $0.key == entry.key }) {
                     problems.append(MetainfoProblem(.duplicateKey, "\(path) has the key '\(key)' twice with different values"))
                 }
-                describeDuplicateKeys(entry.value, path: "\(path).\(key)", into: &problems)
+                describeDuplicateKeys(entry.value, path: path == "the torrent" ? key : "\(path).\(key)", into: &problems)
             }
         case .list(let items):
             for (index, item) in items.enumerated() { describeDuplicateKeys(item, path: "\(path)[\(index)]", into: &problems) }

@@ -34,6 +34,7 @@ import Testing
         ("hybrid-file-sizes-differ.torrent", .hybridMismatch),
         ("hybrid-file-names-differ.torrent", .hybridMismatch),
         ("duplicate-key-different-values.torrent", .duplicateKey),
+        ("duplicate-top-level-announce.torrent", .duplicateKey),
         ("unsafe-path-dotdot.torrent", .unsafePath),
         ("unsafe-path-dot.torrent", .unsafePath),
         ("unsafe-path-absolute-name.torrent", .unsafePath),
