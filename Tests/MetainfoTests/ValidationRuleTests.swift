@@ -167,3 +167,56 @@ import Testing
         if let text = String(validatingUTF8Bytes: bytes) { #expect(text.terminalSafe == expected) }
     }
 }
+
+/// Every fixture, mutated many ways (seeded, so reproducible): reading it may fail, never trap.
+/// Integers are swapped for the values that break arithmetic (2^63−1, 2^62, −1, 0).
+@Suite struct MutationTests {
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let extremes = ["9223372036854775807", "4611686018427387904", "17592186028031", "-1", "0", "16384", "1"]
+
+    @Test func mutatedFixturesNeverTrap() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        var rng = SplitMix(state: 47)
+        var loaded = 0
+        for folder in ["good", "bad"] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: url.appendingPathComponent("Fixtures/\(folder)").path)
+            for name in names.sorted() where name.hasSuffix(".torrent") {
+                let bytes = fixtureBytes("\(folder)/\(name)")
+                guard bytes.count < 100_000 else { continue }
+                // Where the integers are: `i` followed by digits.
+                let integers = bytes.indices.filter { bytes[$0] == UInt8(ascii: "i") && $0 + 1 < bytes.count && (bytes[$0 + 1] == UInt8(ascii: "-") || (48...57).contains(bytes[$0 + 1])) }
+                for _ in 0..<60 {
+                    var mutated = bytes
+                    if !integers.isEmpty && Bool.random(using: &rng) {
+                        let start = integers.randomElement(using: &rng)! + 1
+                        guard let end = mutated[start...].firstIndex(of: UInt8(ascii: "e")) else { continue }
+                        mutated.replaceSubrange(start..<end, with: Array(Self.extremes.randomElement(using: &rng)!.utf8))
+                    } else if !mutated.isEmpty {
+                        for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                            mutated[Int.random(in: 0..<mutated.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                        }
+                    }
+                    guard let torrent = try? Torrent(bytes: mutated, lenient: true) else { continue }
+                    loaded += 1
+                    _ = torrent.terminalName
+                    _ = torrent.files.map(\.terminalPath)
+                    _ = (torrent.contentLength, torrent.padLength, torrent.layout.lastPieceLength)
+                    for piece in torrent.layout.indices.suffix(2) { _ = (torrent.pieceHash(piece), torrent.layout.blockCount(of: piece)) }
+                    _ = MagnetLink(torrent: torrent).link
+                }
+            }
+        }
+        #expect(loaded > 100, "too few mutants loaded (\(loaded)) for this to test anything")
+    }
+}
