@@ -122,3 +122,6 @@ w(good, "bep47-symlink-length-ignored.torrent", multi([F(["a"], 5), F(["l"], 100
 w(good, "bep47-executable-and-hidden.torrent", multi([F(["run.sh"], 5, attr="x"), F([".hidden"], 7, attr="h"), F(["both"], 9, attr="xh")]))
 w(good, "name-not-utf8.torrent", multi([F([b"caf\xe9.txt"], 5), F(["b"], 7)], name=b"d\xff"))
 w(good, "name-with-ansi-escape.torrent", multi([F(["\x1b[2J\x1b[31mred"], 5), F(["\x1b]0;title\x07"], 7)], name="\x1b[1mbold"))
+# `name.utf-8` and `path.utf-8` win over `name` and `path` (both read them first).
+w(good, "name-utf8-keys-preferred.torrent", b"d4:infod5:filesld6:lengthi5e4:pathl4:caf\xe9e10:path.utf-8l5:caf\xc3\xa9eee"
+  b"4:name2:d\xff10:name.utf-83:d\xc3\xa912:piece lengthi16384e6:pieces20:" + H + b"ee")
