@@ -83,6 +83,7 @@ public final class PieceStore: @unchecked Sendable {
             }
             guard ftruncate(fd, off_t(file.length)) == 0 else { throw .io(path: path, operation: "ftruncate", errno: errno) }
         }
+        try SymlinkMaker.makeLinks(layout: layout, contentPath: contentPath)  // BEP 47 `l`, inside only
     }
 
     /// `mkdir -p` for the folders between `root` and `path`, refusing to walk through symlinks that leave `root`.

@@ -200,6 +200,31 @@ import Testing
         #expect(theirAttributes.contains("x") && theirAttributes.contains("l"), "\(theirAttributes)")
     }
 
+    /// A torrent with an executable and a symlink, seeded by libtorrent, downloaded by tt: the data
+    /// arrives byte for byte, the executable keeps its bit, the link is made inside the folder.
+    @Test func downloadFromLibtorrentAppliesAttributes() throws {
+        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        let directory = TemporaryDirectory()
+        let script = directory.write("src/set/bin/run.sh", pseudoRandomBytes(count: 40_000, seed: 31))
+        chmod(script, 0o755)
+        directory.write("src/set/data/a.bin", pseudoRandomBytes(count: 70_000, seed: 32))
+        try FileManager.default.createSymbolicLink(atPath: directory.file("src/set/link"), withDestinationPath: "data/a.bin")
+        let created = CLI.run(["create", "src/set", "--no-date", "--hybrid", "--piece-size", "16K", "-o", "set.torrent"], cwd: directory.path)
+        try #require(created.code == 0, "\(created.stderr)")
+        let port = freePort(host: "127.0.0.2")
+        let seeder = try Seeders.libtorrentSeeder(torrent: directory.file("set.torrent"), dataFolder: directory.file("src"), host: "127.0.0.2", port: port)
+        defer { seeder.stop() }
+        try #require(waitForTCP(host: "127.0.0.2", port: port), "libtorrent: \(seeder.log)")
+        let result = runCommand(ttExecutable, ["download", directory.file("set.torrent"), "-o", directory.file("out"),
+                                               "--peer", "127.0.0.2:\(port)", "--no-trackers", "-q"], timeout: 120)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(readBytes(directory.file("out/set/bin/run.sh")) == readBytes(script))
+        #expect(readBytes(directory.file("out/set/data/a.bin")) == readBytes(directory.file("src/set/data/a.bin")))
+        var info = stat()
+        #expect(stat(directory.file("out/set/bin/run.sh"), &info) == 0 && info.st_mode & 0o100 != 0, "run.sh lost its x bit")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: directory.file("out/set/link")) == "data/a.bin")
+    }
+
     // MARK: - tt info's verdicts on the command line
 
     @Test func ambiguousTorrentIsPrintedThenRefusedUnlessLenient() throws {
