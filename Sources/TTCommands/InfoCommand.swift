@@ -92,14 +92,18 @@ struct InfoCommand: Command {
             }
         }
         for (index, seed) in torrent.webSeeds.enumerated() { row(index == 0 ? "web seeds" : "", seed.terminalSafe) }
-        let realFiles = torrent.files.filter { !$0.isPadding }
+        // Each file with its index in the torrent's list (pad files count, as in BEP 53 and `download --files`).
+        let realFiles = torrent.files.enumerated().filter { !$0.element.isPadding }
         let padCount = torrent.files.count - realFiles.count
         row("files", "\(realFiles.count)" + (padCount > 0 ? " (+\(padCount) pad files)" : ""))
         let shown = realFiles.prefix(1000)
-        let width = shown.map { Format.bytes($0.length).count }.max() ?? 0
-        for file in shown {
+        let width = shown.map { Format.bytes($0.element.length).count }.max() ?? 0
+        let indexWidth = String(shown.last?.offset ?? 0).count
+        for (index, file) in shown {
             let size = Format.bytes(file.length)
-            var line = "  " + String(repeating: " ", count: width - size.count) + size + "  " + file.terminalPath
+            let number = String(index)
+            var line = "  " + String(repeating: " ", count: indexWidth - number.count) + number + "  "
+                + String(repeating: " ", count: width - size.count) + size + "  " + file.terminalPath
             if let target = file.symlinkTarget { line += " -> " + TerminalText.escape(target.joined(separator: "/")) }
             let shownAttributes = file.attributes.filter { $0 != "l" }
             if !shownAttributes.isEmpty { line += "  [\(shownAttributes)]" }
@@ -139,7 +143,7 @@ enum TorrentView {
             JSONField("trackers", .array(torrent.trackerTiers.map { .array($0.map(JSONValue.string)) })),
             JSONField("web_seeds", .array(torrent.webSeeds.map(JSONValue.string))),
             JSONField("file_count", .int(torrent.files.filter { !$0.isPadding }.count)),
-            JSONField("files", .array(torrent.files.map(file))),
+            JSONField("files", .array(torrent.files.enumerated().map { file($0.element, index: $0.offset) })),
             JSONField("magnet", .string(MagnetLink(torrent: torrent).link)),
             JSONField("warnings", .array(torrent.warnings.map(JSONValue.string))),
             JSONField("problems", .array(torrent.problems.map { .object([JSONField("kind", .string($0.rule.kind)),
@@ -153,8 +157,9 @@ enum TorrentView {
         return .object(fields)
     }
 
-    static func file(_ file: TorrentFile) -> JSONValue {
+    static func file(_ file: TorrentFile, index: Int) -> JSONValue {
         .object([
+            JSONField("index", .int(index)),
             JSONField("path", .string(file.displayPath)),
             JSONField("path_components", .array(file.path.map(JSONValue.string))),
             JSONField("size", .int(file.length)),
