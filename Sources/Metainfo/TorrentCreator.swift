@@ -45,7 +45,7 @@ public struct TorrentCreator: Sendable {
             switch self {
             case .noSuchPath(let path): return "\(path): no such file or directory"
             case .unreadable(let path, let why): return "\(path): \(why)"
-            case .empty(let path): return "\(path): no files to put in a torrent"
+            case .empty(let path): return "\(path): no data to put in a torrent (no files, or every file is empty)"
             case .badPieceLength(let length): return "piece size \(length) must be a power of two of at least 16 KiB"
             }
         }
@@ -119,6 +119,8 @@ public struct TorrentCreator: Sendable {
         let (scannedName, files, isDirectory) = try Self.scan(root)
         let name = options.name ?? scannedName
         let total = files.reduce(Int64(0)) { $0 + $1.length }
+        // A torrent must hold at least one byte (tt-info(1) rule zero_length; libtorrent agrees).
+        guard total > 0 else { throw .empty(root) }
         let pieceLength = options.pieceLength ?? Self.automaticPieceLength(totalLength: total)
         guard pieceLength >= 16 * 1024, pieceLength & (pieceLength - 1) == 0 else { throw .badPieceLength(pieceLength) }
 
