@@ -15,6 +15,18 @@ public enum TerminalText {
         return out
     }
 
+    /// Escapes the characters of text laid out in lines: like `escape(_:)`, but newlines and tabs
+    /// stay. The last line of defence in every command's text output and messages.
+    public static func escapeKeepingLayout(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { needsEscape($0) && $0 != "\n" && $0 != "\t" }) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 8)
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" || scalar == "\t" { out.unicodeScalars.append(scalar) } else { append(scalar, to: &out) }
+        }
+        return out
+    }
+
     /// Escapes raw bytes: valid UTF-8 runs as `escape(_:)` does, every other byte as `\xNN`.
     public static func escape<C: Collection>(bytes: C) -> String where C.Element == UInt8 {
         if let text = String(validating: bytes, as: UTF8.self) { return escape(text) }

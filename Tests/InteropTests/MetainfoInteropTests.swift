@@ -1,3 +1,4 @@
+import Bencode
 import Foundation
 import JSON
 import Metainfo
@@ -269,6 +270,18 @@ import Testing
         let created = CLI.run(["create", "data", "--no-date", "--name", "\u{1B}[31mx", "-o", "x.torrent"], cwd: directory.path)
         #expect(created.code == 0, "\(created.stderr)")
         #expect(!created.stdout.contains(0x1B) && created.stdoutText.contains("\\u{1B}[31mx"), "\(created.stdoutText)")
+    }
+
+    /// The last line of defence: every command's text output and messages (here verify's, which prints
+    /// the name as it is) pass through TerminalText, so no command can forget.
+    @Test func everyCommandsTextOutputIsEscaped() throws {
+        let directory = TemporaryDirectory()
+        directory.write("d/x", [0])
+        let verify = CLI.run(["verify", "--torrent", fixture("good/name-with-ansi-escape.torrent"), directory.file("d")])
+        #expect(verify.code == 1, "\(verify.code) \(verify.stderr)")  // the check ran: its files are missing
+        #expect(!verify.stdout.contains(0x1B) && !verify.stderr.contains("\u{1B}"), "\(verify.stdoutText) \(verify.stderr)")
+        #expect(verify.stdoutText.contains("\\u{1B}[1mbold") || verify.stderr.contains("\\u{1B}[1mbold"), "\(verify.stdoutText) \(verify.stderr)")
+        #expect(TerminalText.escapeKeepingLayout("a\tb\nc\u{1B}[2J") == "a\tb\nc\\u{1B}[2J")
     }
 
     /// download, seed and verify refuse ambiguous and invalid torrents before touching the disk.
