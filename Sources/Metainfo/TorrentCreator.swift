@@ -55,9 +55,10 @@ public struct TorrentCreator: Sendable {
     public init(options: Options) { self.options = options }
 
     /// Lists the files below `root` (or `root` itself) in canonical order. Executables get BEP 47's
-    /// `x`; a symlink whose target stays inside the folder becomes a BEP 47 link (`l`), any other
-    /// symlink is followed (its content goes in the torrent, as mktorrent does).
-    public static func scan(_ root: String) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
+    /// `x`; a symlink whose target stays inside the folder becomes a BEP 47 link (`l`); a symlink
+    /// leading outside (or nowhere) is left out and reported through `skipped`: `tt seed` and
+    /// `tt verify` never read through such a link, so a torrent holding it could not be served.
+    public static func scan(_ root: String, skipped: ((String) -> Void)? = nil) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else { throw .noSuchPath(root) }
         let name = (root as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? root
@@ -77,14 +78,17 @@ public struct TorrentCreator: Sendable {
                 let full = folder + "/" + child
                 var link = stat()
                 guard lstat(full, &link) == 0 else { continue }
-                if link.st_mode & S_IFMT == S_IFLNK, let target = realPath(full),
-                   target.hasPrefix(realRoot + "/") {
+                if link.st_mode & S_IFMT == S_IFLNK {
+                    guard let target = realPath(full), target.hasPrefix(realRoot + "/") else {
+                        skipped?((relative + [child]).joined(separator: "/"))
+                        continue
+                    }
                     let inside = target.dropFirst(realRoot.count + 1).split(separator: "/").map(String.init)
                     files.append(InputFile(path: relative + [child], diskPath: full, length: 0, attributes: "l", symlinkTarget: inside))
                     continue
                 }
                 var info = stat()
-                guard stat(full, &info) == 0 else { continue }  // a dangling link: nothing to share
+                guard stat(full, &info) == 0 else { continue }
                 if info.st_mode & S_IFMT == S_IFDIR {
                     try walk(full, relative + [child], depth: depth + 1)
                 } else if info.st_mode & S_IFMT == S_IFREG {
@@ -115,8 +119,9 @@ public struct TorrentCreator: Sendable {
     }
 
     /// Creates the torrent's bytes. `progress` gets (bytes hashed, total bytes).
-    public func create(path root: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws(CreateError) -> [UInt8] {
-        let (scannedName, files, isDirectory) = try Self.scan(root)
+    public func create(path root: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil,
+                       skipped: ((String) -> Void)? = nil) throws(CreateError) -> [UInt8] {
+        let (scannedName, files, isDirectory) = try Self.scan(root, skipped: skipped)
         let name = options.name ?? scannedName
         let total = files.reduce(Int64(0)) { $0 + $1.length }
         // A torrent must hold at least one byte (tt-info(1) rule zero_length; libtorrent agrees).

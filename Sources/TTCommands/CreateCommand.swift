@@ -63,7 +63,8 @@ struct CreateCommand: Command {
         let started = Date()
         let bytes: [UInt8]
         do {
-            bytes = try TorrentCreator(options: options).create(path: path) { done, total in bar.update(done: done, total: total) }
+            bytes = try TorrentCreator(options: options).create(path: path, progress: { done, total in bar.update(done: done, total: total) },
+                                                                skipped: { invocation.warn("left out \"\(TerminalText.escape($0))\": a symlink that leads outside \(TerminalText.escape(arguments.positionals[0])) or nowhere") })
         } catch {
             bar.finish()
             switch error {

@@ -185,10 +185,16 @@ import Testing
         chmod(script, 0o755)
         directory.write("set/data/a.bin", pseudoRandomBytes(count: 70_000, seed: 22))
         try FileManager.default.createSymbolicLink(atPath: directory.file("set/link"), withDestinationPath: "data/a.bin")
+        directory.write("elsewhere.bin", [1, 2, 3])
+        try FileManager.default.createSymbolicLink(atPath: directory.file("set/escape"), withDestinationPath: "../elsewhere.bin")
         var arguments = ["create", "set", "--no-date", "--piece-size", "16K", "-o", "set.torrent"]
         if version != "v1" { arguments.append("--\(version)") }
         let created = CLI.run(arguments, cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")
+        // A link leading outside is left out (seed and verify never read through one), with a warning.
+        #expect(created.stderr.contains("left out \"escape\""), "\(created.stderr)")
+        let verified = CLI.run(["verify", "--torrent", "set.torrent", "set"], cwd: directory.path)
+        #expect(verified.code == 0, "\(verified.stderr)")
         let ours = try ttView(directory.file("set.torrent"))
         let theirs = try #require(try Self.libtorrentViews([directory.file("set.torrent")]).values.first)
         expectSameTorrent(ours, theirs, version)
@@ -196,6 +202,7 @@ import Testing
         #expect(files.contains { $0["path"] == .string("bin/run.sh") && $0["attributes"] == .string("x") })
         #expect(files.contains { $0["path"] == .string("link") && $0["symlink_target"] == .string("data/a.bin") && $0["size"] == .int(0) })
         if version == "hybrid" { #expect(files.contains { $0["padding"] == .bool(true) }) }
+        #expect(!files.contains { $0["path"] == .string("escape") })
         let theirAttributes = (theirs["files"]?.arrayValue ?? []).compactMap { $0["attr"]?.stringValue }.filter { !$0.isEmpty }
         #expect(theirAttributes.contains("x") && theirAttributes.contains("l"), "\(theirAttributes)")
     }
