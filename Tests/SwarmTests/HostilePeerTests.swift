@@ -63,6 +63,29 @@ import Testing
         #expect(run.output.contains("4294967295"), "the drop names the piece: \(run.output.suffix(1500))")
     }
 
+    /// Offsets and sizes a peer chooses: each is checked before any arithmetic or allocation.
+    @Test(arguments: [
+        ("piece at offset 2^32-1", PeerMessage.piece(index: 0, begin: UInt32.max, block: [1, 2, 3]).encoded()),
+        ("piece for index 2^32-1", PeerMessage.piece(index: UInt32.max, begin: 0, block: [1]).encoded()),
+        ("bitfield of 1 MiB - 1", PeerMessage.bitfield([UInt8](repeating: 0xFF, count: (1 << 20) - 1)).encoded()),
+        ("request for 2^32-1 bytes", PeerMessage.request(BlockRequest(index: 0, begin: 16_384, length: UInt32.max)).encoded()),
+        ("allowed_fast 2^32-1", PeerMessage.allowedFast(piece: UInt32.max).encoded() + PeerMessage.haveNone.encoded()),
+    ])
+    func hostileOffsetsAndSizesDropThePeer(name: String, message: [UInt8]) throws {
+        let directory = TemporaryDirectory()
+        let made = try Seeders.makeTorrent(in: directory, size: 300_000, pieceLength: 32_768, seed: 46)
+        let torrent = try Torrent(bytes: readBytes(made.torrent))
+        let peer = try hostilePeer(infoHash: torrent.infoHashes.wire) { connection in
+            try connection.send(PeerMessage.haveAll.encoded() + PeerMessage.unchoke.encoded() + message)
+        }
+        defer { peer.stop() }
+        let run = download(made.torrent, peers: [peer.address], in: directory, extra: ["--peer-timeout", "5"])
+        #expect(!run.crashed, "\(name): \(run.output.suffix(1500))")
+        #expect(run.status == 69 || run.status == 76, "\(name): exit \(String(describing: run.status)): \(run.output.suffix(1500))")
+        #expect(run.peakKiB < Self.memoryLimitKiB, "\(name): peak memory \(run.peakKiB) KiB")
+        #expect(run.seconds < 60, "\(name): took \(run.seconds) s")
+    }
+
     @Test func aHundredThousandHavesASecondDoNotStopTheDownload() throws {
         let directory = TemporaryDirectory()
         let pieceLength = 32_768
