@@ -116,16 +116,26 @@ import Testing
         #expect(run.peakKiB < Self.memoryLimitKiB, "peak memory \(run.peakKiB) KiB")
     }
 
-    /// A magnet link's peer: the extension handshake from `handshake`, then `afterRequest` once tt
-    /// asks for metadata piece 0 (its ut_metadata id as it announced).
+    /// A magnet link's peer announcing `metadataSize`; each ut_metadata request tt sends is answered
+    /// with `answer(piece)` under tt's own ut_metadata id (nil: hang up).
     func metadataPeer(infoHash: [UInt8], metadataSize: Int, answer: @escaping @Sendable (Int) -> [UInt8]?) throws -> FakePeer {
         try hostilePeer(infoHash: infoHash) { connection in
             try connection.send(ExtensionHandshake(messages: ["ut_metadata": 3], version: "fake 1", metadataSize: metadataSize).message.encoded())
-            guard case .extended(0, let payload)? = try FakePeer.waitFor(connection, { if case .extended(0, _) = $0 { return true }; return false }),
-                  let theirs = try ExtensionHandshake(decoding: payload).messages["ut_metadata"] else { return }
-            while case .extended(3, let request)? = try FakePeer.waitFor(connection, { if case .extended(3, _) = $0 { return true }; return false }) {
-                guard case .request(let piece) = try MetadataMessage(decoding: request), let bytes = answer(piece) else { return }
-                try connection.send(PeerMessage.extended(id: UInt8(theirs), payload: bytes).encoded())
+            // One decoder for the whole conversation: tt's handshake and first request may share a read.
+            var decoder = FrameDecoder(expectingHandshake: false)
+            var theirs: Int?
+            let deadline = Deadline.after(20)
+            while true {
+                while case .message(let message, _)? = try decoder.next() {
+                    guard case .extended(let id, let payload) = message else { continue }
+                    if id == 0 { theirs = try ExtensionHandshake(decoding: payload).messages["ut_metadata"]; continue }
+                    guard id == 3, let theirs, case .request(let piece) = try MetadataMessage(decoding: payload),
+                          let bytes = answer(piece) else { return }
+                    try connection.send(PeerMessage.extended(id: UInt8(theirs), payload: bytes).encoded())
+                }
+                let bytes = try connection.receive(max: 65536, deadline: deadline)
+                if bytes.isEmpty { return }
+                decoder.append(bytes)
             }
         }
     }
