@@ -76,6 +76,8 @@ public enum SwarmEvent: Sendable {
         public var piecesRechecked: Int
         public var totalBytes: Int64
         public var bytesLeft: Int64
+        /// Why the saved state was not used (corrupt, truncated, another torrent's), when it was not.
+        public var resumeProblem: String? = nil
     }
 }
 

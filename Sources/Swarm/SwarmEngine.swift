@@ -173,10 +173,11 @@ public final class SwarmEngine: @unchecked Sendable {
             try prepareToServe()
             return
         }
-        if configuration.resume, FileManager.default.fileExists(atPath: resumePath),
-           let state = try? ResumeState.load(path: resumePath),
-           state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.pieceCount == pieceCount {
-            trusted = state.verified
+        var resumeProblem: String?
+        if configuration.resume {
+            let loaded = ResumeState.loadForResume(path: resumePath, key: ResumeState.key(torrent.infoHashes), pieceCount: pieceCount)
+            if let state = loaded.state { trusted = state.verified }
+            resumeProblem = loaded.problem
         }
         // Files that already hold data before we create anything: their pieces get re-checked.
         let existing: [Bool] = layout.files.indices.map { index in
@@ -210,7 +211,7 @@ public final class SwarmEngine: @unchecked Sendable {
         let bytesHave = bytesOf(have)
         report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
                               piecesHave: picker.haveCount, piecesTrusted: trusted.setCount, piecesRechecked: rechecked.count,
-                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave)))
+                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave, resumeProblem: resumeProblem)))
         if !rechecked.isEmpty { saveState(force: true, synchronously: true) }
     }
 

@@ -41,7 +41,11 @@ import TestSupport
     }
 
     @Test func ipv6OverUDPAndHTTP() throws {
-        guard let server = try? server(bind: "::1") else { return }  // no IPv6 loopback here
+        if let missing = ipv6LoopbackMissing {
+            withKnownIssue("no IPv6 loopback on this machine: \(missing)") { Issue.record("IPv6 tracker test not run") }
+            return
+        }
+        let server = try server(bind: "::1")
         defer { server.stop() }
         let client = TrackerClient()
         for url in ["udp://[::1]:\(server.udpAddress!.port)", "http://[::1]:\(server.httpAddress!.port)/announce"] {
@@ -148,7 +152,6 @@ import TestSupport
         #expect(CLI.run(["scrape", hash, "--tracker", udp]).code == 0)
         kill(process.pid, SIGTERM)
         #expect(process.wait(timeout: 10) == 0)
-        usleep(50_000)
         let lines = process.log.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
         #expect(lines.map { $0["event"]?.stringValue ?? "?" } == ["listening", "announce", "announce", "scrape", "stopped"])
         #expect(lines.last?["announces"]?.intValue == 2 && lines.last?["peers"]?.intValue == 2)
