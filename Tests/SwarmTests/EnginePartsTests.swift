@@ -1,3 +1,4 @@
+import Metainfo
 import Net
 import Testing
 import Tracker
@@ -147,5 +148,17 @@ extension PeerRosterTests {
         _ = cache.beginRead(4); cache.endRead(4, bytes: nil)
         let four = cache.bytes(of: 4), retry = cache.beginRead(4)
         #expect(four == nil && retry)
+    }
+}
+
+@Suite struct EndgameCapTests {
+    @Test func aBlockIsAskedOfTwoPeersAtMost() {
+        let layout = PieceLayout(pieceLength: 16384, totalLength: 16384)  // one piece, one block
+        var picker = PiecePicker(layout: layout, have: [false])
+        for key in 1...3 { picker.peerHas(0); _ = key }
+        let first = picker.pick(for: 1, count: 4, peerHas: { _ in true }, inFlight: [])
+        let second = picker.pick(for: 2, count: 4, peerHas: { _ in true }, inFlight: [])
+        let third = picker.pick(for: 3, count: 4, peerHas: { _ in true }, inFlight: [])
+        #expect(first.count == 1 && second == first && third.isEmpty)
     }
 }
