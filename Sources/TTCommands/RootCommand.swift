@@ -22,6 +22,7 @@ public enum RootCommand {
         VerifyCommand.self,
         DownloadCommand.self,
         DemoCommand.self,
+        CompletionsCommand.self,
     ]
 
     public static func main(_ environment: CommandEnvironment) -> Int32 {
