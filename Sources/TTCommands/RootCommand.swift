@@ -13,6 +13,7 @@ public enum RootCommand {
         EncodeCommand.self,
         InfoCommand.self,
         CreateCommand.self,
+        EditCommand.self,
         AnnounceCommand.self,
         ScrapeCommand.self,
         TrackerCommand.self,
