@@ -21,6 +21,7 @@ enum HTTPSTransport {
         var request = URLRequest(url: requestURL)
         request.timeoutInterval = max(0.5, deadline.remaining)
         request.setValue(ClientIdentity.userAgent, forHTTPHeaderField: "User-Agent")
+        for (name, value) in limits.extraHeaders { request.setValue(value, forHTTPHeaderField: name) }
         let delegate = Delegate(limits: limits)
         let session = URLSession(configuration: .ephemeral, delegate: delegate, delegateQueue: nil)
         defer { session.invalidateAndCancel() }
