@@ -58,9 +58,21 @@ struct VerifyCommand: Command {
             invocation.log("\(argument) is the folder '\(torrent.name)' was saved into; checking \(contentPath)")
         }
 
+        // A download of some files only (`download --files`): the rest are reported skipped, and bytes of
+        // theirs that share a piece with chosen files are read from the parts file beside the resume state.
+        let output = (contentPath as NSString).deletingLastPathComponent
+        let state = try? ResumeState.load(path: ResumeState.path(output: output, infoHashes: torrent.infoHashes))
+        let selection = state?.selectedFiles.map { FileSelection(Set($0)) }
+        if selection != nil { invocation.log("only the files 'tt download' selected are checked; the others are skipped") }
         let store: PieceStore
-        do { store = try PieceStore(layout: layout, contentPath: contentPath, access: .read) } catch { throw TTError(storage: error) }
+        do {
+            store = try PieceStore(layout: layout, contentPath: contentPath, access: .read, selection: selection,
+                                   partsPath: selection.map { _ in ResumeState.partsPath(output: output, infoHashes: torrent.infoHashes) })
+        } catch {
+            throw TTError(storage: error)
+        }
         var options = Verifier.Options()
+        options.only = selection?.wantedPieces(layout)
         if let threads { options.workers = threads }
         if let method = environment.variables["TT_VERIFY_READ"] {
             guard let parsed = Verifier.ReadMethod(rawValue: method) else { throw .usage("TT_VERIFY_READ must be 'read' or 'mmap', got '\(method)'") }
