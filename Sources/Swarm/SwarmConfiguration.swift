@@ -1,6 +1,7 @@
 import Metainfo
 import Net
 import PeerWire
+import Storage
 
 /// What a download (or a seed) is asked to do.
 public struct SwarmConfiguration {
@@ -38,6 +39,9 @@ public struct SwarmConfiguration {
     public var serveOnly = false
     /// The file (single-file torrent) or folder (multi-file) holding the data, instead of `output/<name>`.
     public var contentPath: String?
+    /// Only these files (`tt download --files`/`--only`/`so=`); nil: all. The others are not created;
+    /// their bytes that share a piece with chosen files go to `output/.tt/<hash>.parts`.
+    public var selection: FileSelection?
     /// Trust the data without hashing it (serve-only).
     public var trustData = false
     /// Stop after this many seconds.

@@ -38,6 +38,10 @@ public final class SwarmEngine {
     var picker: PiecePicker!
     var contentPath = ""
     var resumePath = ""
+    /// The files chosen for download, as the resume state records them (nil: all).
+    var selectedFiles: [Int]?
+    /// Bytes of the wanted pieces: the download's total (all data unless files were left out).
+    var wantedBytes: Int64 = 0
 
     var peers: [Int: PeerConnection] = [:]
     var nextKey = 0
@@ -242,7 +246,7 @@ public final class SwarmEngine {
 
     func progress() -> SwarmProgress {
         SwarmProgress(piecesHave: picker.haveCount, pieceCount: layout.pieceCount, bytesHave: bytesOf(picker.have),
-                      totalBytes: layout.dataLength, downloaded: downloaded, uploaded: uploaded,
+                      totalBytes: configuration.serveOnly ? layout.dataLength : wantedBytes, downloaded: downloaded, uploaded: uploaded,
                       downloadRate: peers.values.reduce(0) { $0 + $1.downloadRate },
                       uploadRate: peers.values.reduce(0) { $0 + $1.uploadRate },
                       peers: peers.values.filter(\.handshakeDone).count, seconds: now - started)

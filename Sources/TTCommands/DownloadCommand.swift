@@ -24,6 +24,7 @@ struct DownloadCommand: Command {
             OptionSpec(["--stall-timeout"], value: "SECONDS", help: "give up after this long with no peer to try (default 60)"),
             OptionSpec(["--peer-timeout"], value: "SECONDS", help: "a peer silent this long while we wait is snubbed (default 30)"),
             OptionSpec(["--checkpoint"], value: "SECONDS", help: "flush and record verified pieces this often (default 10)"),
+            FileSelectionOptions.files, FileSelectionOptions.only,
         ],
         positionals: 1...1,
         discussion: """
@@ -31,7 +32,9 @@ struct DownloadCommand: Command {
         x.pe and its trackers) and checked against the link's info hash before anything else happens.
         Pieces are picked rarest-first, hash-checked, written, and recorded in DIR/.tt/<info hash>.resume only
         after they are flushed to disk; a new run (even after kill -9) resumes from there and re-checks any other
-        data it finds. With --json every event is a JSON Lines object (started, peer_connected, piece_verified,
+        data it finds. --files 0,3-5 and --only GLOB (and a magnet's BEP 53 so=) download some files only, by
+        the index 'tt info' shows; the others are not created, and bytes of theirs that share a piece with a
+        chosen file are kept in DIR/.tt/<info hash>.parts until they are chosen too. With --json every event is a JSON Lines object (started, peer_connected, piece_verified,
         progress each second, finished). Ctrl-C saves state and exits 130.
         """,
         examples: ["tt download x.torrent -o downloads/", "tt download x.torrent --peer 127.0.0.1:6881 --no-trackers --json | jq -c ."])
@@ -57,6 +60,11 @@ struct DownloadCommand: Command {
 
         var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
                                                output: environment.path(arguments.value("--output") ?? "."))
+        configuration.selection = try FileSelectionOptions.selection(arguments, torrent: torrent,
+                                                                     magnetSelect: FileSelectionOptions.selectOnly(inMagnet: source))
+        if let selection = configuration.selection {
+            invocation.log("downloading files \(selection.selected.sorted().map(String.init).joined(separator: ",")) of \(torrent.files.count)")
+        }
         configuration.peers = peers
         configuration.useTrackers = !arguments.has("--no-trackers")
         configuration.extraTrackers = arguments.all("--tracker")

@@ -80,9 +80,14 @@ import Testing
         let layout = old.layout
         let wider = try PieceStore(layout: layout, contentPath: out + "/set", access: .readWrite(.sparse), selection: FileSelection([0, 1, 2]),
                                    partsPath: ResumeState.partsPath(output: out, infoHashes: made.torrent.infoHashes))
-        let moved = try wider.adopt(verified, from: old)
+        let hashes = try PieceHashes(torrent: made.torrent, layout: layout)
+        let moved = try wider.adopt(from: old, trusting: verified) { hashes.matches($0, $1) }
         #expect(moved.lost.isEmpty)
+        #expect(moved.moved == [1, 3])  // piece 2 holds b alone: never fetched, so not good anywhere
         #expect(moved.bytes > 0)
+        // Without a resume state to trust, the hash check finds the same pieces.
+        let again = try wider.adopt(from: old, trusting: Bitfield(pieceCount: layout.pieceCount)) { hashes.matches($0, $1) }
+        #expect(again.moved == [1, 3])
         // b's bytes in pieces 1 and 3 are in place; piece 2 (b alone) still has to be fetched.
         let b = readBytes(made.path("b"))
         let written = readBytes(out + "/set/b")
