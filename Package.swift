@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "WebSeed", dependencies: ["Metainfo", "Hashing", "Net", "Storage", "Tracker"]),
-        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker"]),
+        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker", "WebSeed"]),
         .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).

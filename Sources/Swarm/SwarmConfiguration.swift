@@ -42,6 +42,8 @@ public struct SwarmConfiguration {
     /// Only these files (`tt download --files`/`--only`/`so=`); nil: all. The others are not created;
     /// their bytes that share a piece with chosen files go to `output/.tt/<hash>.parts`.
     public var selection: FileSelection?
+    /// BEP 19 web seeds (the torrent's url-list, and any given): pieces come over HTTP ranges too.
+    public var webSeeds: [String] = []
     /// Trust the data without hashing it (serve-only).
     public var trustData = false
     /// Stop after this many seconds.
@@ -75,6 +77,9 @@ public enum SwarmEvent: Sendable {
     case peerBanned(address: SocketAddress, reason: String, tag: PeerTag)
     case pieceVerified(piece: Int, peer: String?)
     case pieceFailed(piece: Int, peers: [String])
+    /// A web seed (BEP 19) joined, or was dropped (unreachable, HTTP errors, or data failing its hash).
+    case webSeedAdded(url: String)
+    case webSeedDropped(url: String, reason: String)
     /// Four times a second; rates are smoothed over seconds.
     case progress(SwarmProgress)
     case completed(SwarmProgress)

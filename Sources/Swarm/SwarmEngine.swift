@@ -44,6 +44,8 @@ public final class SwarmEngine {
     var wantedBytes: Int64 = 0
 
     var peers: [Int: PeerConnection] = [:]
+    /// BEP 19 web seeds fetching pieces beside the peers (`+WebSeeds`).
+    var webSeeds: [WebSeedWorker] = []
     var nextKey = 0
     var roster = PeerRoster()
     var peersSeen: Set<SocketAddress> = []
@@ -163,6 +165,7 @@ public final class SwarmEngine {
         if outcome == nil {
             announce(event: .started)
             connectMore()
+            startWebSeeds()
             schedulePeriodic()
         }
         while outcome == nil || saveInFlight || checksInFlight > 0 || readsInFlight > 0 {
@@ -272,6 +275,7 @@ public final class SwarmEngine {
             checkSnub(peer, now: now)
         }
         for peer in peers.values { requestMore(peer) }
+        feedWebSeeds()
         if ticks % 10 == 0 { rechoke() }
         if !unflushed.isEmpty && ticks % max(1, configuration.checkpointInterval) == 0 { saveState(force: false, synchronously: false) }
         connectMore()
@@ -284,7 +288,7 @@ public final class SwarmEngine {
 
     private func checkStall(_ now: Double) {
         if configuration.serveOnly { return }
-        if !peers.isEmpty || roster.isConnecting || picker.isComplete { idleSince = now; return }
+        if !peers.isEmpty || roster.isConnecting || picker.isComplete || webSeeds.contains(where: { !$0.dropped }) { idleSince = now; return }
         let noSources = !roster.hasRetryable && !announcer.hasTrackers
         if noSources || now - idleSince > configuration.stallTimeout {
             let reasons = roster.lastErrors

@@ -25,6 +25,8 @@ struct DownloadCommand: Command {
             OptionSpec(["--peer-timeout"], value: "SECONDS", help: "a peer silent this long while we wait is snubbed (default 30)"),
             OptionSpec(["--checkpoint"], value: "SECONDS", help: "flush and record verified pieces this often (default 10)"),
             FileSelectionOptions.files, FileSelectionOptions.only,
+            OptionSpec(["--webseed"], value: "URL", repeats: true, help: "a web seed (BEP 19) besides the torrent's url-list (repeatable)"),
+            OptionSpec(["--no-webseeds"], help: "do not use the torrent's web seeds"),
         ],
         positionals: 1...1,
         discussion: """
@@ -66,6 +68,7 @@ struct DownloadCommand: Command {
             invocation.log("downloading files \(selection.selected.sorted().map(String.init).joined(separator: ",")) of \(torrent.files.count)")
         }
         configuration.peers = peers
+        configuration.webSeeds = (arguments.has("--no-webseeds") ? [] : torrent.webSeeds) + arguments.all("--webseed")
         configuration.useTrackers = !arguments.has("--no-trackers")
         configuration.extraTrackers = arguments.all("--tracker")
         configuration.maxPeers = try arguments.integer("--max-peers", in: 1...1000) ?? 50
@@ -78,9 +81,10 @@ struct DownloadCommand: Command {
         let bind = arguments.value("--bind") ?? "0.0.0.0"
         guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         configuration.listen = listen
-        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
+        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty
+            && configuration.webSeeds.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
-            throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
+            throw .usage("no way to find peers: \(why) and no web seed; give --peer HOST:PORT, --tracker URL or --webseed URL")
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
@@ -160,6 +164,8 @@ final class DownloadView: @unchecked Sendable {
         case .trackerFailed(_, let message): invocation.log("tracker: \(message)")
         case .listening(let address): invocation.log("accepting peers on \(address)")
         case .pieceVerified: break
+        case .webSeedAdded(let url): invocation.log("web seed \(url)")
+        case .webSeedDropped(let url, let reason): bar.finish(); invocation.warn("dropped web seed \(url): \(reason)")
         case .progress(let progress):
             if invocation.environment.stderrIsTerminal {
                 bar.update(done: progress.bytesHave, total: progress.totalBytes, suffix: Self.suffix(progress))
@@ -237,7 +243,15 @@ final class DownloadView: @unchecked Sendable {
         case .peerBanned(let address, let reason, let tag):
             return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))] + PeerView.fields(tag))
         case .pieceVerified(let piece, let source):
-            return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))])
+            // A web seed's pieces name its URL; peers' their address.
+            let fromWebSeed = source.map { $0.hasPrefix("http://") || $0.hasPrefix("https://") } ?? false
+            return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))]
+                        + (fromWebSeed ? [JSONField("source", .string("webseed"))] : []))
+        case .webSeedAdded(let url):
+            return make("webseed_added", [JSONField("url", .string(url)), JSONField("source", .string("webseed"))])
+        case .webSeedDropped(let url, let reason):
+            return make("webseed_dropped", [JSONField("url", .string(url)), JSONField("reason", .string(reason)),
+                                            JSONField("source", .string("webseed"))])
         case .pieceFailed(let piece, let peers):
             return make("piece_failed", [JSONField("piece", .int(piece)), JSONField("peers", .array(peers.map(JSONValue.string)))])
         case .progress(let progress): return make("progress", progressFields(progress))
