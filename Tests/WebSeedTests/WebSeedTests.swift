@@ -116,3 +116,94 @@ import WebSeed
         #expect(CLI.run(["fetch-piece", "-t", single.torrent, "--webseed", nginx.base, "--peer", "127.0.0.1:1", "--piece", "0"]).code == 64)
     }
 }
+
+/// Web seeds inside `tt download`: alone, beside a libtorrent peer, and a bad one dropped.
+@Suite struct WebSeedDownloadTests {
+    static let pieceLength = 64 * 1024
+
+    struct Made {
+        let directory: TemporaryDirectory
+        let torrent: String
+        let files: [String: [UInt8]]
+    }
+
+    /// A three-file torrent whose data is under `www/set` (for the web server) and `seed/set` (for peers).
+    func make(webSeeds: [String] = []) throws -> Made {
+        let directory = TemporaryDirectory("tt-webseed-dl")
+        var files: [String: [UInt8]] = [:]
+        for (name, size, seed) in [("a.bin", 300_000, 91), ("b b.bin", 500_000, 92), ("c.bin", 250_000, 93)] {
+            files[name] = pseudoRandomBytes(count: size, seed: UInt64(seed))
+            directory.write("seed/set/\(name)", files[name]!)
+            directory.write("www/set/\(name)", files[name]!)
+        }
+        var options = TorrentCreator.Options()
+        options.pieceLength = Self.pieceLength
+        options.webSeeds = webSeeds
+        let torrent = directory.write("set.torrent", try TorrentCreator(options: options).create(path: directory.file("seed/set")))
+        return Made(directory: directory, torrent: torrent, files: files)
+    }
+
+    func events(_ result: CLIResult) throws -> [JSONValue] {
+        try result.stdoutText.split(separator: "\n").map { try JSONParser().parse(Array($0.utf8)) }
+    }
+
+    @Test func aWebSeedAloneDownloadsTheWholeTorrent() throws {
+        let made = try make()
+        guard let nginx = try WebServers.nginx(root: made.directory.file("www"), work: made.directory) else {
+            withKnownIssue("nginx could not be installed") { Issue.record("no nginx") }
+            return
+        }
+        defer { nginx.process.stop() }
+        // The torrent's own url-list, written by tt edit, is what download uses.
+        let edited = made.directory.file("ws.torrent")
+        #expect(CLI.run(["edit", made.torrent, "-o", edited, "--web-seed", nginx.base, "-q"]).code == 0)
+        let result = CLI.run(["download", "--json", edited, "-o", made.directory.file("DL"), "--stall-timeout", "30"])
+        #expect(result.code == 0, "\(result.stderr)\n\(WebServers.accessLog(made.directory))")
+        let all = try events(result)
+        #expect(all.contains { $0["event"] == "webseed_added" && $0["url"]?.stringValue == nginx.base })
+        let verified = all.filter { $0["event"] == "piece_verified" }
+        #expect(verified.count == 17 && verified.allSatisfy { $0["source"] == "webseed" })
+        for (name, bytes) in made.files { #expect(readBytes(made.directory.file("DL/set/\(name)")) == bytes, "\(name)") }
+        #expect(WebServers.accessLog(made.directory).contains("GET /set/b%20b.bin HTTP/1.1\" 206"))
+    }
+
+    @Test func aWebSeedBesideALibtorrentPeerAndABadOneDropped() throws {
+        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        let made = try make()
+        // The second server's copy is damaged throughout: any piece from it fails its hash.
+        for (name, bytes) in made.files {
+            var damaged = bytes
+            for offset in stride(from: 0, to: damaged.count, by: 4096) { damaged[offset] ^= 0x55 }
+            made.directory.write("bad/set/\(name)", damaged)
+        }
+        guard let good = try WebServers.nginx(root: made.directory.file("www"), work: made.directory) else {
+            withKnownIssue("nginx could not be installed") { Issue.record("no nginx") }
+            return
+        }
+        defer { good.process.stop() }
+        let badServer = try WebServers.pythonHTTP(root: made.directory.file("bad"))
+        defer { badServer.process.stop() }
+        let port = freePort(host: "127.0.0.2")
+        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: made.directory.file("seed"), port: port)
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: "127.0.0.2", port: port), "\(seeder.log)")
+
+        let result = CLI.run(["download", "--json", made.torrent, "-o", made.directory.file("DL"), "--peer", "127.0.0.2:\(port)",
+                              "--no-trackers", "--webseed", badServer.base + "nowhere/", "--webseed", good.base,
+                              "--webseed", badServer.base, "--stall-timeout", "30"])
+        #expect(result.code == 0, "\(result.stderr)\n\(seeder.log)")
+        let all = try events(result)
+        let dropped = all.filter { $0["event"] == "webseed_dropped" }
+        #expect(dropped.contains { $0["url"]?.stringValue == badServer.base + "nowhere/" && $0["reason"]?.stringValue?.contains("404") == true })
+        #expect(!dropped.contains { $0["url"]?.stringValue == good.base })
+        let verified = all.filter { $0["event"] == "piece_verified" }
+        #expect(verified.contains { $0["peer"]?.stringValue == good.base })
+        #expect(!verified.contains { $0["peer"]?.stringValue == badServer.base })
+        // Its first pieces failed their hash and it was dropped for it; the others fetched them again.
+        #expect(all.contains { $0["event"] == "piece_failed" && $0["peers"] == .array([.string(badServer.base)]) })
+        #expect(dropped.contains { $0["url"]?.stringValue == badServer.base && $0["reason"]?.stringValue?.contains("hash check") == true })
+        #expect((all.last?["hash_failures"]?.intValue ?? 0) >= 1)
+        for (name, bytes) in made.files { #expect(readBytes(made.directory.file("DL/set/\(name)")) == bytes, "\(name)") }
+        #expect(CLI.run(["verify", made.directory.file("DL/set")]).code == 0)
+    }
+}
