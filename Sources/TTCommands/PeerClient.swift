@@ -9,10 +9,14 @@ import Swarm
 /// swarm uses) with the command's deadlines, trace and error mapping.
 final class PeerClient {
     let address: SocketAddress
-    let link: PeerLink
-    /// Silence longer than this is a timeout (exit 75).
+    private(set) var link: PeerLink
+    /// Silence longer than this is a timeout (exit 75); it also bounds the reconnect attempts.
     let timeout: Double
     var peerName: String { address.description }
+    private let configuration: PeerSession.Configuration
+    private let connectTimeout: Double
+    private let trace: PeerTrace?
+    private let log: (String) -> Void
 
     /// Our session for a torrent (`lengths` known) or just an info hash.
     static func configuration(infoHash: [UInt8], lengths: Lengths?) -> PeerSession.Configuration {
@@ -24,15 +28,25 @@ final class PeerClient {
     }
 
     init(address: SocketAddress, configuration: PeerSession.Configuration, connectTimeout: Double, timeout: Double,
-         trace: PeerTrace?, log: (String) -> Void) throws(TTError) {
+         trace: PeerTrace?, log: @escaping (String) -> Void) throws(TTError) {
         self.address = address
         self.timeout = timeout
-        trace?.event("connect", [JSONFieldShim.peer(address)])
+        self.configuration = configuration
+        self.connectTimeout = connectTimeout
+        self.trace = trace
+        self.log = log
+        trace?.event("connect", [JSONFieldShim.peer(address), JSON.JSONField("attempt", .int(1))])
         do {
             link = try PeerLink(connecting: address, configuration: configuration, timeout: connectTimeout)
         } catch {
             throw TTError(swarm: error)
         }
+        attachTrace()
+        trace?.event("connected", [])
+        log("connected to \(address)")
+    }
+
+    private func attachTrace() {
         if let trace {
             link.trace = { traced in
                 let direction = traced.outgoing ? "out" : "in"
@@ -42,8 +56,6 @@ final class PeerClient {
                 }
             }
         }
-        trace?.event("connected", [])
-        log("connected to \(address)")
     }
 
     func close() { link.close() }
@@ -52,13 +64,46 @@ final class PeerClient {
 
     /// Sends our handshake (and, once theirs is in, our extension handshake) and waits for the
     /// peer's; returns it and the round-trip time.
+    ///
+    /// A peer that closes a fresh connection before its handshake is asked again, after 0.25 s, 0.5 s,
+    /// 1 s… while `timeout` allows: Transmission drops a peer that reconnects at once (as after
+    /// `tt handshake`), and takes it a moment later. Each attempt shows in the trace.
     func handshake() throws(TTError) -> (Handshake, Double) {
-        let sent = monotonicSeconds()
-        link.open()
         let deadline = monotonicSeconds() + timeout
+        var backoff = 0.25
+        var attempt = 1
         while true {
-            if case .session(.handshake(let theirs)) = try next(deadline: deadline, waitingFor: "the peer's handshake") {
-                return (theirs, monotonicSeconds() - sent)
+            let sent = monotonicSeconds()
+            link.open()
+            do throws(SwarmError) {
+                while true {
+                    if case .session(.handshake(let theirs)) = try link.next(deadline: deadline, waitingFor: "the peer's handshake") {
+                        return (theirs, monotonicSeconds() - sent)
+                    }
+                }
+            } catch {
+                guard case .peerClosed(_, beforeHandshake: true, _, _) = error, monotonicSeconds() + backoff < deadline else {
+                    if case .peerTimeout = error {
+                        throw TTError(.timeout, kind: "timeout", "peer \(peerName): no answer for \(Format.seconds(timeout)) waiting for the peer's handshake",
+                                      details: [("peer", peerName)])
+                    }
+                    throw TTError(swarm: error)
+                }
+                link.close()
+                attempt += 1
+                trace?.event("retry", [JSONFieldShim.peer(address), JSON.JSONField("attempt", .int(attempt)),
+                                       JSON.JSONField("after", .double(backoff)), JSON.JSONField("reason", .string(error.description))])
+                log("\(error.description); trying again in \(Format.seconds(backoff)) (attempt \(attempt))")
+                usleep(UInt32(backoff * 1_000_000))
+                backoff = min(backoff * 2, 4)
+                do {
+                    link = try PeerLink(connecting: address, configuration: configuration,
+                                        timeout: max(0.1, min(connectTimeout, deadline - monotonicSeconds())))
+                } catch {
+                    throw TTError(swarm: error)
+                }
+                attachTrace()
+                trace?.event("connected", [JSON.JSONField("attempt", .int(attempt))])
             }
         }
     }
