@@ -72,17 +72,27 @@ final class PeerClient {
         let deadline = monotonicSeconds() + timeout
         var backoff = 0.25
         var attempt = 1
+        var firstClose: SwarmError?
         while true {
             let sent = monotonicSeconds()
             link.open()
+            // A peer that takes us back answers at once; a reconnect it leaves unanswered ends the tries.
+            let attemptDeadline = firstClose == nil ? deadline : min(deadline, sent + max(2, connectTimeout / 2))
             do throws(SwarmError) {
                 while true {
-                    if case .session(.handshake(let theirs)) = try link.next(deadline: deadline, waitingFor: "the peer's handshake") {
+                    if case .session(.handshake(let theirs)) = try link.next(deadline: attemptDeadline, waitingFor: "the peer's handshake") {
                         return (theirs, monotonicSeconds() - sent)
                     }
                 }
             } catch {
+                if case .peerClosed(_, beforeHandshake: true, _, _) = error, firstClose == nil { firstClose = error }
                 guard case .peerClosed(_, beforeHandshake: true, _, _) = error, monotonicSeconds() + backoff < deadline else {
+                    if let firstClose {
+                        var failure = TTError(swarm: firstClose)
+                        failure.message += "; asked again \(attempt - 1) time\(attempt == 2 ? "" : "s") within --timeout, "
+                            + (error.isTimeout ? "the last unanswered" : "the last: \(error)")
+                        throw failure
+                    }
                     if case .peerTimeout = error {
                         throw TTError(.timeout, kind: "timeout", "peer \(peerName): no answer for \(Format.seconds(timeout)) waiting for the peer's handshake",
                                       details: [("peer", peerName)])
@@ -133,4 +143,8 @@ final class PeerClient {
 /// Small helpers to build trace fields without importing JSON everywhere.
 enum JSONFieldShim {
     static func peer(_ address: SocketAddress) -> JSON.JSONField { JSON.JSONField("peer", PeerWireViews.peer(address)) }
+}
+
+extension SwarmError {
+    var isTimeout: Bool { if case .peerTimeout = self { return true }; return false }
 }
