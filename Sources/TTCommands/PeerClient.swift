@@ -14,6 +14,8 @@ final class PeerClient {
     let timeout: Double
     var peerName: String { address.description }
     private let configuration: PeerSession.Configuration
+    /// How the peer is reached (TCP unless a uTP or encrypting dialer is given); reconnects use it too.
+    private let dialer: any PeerDialer
     private let connectTimeout: Double
     private let trace: PeerTrace?
     private let log: (String) -> Void
@@ -28,16 +30,17 @@ final class PeerClient {
     }
 
     init(address: SocketAddress, configuration: PeerSession.Configuration, connectTimeout: Double, timeout: Double,
-         trace: PeerTrace?, log: @escaping (String) -> Void) throws(TTError) {
+         trace: PeerTrace?, log: @escaping (String) -> Void, dialer: any PeerDialer = TCPDialer()) throws(TTError) {
         self.address = address
         self.timeout = timeout
         self.configuration = configuration
+        self.dialer = dialer
         self.connectTimeout = connectTimeout
         self.trace = trace
         self.log = log
         trace?.event("connect", [JSONFieldShim.peer(address), JSON.JSONField("attempt", .int(1))])
         do {
-            link = try PeerLink(connecting: address, configuration: configuration, timeout: connectTimeout)
+            link = try PeerLink(connecting: address, configuration: configuration, dialer: dialer, timeout: connectTimeout)
         } catch {
             throw TTError(swarm: error)
         }
@@ -107,7 +110,7 @@ final class PeerClient {
                 usleep(UInt32(backoff * 1_000_000))
                 backoff = min(backoff * 2, 4)
                 do {
-                    link = try PeerLink(connecting: address, configuration: configuration,
+                    link = try PeerLink(connecting: address, configuration: configuration, dialer: dialer,
                                         timeout: max(0.1, min(connectTimeout, deadline - monotonicSeconds())))
                 } catch {
                     throw TTError(swarm: error)
