@@ -101,6 +101,19 @@ import Testing
         #expect(same["info_hash_changed"] == .bool(false))
     }
 
+    @Test func aHybridTorrentGetsBothNewHashesAsLibtorrentComputesThem() throws {
+        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        let directory = TemporaryDirectory("tt-edit")
+        let report = try edit([fixture("good/libtorrent-hybrid-multi.torrent"), "-o", directory.file("h.torrent"), "--private"])
+        #expect(report["info_hash_changed"] == .bool(true))
+        let script = "import sys, libtorrent as lt; h = lt.torrent_info(sys.argv[1]).info_hashes(); print(h.v1, h.v2)"
+        let result = RealTools.python(script, [directory.file("h.torrent")])
+        try #require(result.status == 0, "\(result.output)")
+        let hashes = result.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(hashes == [report["info_hash"]?.stringValue ?? "", report["info_hash_v2"]?.stringValue ?? ""])
+        #expect(report["info_hash_v2"] != report["original_info_hash_v2"])
+    }
+
     @Test func createWebSeedWritesAURLListLibtorrentReads() throws {
         try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
         let directory = TemporaryDirectory("tt-edit")
