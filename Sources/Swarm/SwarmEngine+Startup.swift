@@ -4,6 +4,7 @@ import Glibc
 import Metainfo
 import PeerWire
 import Storage
+import Synchronization
 
 // MARK: - Start-up: storage, resume state, recheck
 
@@ -38,11 +39,14 @@ extension SwarmEngine {
             return
         }
         var previousSelection: FileSelection? = nil
-        if configuration.resume, FileManager.default.fileExists(atPath: resumePath),
-           let state = try? ResumeState.load(path: resumePath),
-           state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.pieceCount == pieceCount {
-            trusted = state.verified
-            previousSelection = state.selectedFiles.map { FileSelection(Set($0)) }
+        var resumeProblem: String?
+        if configuration.resume {
+            let loaded = ResumeState.loadForResume(path: resumePath, key: ResumeState.key(torrent.infoHashes), pieceCount: pieceCount)
+            if let state = loaded.state {
+                trusted = state.verified
+                previousSelection = state.selectedFiles.map { FileSelection(Set($0)) }
+            }
+            resumeProblem = loaded.problem
         }
         let selection = configuration.selection.flatMap { $0.isEverything(layout) ? nil : $0 }
         // Files that already hold data before we create anything: their pieces get re-checked.
@@ -102,7 +106,7 @@ extension SwarmEngine {
         let bytesHave = bytesOf(have)
         report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
                               piecesHave: picker.haveCount, piecesTrusted: trusted.setCount, piecesRechecked: rechecked.count,
-                              totalBytes: wantedBytes, bytesLeft: max(0, wantedBytes - bytesHave))))
+                              totalBytes: wantedBytes, bytesLeft: max(0, wantedBytes - bytesHave), resumeProblem: resumeProblem)))
         if !rechecked.isEmpty { saveState(force: true, synchronously: true) }
     }
 
@@ -132,16 +136,15 @@ extension SwarmEngine {
     /// Hashes pieces found on disk on all cores; returns the good ones.
     func recheck(_ pieces: [Int]) -> [Int] {
         guard !pieces.isEmpty else { return [] }
-        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: pieces.count)
-        results.initialize(repeating: false)
-        defer { results.deallocate() }
-        nonisolated(unsafe) let output = results
+        // Storage's Verifier checks whole torrents; this checks only the pieces not trusted already.
+        let good = Mutex([Bool](repeating: false, count: pieces.count))
         let store = self.store!, hashes = self.hashes!, lengths = self.lengths!
         DispatchQueue.concurrentPerform(iterations: pieces.count) { index in
-            guard let piece = lengths.piece(pieces[index]) else { return }
-            if let bytes = try? store.readPiece(piece) { output[index] = hashes.matches(piece, bytes) }
+            guard let piece = lengths.piece(pieces[index]), let bytes = try? store.readPiece(piece), hashes.matches(piece, bytes) else { return }
+            good.withLock { $0[index] = true }
         }
-        return pieces.indices.filter { results[$0] }.map { pieces[$0] }
+        let verdicts = good.withLock { $0 }
+        return pieces.indices.filter { verdicts[$0] }.map { pieces[$0] }
     }
 
     func bytesOf(_ have: [Bool]) -> Int64 {

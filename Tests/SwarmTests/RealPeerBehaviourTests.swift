@@ -16,29 +16,8 @@ import Testing
     /// Transmission 3 with its own config folder; `seeding` waits until it has verified the data.
     func transmission(torrent: String, dataFolder: String, configFolder: String, host: String, port: Int, rpcPort: Int,
                       seeding: Bool) throws -> ManagedProcess {
-        if seeding {
-            return try Seeders.transmissionSeeder(daemon: try #require(RealTools.transmissionDaemon), torrent: torrent, dataFolder: dataFolder,
-                                                  configFolder: configFolder, host: host, port: port, rpcPort: rpcPort)
-        }
-        try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dataFolder, withIntermediateDirectories: true)
-        let settings = """
-        {"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
-         "port-forwarding-enabled": false, "peer-port": \(port), "peer-port-random-on-start": false,
-         "bind-address-ipv4": "\(host)", "bind-address-ipv6": "::1", "rpc-enabled": true, "rpc-port": \(rpcPort),
-         "rpc-bind-address": "127.0.0.1", "rpc-whitelist-enabled": false, "rpc-authentication-required": false,
-         "download-dir": "\(dataFolder)", "incomplete-dir-enabled": false, "watch-dir-enabled": false,
-         "encryption": 1, "ratio-limit-enabled": false, "speed-limit-up-enabled": false, "message-level": 1,
-         "start-added-torrents": true, "cache-size-mb": 4}
-        """
-        try settings.write(toFile: (configFolder as NSString).appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
-        let process = try ManagedProcess(try #require(RealTools.transmissionDaemon), ["-f", "-g", configFolder], label: "transmission-leech")
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if runCommand("/usr/bin/transmission-remote", ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
-            usleep(200_000)
-        }
-        return process
+        try Seeders.transmissionSeeder(daemon: try #require(RealTools.transmissionDaemon), torrent: torrent, dataFolder: dataFolder,
+                                       configFolder: configFolder, host: host, port: port, rpcPort: rpcPort, seeding: seeding)
     }
 
     /// libtorrent downloading from one peer; its rate from the first byte to the last (bytes/s).
@@ -138,5 +117,62 @@ import Testing
         let connected = events(seed.log).filter { $0["event"] == "peer_connected" }
         #expect(connected.contains { $0["source"] == "peer_option" && $0["incoming"] == .bool(false) && $0["transport"] == "tcp" },
                 "\(seed.log.suffix(2000))")
+    }
+
+    /// ctorrent (plain BEP 3: no extension protocol, no fast extension) or qBittorrent (libtorrent
+    /// inside, `reqq` 2000) seeding alone; tt must end with the same bytes.
+    @Test(arguments: ["ctorrent", "qbittorrent"])
+    func downloadsByteIdenticalFromASingleSeeder(client: String) throws {
+        let directory = TemporaryDirectory()
+        directory.write("seed/one.bin", pseudoRandomBytes(count: 5_000_000 + 321, seed: 41))
+        // A tracker URL nobody answers: ctorrent wants one, and peers come from --peer.
+        let created = CLI.run(["create", "seed/one.bin", "--piece-size", "64K", "-o", "one.torrent", "-a", "http://127.0.0.1:1/announce"],
+                              cwd: directory.path)
+        try #require(created.code == 0, "\(created.stderr)")
+        let torrent = directory.file("one.torrent")
+        let host = client == "ctorrent" ? "127.0.0.6" : "127.0.0.7"
+        let port = freePort(host: host)
+        let seeder: ManagedProcess
+        if client == "ctorrent" {
+            try #require(RealTools.ensure("ctorrent", probe: "/usr/bin/ctorrent"), "ctorrent is not installed")
+            seeder = try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", host, "-p", String(port), "-s", directory.file("seed/one.bin"),
+                                                              torrent], label: "ctorrent")
+        } else {
+            try #require(RealTools.ensure("qbittorrent-nox", probe: "/usr/bin/qbittorrent-nox"), "qbittorrent-nox is not installed")
+            let webPort = freePort()
+            let profile = directory.file("qb")
+            try FileManager.default.createDirectory(atPath: profile + "/qBittorrent/config", withIntermediateDirectories: true)
+            let config = """
+            [LegalNotice]
+            Accepted=true
+
+            [BitTorrent]
+            Session\\Port=\(port)
+            Session\\InterfaceAddress=\(host)
+            Session\\DHTEnabled=false
+            Session\\LSDEnabled=false
+            Session\\PeXEnabled=false
+
+            [Preferences]
+            WebUI\\Port=\(webPort)
+            WebUI\\LocalHostAuth=false
+            WebUI\\Address=127.0.0.1
+            Connection\\UPnP=false
+            """
+            try config.write(toFile: profile + "/qBittorrent/config/qBittorrent.conf", atomically: true, encoding: .utf8)
+            seeder = try ManagedProcess("/usr/bin/qbittorrent-nox", ["--profile=\(profile)"], label: "qbittorrent")
+            #expect(waitForTCP(port: webPort), "qBittorrent web UI: \(seeder.log)")
+            let added = runCommand("/usr/bin/curl", ["-s", "-F", "torrents=@\(torrent)", "-F", "savepath=\(directory.file("seed"))",
+                                                    "-F", "skip_checking=true", "http://127.0.0.1:\(webPort)/api/v2/torrents/add"], timeout: 20)
+            #expect(added.output.contains("Ok"), "qBittorrent: \(added.output)")
+        }
+        defer { seeder.stop() }
+        #expect(waitForTCP(host: host, port: port), "\(client): \(seeder.log)")
+        let result = runCommand(ttExecutable, ["download", torrent, "-o", "out", "--peer", "\(host):\(port)", "--bind", "127.0.0.1",
+                                               "--no-trackers", "--json"], timeout: 120, cwd: directory.path)
+        #expect(result.status == 0, "\(result.output.suffix(2000))\n\(client): \(seeder.log.suffix(1000))")
+        #expect(FileManager.default.contentsEqual(atPath: directory.file("seed/one.bin"), andPath: directory.file("out/one.bin")))
+        let clients = events(result.output).filter { $0["event"] == "peer_connected" }.compactMap { $0["client"]?.stringValue }
+        #expect(clients.contains { $0.contains(client == "ctorrent" ? "CTorrent" : "qBittorrent") }, "\(clients)")
     }
 }
