@@ -12,6 +12,21 @@ final class WebSeedWorker {
     /// Failures in a row; three (or one bad piece, or a 404) and the web seed is dropped.
     var failures = 0
     var dropped = false
+    /// Pieces received in the last few seconds (time, bytes), for the download rate.
+    private var recent: [(Double, Int)] = []
+    static let rateWindow = 5.0
+
+    func record(_ bytes: Int, now: Double) {
+        recent.append((now, bytes))
+        recent.removeAll { $0.0 < now - Self.rateWindow }
+    }
+
+    /// Bytes/s over the last few seconds (a web seed delivers whole pieces, so the window is wide).
+    func rate(now: Double) -> Double {
+        recent.removeAll { $0.0 < now - Self.rateWindow }
+        guard let first = recent.first else { return 0 }
+        return Double(recent.reduce(0) { $0 + $1.1 }) / max(1, min(Self.rateWindow, now - first.0 + 1))
+    }
 
     init(url: String, key: PiecePicker.PeerKey, client: WebSeedClient) {
         self.url = url
@@ -81,6 +96,7 @@ extension SwarmEngine {
         case .success(let piece): fetched = piece
         }
         downloaded += Int64(fetched.bytes.count)
+        seed.record(fetched.bytes.count, now: now)
         guard fetched.hashMatches else {
             for block in blocks { picker.abandoned(block, by: seed.key) }
             hashFailures += 1

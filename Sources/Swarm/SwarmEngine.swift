@@ -250,7 +250,7 @@ public final class SwarmEngine {
     func progress() -> SwarmProgress {
         SwarmProgress(piecesHave: picker.haveCount, pieceCount: layout.pieceCount, bytesHave: bytesOf(picker.have),
                       totalBytes: configuration.serveOnly ? layout.dataLength : wantedBytes, downloaded: downloaded, uploaded: uploaded,
-                      downloadRate: peers.values.reduce(0) { $0 + $1.downloadRate },
+                      downloadRate: peers.values.reduce(0) { $0 + $1.downloadRate } + webSeeds.reduce(0) { $0 + $1.rate(now: now) },
                       uploadRate: peers.values.reduce(0) { $0 + $1.uploadRate },
                       peers: peers.values.filter(\.handshakeDone).count, seconds: now - started)
     }

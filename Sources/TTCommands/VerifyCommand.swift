@@ -98,7 +98,8 @@ struct VerifyCommand: Command {
             throw TTError(.interrupted, kind: "interrupted",
                           "interrupted after checking \(done) of \(report.verdicts.count) pieces (\(report.badPieces.count) bad, \(report.missingPieces.count) missing so far)")
         }
-        let view = VerifyView(torrent: torrent, path: argument, report: report, hashes: hashes)
+        var view = VerifyView(torrent: torrent, path: argument, report: report, hashes: hashes)
+        view.dataPath = contentPath
         if invocation.json {
             if arguments.has("--progress") {
                 var fields: [JSONField] = [JSONField("event", .string("result"))]

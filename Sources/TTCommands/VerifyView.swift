@@ -8,6 +8,8 @@ import Storage
 struct VerifyView {
     let torrent: Torrent
     let path: String
+    /// The file or folder actually read (the save-path convention may have looked inside `path`).
+    var dataPath: String? = nil
     let report: VerifyReport
     let hashes: PieceHashes
 
@@ -33,6 +35,7 @@ struct VerifyView {
             JSONField("info_hash", .optional(torrent.infoHashes.v1Hex)),
             JSONField("info_hash_v2", .optional(torrent.infoHashes.v2Hex)),
             JSONField("path", .string(path)),
+            JSONField("data_path", .optional(dataPath)),
             JSONField("checked_with", .array(checkedWith.map { .string($0) })),
             JSONField("piece_length", .int(report.layout.pieceLength)),
             JSONField("pieces", .object([

@@ -36,7 +36,9 @@ import Testing
 
         let verify = CLI.run(["verify", "--json", directory.file("DL")])
         #expect(verify.code == 0, "\(verify.stderr)")
-        #expect(try JSONParser().parse(verify.stdout)["ok"] == .bool(true))
+        let verified = try JSONParser().parse(verify.stdout)
+        #expect(verified["ok"] == .bool(true))
+        #expect(verified["data_path"]?.stringValue == directory.file("DL") + "/album")
 
         let seedPort = freePort(host: "127.0.0.5")
         let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, directory.file("DL"), "--bind", "127.0.0.5",

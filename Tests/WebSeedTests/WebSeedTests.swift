@@ -163,6 +163,8 @@ import WebSeed
         #expect(all.contains { $0["event"] == "webseed_added" && $0["url"]?.stringValue == nginx.base })
         let verified = all.filter { $0["event"] == "piece_verified" }
         #expect(verified.count == 17 && verified.allSatisfy { $0["source"] == "webseed" })
+        // The web seed's bytes count in the rate the progress events report.
+        #expect(all.contains { $0["event"] == "completed" && ($0["download_rate"].map { $0 != .double(0) && $0 != .int(0) } ?? false) })
         for (name, bytes) in made.files { #expect(readBytes(made.directory.file("DL/set/\(name)")) == bytes, "\(name)") }
         #expect(WebServers.accessLog(made.directory).contains("GET /set/b%20b.bin HTTP/1.1\" 206"))
     }
