@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func trackerAndWebSeedEditsKeepTheInfoHashAndLibtorrentReadsThem() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-edit")
         let input = try torrentWithUnknownKeys(directory)
         let before = try Torrent(bytes: readBytes(input))
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func privateAndSourceChangeTheInfoHashAsLibtorrentComputesIt() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-edit")
         let input = try torrentWithUnknownKeys(directory)
         let original = try Torrent(bytes: readBytes(input))
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func aHybridTorrentGetsBothNewHashesAsLibtorrentComputesThem() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-edit")
         let report = try edit([fixture("good/libtorrent-hybrid-multi.torrent"), "-o", directory.file("h.torrent"), "--private"])
         #expect(report["info_hash_changed"] == .bool(true))
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func createWebSeedWritesAURLListLibtorrentReads() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-edit")
         let data = directory.write("data.bin", pseudoRandomBytes(count: 50_000, seed: 19))
         let created = CLI.run(["create", data, "-o", directory.file("x.torrent"), "-q",

@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func someFilesThenMoreWithoutFetchingAgain() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let made = try make()
         let port = freePort(host: "127.0.0.2")
         let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: made.directory.file("seed"), port: port)
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func aMagnetsSelectOnlyPicksTheFiles() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let made = try make()
         let port = freePort(host: "127.0.0.2")
         let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: made.directory.file("seed"), port: port)

@@ -64,7 +64,7 @@ import Testing
             withKnownIssue("this machine has no IPv6 loopback (::1)") { Issue.record("no ::1") }
             return
         }
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-ipv6")
         let tracker = "http://[::1]:\(trackerPort)/announce"
         let made = try Seeders.makeTorrent(in: directory, size: 3_000_000, pieceLength: 64 * 1024, seed: 71, trackers: [tracker])

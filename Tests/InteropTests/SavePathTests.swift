@@ -23,7 +23,7 @@ import Testing
     /// libtorrent seeds; `tt download -o DL`; then `tt verify DL` and `tt seed x.torrent DL` find DL/album,
     /// and libtorrent downloads it back from that `tt seed`.
     @Test func theFolderDownloadWroteIntoWorksForVerifyAndSeed() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-savepath")
         let made = try album(directory)
         let seederPort = freePort(host: "127.0.0.2")

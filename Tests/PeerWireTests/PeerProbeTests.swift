@@ -15,7 +15,7 @@ import Testing
     func json(_ result: CLIResult) throws -> JSONValue { try JSONParser().parse(result.stdout) }
 
     @Test func handshakeAloneReportsReachabilityAndWhatAPeerDoesWithAStrangersHash() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-probe")
         let made = try Seeders.makeTorrent(in: directory, size: 600_000, pieceLength: Self.pieceLength, seed: 101)
         let port = freePort(host: "127.0.0.2")
@@ -83,7 +83,7 @@ import Testing
     /// once by `tt fetch-piece` works all the same, with no retry by the test.
     @Test func handshakeThenFetchPieceAgainstTransmission() throws {
         guard let daemon = RealTools.transmissionDaemon else {
-            withKnownIssue("transmission-daemon could not be installed") { Issue.record("no Transmission") }
+            withKnownIssue("transmission-daemon is not installed (scripts/install-tools installs it)") { Issue.record("no Transmission") }
             return
         }
         let directory = TemporaryDirectory("tt-probe-tr")

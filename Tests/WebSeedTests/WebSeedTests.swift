@@ -48,7 +48,7 @@ import WebSeed
         let directory = TemporaryDirectory("tt-webseed")
         let made = try padded(directory)
         guard let nginx = try WebServers.nginx(root: directory.file("www"), work: directory) else {
-            withKnownIssue("nginx could not be installed") { Issue.record("no nginx") }
+            withKnownIssue("nginx is not installed (scripts/install-tools installs it)") { Issue.record("no nginx") }
             return
         }
         defer { nginx.process.stop() }
@@ -93,7 +93,7 @@ import WebSeed
         directory.write("www/data.bin", wrong)
         directory.write("www/short.bin", Array(single.bytes.prefix(50_000)))
         guard let nginx = try WebServers.nginx(root: directory.file("www"), work: directory) else {
-            withKnownIssue("nginx could not be installed") { Issue.record("no nginx") }
+            withKnownIssue("nginx is not installed (scripts/install-tools installs it)") { Issue.record("no nginx") }
             return
         }
         defer { nginx.process.stop() }
@@ -150,7 +150,7 @@ import WebSeed
     @Test func aWebSeedAloneDownloadsTheWholeTorrent() throws {
         let made = try make()
         guard let nginx = try WebServers.nginx(root: made.directory.file("www"), work: made.directory) else {
-            withKnownIssue("nginx could not be installed") { Issue.record("no nginx") }
+            withKnownIssue("nginx is not installed (scripts/install-tools installs it)") { Issue.record("no nginx") }
             return
         }
         defer { nginx.process.stop() }
@@ -170,7 +170,7 @@ import WebSeed
     }
 
     @Test func aWebSeedBesideALibtorrentPeerAndABadOneDropped() throws {
-        try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let made = try make()
         // The second server's copy is damaged throughout: any piece from it fails its hash.
         for (name, bytes) in made.files {
@@ -179,7 +179,7 @@ import WebSeed
             made.directory.write("bad/set/\(name)", damaged)
         }
         guard let good = try WebServers.nginx(root: made.directory.file("www"), work: made.directory) else {
-            withKnownIssue("nginx could not be installed") { Issue.record("no nginx") }
+            withKnownIssue("nginx is not installed (scripts/install-tools installs it)") { Issue.record("no nginx") }
             return
         }
         defer { good.process.stop() }
