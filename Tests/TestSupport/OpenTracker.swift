@@ -38,7 +38,7 @@ public enum RealToolError: Error, CustomStringConvertible {
     case failed(String)
     public var description: String {
         switch self {
-        case .missing(let tool): return "\(tool) is not installed and is not installed (scripts/install-tools installs it)"
+        case .missing(let tool): return "\(tool) is not installed and could not be installed"
         case .failed(let why): return why
         }
     }
