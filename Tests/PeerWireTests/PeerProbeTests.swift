@@ -38,6 +38,31 @@ import Testing
         #expect(try json(refused)["error"]?["kind"] == "refused")
     }
 
+    /// A port whose accept queue is full drops new SYNs: the connect times out, exit 75.
+    @Test func handshakeAloneTimesOutOnAPortThatNeverAccepts() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        #expect(listen(listener, 0) == 0)
+        // Fill the queue with connections nobody accepts.
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<3 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
+            fillers.append(fd)
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let result = CLI.run(["handshake", "127.0.0.1:\(port)", "--connect-timeout", "1", "--json"])
+        #expect(result.code == 75, "\(result.stderr)")
+        #expect(try json(result)["error"]?["kind"] == "timeout")
+    }
+
     /// A peer that closes the first two connections at once, then answers: `tt handshake` gets through
     /// on the third attempt, and the trace shows each.
     @Test func aPeerDroppingFreshConnectionsIsAskedAgainWithBackOff() throws {
