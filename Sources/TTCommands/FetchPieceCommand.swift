@@ -20,7 +20,7 @@ struct FetchPieceCommand: Command {
             OptionSpec(["--output", "-o"], value: "FILE", help: "write the piece to FILE ('-' for stdout; the report then goes to stderr)"),
             OptionSpec(["--keep-bad"], help: "write the piece even when its hash is wrong (still exits 76)"),
             OptionSpec(["--pipeline"], value: "N", help: "requests kept in flight (default 16, at most the peer's reqq)"),
-            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, WebSeedFetch.option,
+            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, WebSeedFetch.option, WebSeedFetch.caFileOption,
         ],
         positionals: 0...0,
         discussion: """

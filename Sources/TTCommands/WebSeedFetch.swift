@@ -12,6 +12,9 @@ enum WebSeedFetch {
     static let option = OptionSpec(["--webseed", "-w"], value: "URL",
                                    help: "fetch from this web seed (BEP 19 url-list entry) instead of a peer")
 
+    static let caFileOption = OptionSpec(["--ca-file"], value: "PEM",
+                                         help: "trust these certificates for an https:// web seed instead of the system's")
+
     static func run(_ invocation: Invocation, url: String) throws(TTError) -> ExitCode {
         let arguments = invocation.arguments
         let environment = invocation.environment
@@ -28,7 +31,11 @@ enum WebSeedFetch {
         let layout: FileLayout
         do { layout = try FileLayout(torrent: torrent) } catch { throw TTError(storage: error) }
         let client: WebSeedClient
-        do { client = try WebSeedClient(url: url, torrent: torrent, layout: layout) } catch { throw TTError(webSeed: error) }
+        do {
+            client = try WebSeedClient(url: url, torrent: torrent, layout: layout, caFile: arguments.value("--ca-file"))
+        } catch {
+            throw TTError(webSeed: error)
+        }
 
         let start = monotonicSeconds()
         let trace = PeerOptions.trace(invocation, start: start, toStderr: toStdout)

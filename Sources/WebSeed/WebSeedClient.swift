@@ -9,6 +9,8 @@ import Tracker
 public struct WebSeedClient: Sendable {
     public let plan: WebSeedPlan
     public let pieceHashes: [UInt8]
+    /// PEM certificates to trust for an `https://` web seed instead of the system's.
+    public let caFile: String?
 
     /// A ranged GET as it went, for traces.
     public struct Request: Sendable, Equatable {
@@ -27,9 +29,10 @@ public struct WebSeedClient: Sendable {
         public var requests: [Request]
     }
 
-    public init(url: String, torrent: Torrent, layout: FileLayout) throws(WebSeedError) {
+    public init(url: String, torrent: Torrent, layout: FileLayout, caFile: String? = nil) throws(WebSeedError) {
         plan = try WebSeedPlan(base: url, layout: layout)
         pieceHashes = torrent.pieceHashes
+        self.caFile = caFile
     }
 
     /// Above this a server that ignores `Range` and sends the whole file is an error, not a slice.
@@ -45,7 +48,8 @@ public struct WebSeedClient: Sendable {
             let response: HTTPResponse
             do {
                 response = try HTTPClient.get(url, headers: [("Range", part.rangeHeader)], deadline: deadline,
-                                              maxBody: max(part.length, Int(min(part.fileLength, Int64(Self.wholeFileCap)))))
+                                              maxBody: max(part.length, Int(min(part.fileLength, Int64(Self.wholeFileCap)))),
+                                              caFile: caFile)
             } catch {
                 throw Self.mapped(error, url: url)
             }

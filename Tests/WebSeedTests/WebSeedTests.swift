@@ -85,6 +85,27 @@ import WebSeed
         #expect(events.last?["event"] == "result" && events.last?["hash_ok"] == .bool(true))
     }
 
+    @Test func anHTTPSWebSeedWithItsCertificate() throws {
+        let directory = TemporaryDirectory("tt-webseed")
+        let single = try Seeders.makeTorrent(in: directory, name: "data.bin", size: 100_000, pieceLength: Self.pieceLength, seed: 65)
+        guard let nginx = try WebServers.nginxTLS(root: directory.file("seed"), work: directory) else {
+            withKnownIssue("nginx is not installed (scripts/install-tools installs it)") { Issue.record("no nginx") }
+            return
+        }
+        defer { nginx.process.stop() }
+        let url = nginx.base + "data.bin"
+        #expect(url.hasPrefix("https://"))
+        let trusted = CLI.run(["fetch-piece", "--json", "-t", single.torrent, "--webseed", url, "--piece", "1",
+                               "--ca-file", nginx.certificate!, "-o", directory.file("p1")])
+        #expect(trusted.code == 0, "\(trusted.stderr)")
+        #expect(try JSONParser().parse(trusted.stdout)["hash_ok"] == .bool(true))
+        #expect(readBytes(directory.file("p1")) == Array(single.bytes[32_768..<65_536]))
+        // A self-signed certificate the system does not trust is refused, with the reason.
+        let untrusted = CLI.run(["fetch-piece", "-t", single.torrent, "--webseed", url, "--piece", "1"])
+        #expect(untrusted.code != 0)
+        #expect(untrusted.stderr.lowercased().contains("certificate"), "\(untrusted.stderr)")
+    }
+
     @Test func badWebSeedsExitWithTheirCodes() throws {
         let directory = TemporaryDirectory("tt-webseed")
         let single = try Seeders.makeTorrent(in: directory, name: "data.bin", size: 100_000, pieceLength: Self.pieceLength, seed: 64)
