@@ -13,9 +13,15 @@ struct DataLocation {
     var reading: Reading
     /// When both readings were possible: which one was taken and why, for the user.
     var choice: String?
+    /// When neither reading found any of the data: what was looked for. `seed` refuses (exit 66);
+    /// `verify` warns and reports the files missing (exit 1).
+    var notFound: String?
 
-    /// Resolves `path` (the user's `argument`, made absolute) for `torrent`; a path that matches
-    /// neither reading is exit 66 with what was looked for.
+    /// The error `seed` gives when nothing was found.
+    var notFoundError: TTError? { notFound.map { TTError(.noInput, kind: "no_input", $0) } }
+
+    /// Resolves `path` (the user's `argument`, made absolute) for `torrent`. A path that does not exist
+    /// is exit 66; one that exists but holds none of the data is read as given, with `notFound` set.
     static func resolve(_ argument: String, path: String, torrent: Torrent) throws(TTError) -> DataLocation {
         let name = torrent.name
         let inside = (path as NSString).appendingPathComponent(name)
@@ -26,8 +32,8 @@ struct DataLocation {
         if !torrent.isMultiFile {
             if kind == .file { return DataLocation(contentPath: path, reading: .content) }
             if Self.kind(of: inside) == .file { return DataLocation(contentPath: inside, reading: .saveFolder) }
-            throw TTError(.noInput, kind: "no_input",
-                          "\(argument) is a folder and \(shownInside) does not exist: give the file of '\(name)' or the folder it was saved into")
+            return DataLocation(contentPath: inside, reading: .saveFolder,
+                                notFound: "\(argument) is a folder and \(shownInside) does not exist: give the file of '\(name)' or the folder it was saved into")
         }
         guard kind == .folder else {
             throw TTError(.noInput, kind: "no_input", "\(argument) is a file, but '\(name)' is a multi-file torrent: give its folder or the folder it was saved into")
@@ -38,8 +44,8 @@ struct DataLocation {
         guard Self.kind(of: inside) == .folder else {
             if rootHits > 0 || namedLikeRoot { return DataLocation(contentPath: path, reading: .content) }
             let example = files.first.map { (argument as NSString).appendingPathComponent($0.displayPath) } ?? argument
-            throw TTError(.noInput, kind: "no_input",
-                          "no data of '\(name)' at \(argument): looked for its files in it as the torrent's folder (e.g. \(example)) and for \(shownInside)/ as the folder it was saved into")
+            return DataLocation(contentPath: path, reading: .content,
+                                notFound: "no data of '\(name)' at \(argument): looked for its files in it as the torrent's folder (e.g. \(example)) and for \(shownInside)/ as the folder it was saved into")
         }
         let savedHits = present(files, under: inside)
         if rootHits == 0 { return DataLocation(contentPath: inside, reading: .saveFolder) }
@@ -66,10 +72,11 @@ struct DataLocation {
         }
     }
 
-    init(contentPath: String, reading: Reading, choice: String? = nil) {
+    init(contentPath: String, reading: Reading, choice: String? = nil, notFound: String? = nil) {
         self.contentPath = contentPath
         self.reading = reading
         self.choice = choice
+        self.notFound = notFound
     }
 
     /// The states `tt download -o folder` left in `folder/.tt/` whose data is in the folder, newest first:

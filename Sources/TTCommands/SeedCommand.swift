@@ -49,6 +49,7 @@ struct SeedCommand: Command {
         }
         // The data itself, or the folder `tt download -o` saved it into (DataLocation).
         let location = try DataLocation.resolve(arguments.positionals[1], path: environment.path(arguments.positionals[1]), torrent: torrent)
+        if let error = location.notFoundError { throw error }
         if let choice = location.choice { invocation.note(choice) }
         let dataPath = location.contentPath
         let port = try arguments.integer("--port", in: 0...65535) ?? 6881

@@ -54,6 +54,7 @@ struct VerifyCommand: Command {
 
         let location = try DataLocation.resolve(argument, path: path, torrent: torrent)
         let contentPath = location.contentPath
+        if let notFound = location.notFound { invocation.warn(notFound) }
         if let choice = location.choice { invocation.note(choice) } else if location.reading == .saveFolder {
             invocation.log("\(argument) is the folder '\(torrent.name)' was saved into; checking \(contentPath)")
         }

@@ -64,8 +64,9 @@ import Testing
         #expect(asFolder.code == 0, "\(asFolder.stderr)")
         let empty = directory.file("empty")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        // verify reports the file missing (1) and says where it looked; seed has nothing to serve (66).
         let nothing = CLI.run(["verify", "-t", made.torrent, empty])
-        #expect(nothing.code == 66)
+        #expect(nothing.code == 1)
         #expect(nothing.stderr.contains("\(empty)/data.bin does not exist"), "\(nothing.stderr)")
         let seed = CLI.run(["seed", made.torrent, empty, "--port", "0", "--no-announce"])
         #expect(seed.code == 66)
@@ -96,11 +97,15 @@ import Testing
         let made = try album(directory)
         let elsewhere = directory.file("elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
-        let result = CLI.run(["verify", "--json", "-t", made.torrent, elsewhere])
+        let result = CLI.run(["seed", "--json", made.torrent, elsewhere, "--port", "0", "--no-announce"])
         #expect(result.code == 66)
         #expect(result.stderr.contains("looked for its files in it as the torrent's folder (e.g. \(elsewhere)/a.bin)"), "\(result.stderr)")
         #expect(result.stderr.contains("\(elsewhere)/album/ as the folder it was saved into"), "\(result.stderr)")
         #expect(try JSONParser().parse(result.stdout)["error"]?["kind"] == "no_input")
+        // verify checks anyway (every file missing, exit 1) and warns with the same places.
+        let verify = CLI.run(["verify", "-t", made.torrent, elsewhere])
+        #expect(verify.code == 1)
+        #expect(verify.stderr.contains("\(elsewhere)/album/ as the folder it was saved into"), "\(verify.stderr)")
         // A root folder named like the torrent is read as the root even when empty: its files are reported missing.
         let named = directory.file("other/album")
         try FileManager.default.createDirectory(atPath: named, withIntermediateDirectories: true)
