@@ -98,9 +98,23 @@ import Testing
     func metadataPeer(infoHash: [UInt8], metadataSize: Int, answer: @escaping @Sendable (Int) -> [UInt8]?) throws -> FakePeer {
         try hostilePeer(infoHash: infoHash) { connection in
             try connection.send(ExtensionHandshake(messages: ["ut_metadata": 3], version: "fake 1", metadataSize: metadataSize).message.encoded())
-            guard case .extended(0, let payload)? = try FakePeer.waitFor(connection, { if case .extended(0, _) = $0 { return true }; return false }),
+            // One decoder for the whole exchange: tt may send its extension handshake and its first
+            // request in one segment, and a fresh decoder per wait would drop the request.
+            var decoder = FrameDecoder(expectingHandshake: false)
+            func next(_ wanted: (PeerMessage) -> Bool) throws -> PeerMessage? {
+                let deadline = Deadline.after(10)
+                while true {
+                    while let frame = try decoder.next() {
+                        if case .message(let message, _) = frame, wanted(message) { return message }
+                    }
+                    let bytes = try connection.receive(max: 65536, deadline: deadline)
+                    if bytes.isEmpty { return nil }
+                    decoder.append(bytes)
+                }
+            }
+            guard case .extended(0, let payload)? = try next({ if case .extended(0, _) = $0 { return true }; return false }),
                   let theirs = try ExtensionHandshake(decoding: payload).messages["ut_metadata"] else { return }
-            while case .extended(3, let request)? = try FakePeer.waitFor(connection, { if case .extended(3, _) = $0 { return true }; return false }) {
+            while case .extended(3, let request)? = try next({ if case .extended(3, _) = $0 { return true }; return false }) {
                 guard case .request(let piece) = try MetadataMessage(decoding: request), let bytes = answer(piece) else { return }
                 try connection.send(PeerMessage.extended(id: UInt8(theirs), payload: bytes).encoded())
             }
