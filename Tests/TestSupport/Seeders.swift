@@ -28,7 +28,7 @@ public enum Seeders {
     """
 
     /// libtorrent (Python binding) seeding `torrent` from the folder holding `data`.
-    /// `uploadLimit` (bytes/s) applies on loopback too.
+    /// `uploadLimit` (bytes/s) slows it down, loopback included, so other seeders get a share.
     public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int,
                                         uploadLimit: Int? = nil) throws -> ManagedProcess {
         let limit = uploadLimit.map { "ses.apply_settings({'upload_rate_limit': \($0), 'ignore_limits_on_local_network': False})" } ?? ""
@@ -76,9 +76,8 @@ public enum Seeders {
     }
 
     /// aria2c seeding `torrent` from `dataFolder` (it checks the data, then seeds for ever).
-    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int,
-                                   uploadLimit: Int? = nil) throws -> ManagedProcess {
-        try ManagedProcess(aria2c, (uploadLimit.map { ["--max-overall-upload-limit=\($0)"] } ?? []) + [
+    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int) throws -> ManagedProcess {
+        try ManagedProcess(aria2c, [
             "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
             "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false", "--interface=\(host)",
             "--listen-port=\(port)", "--dir=\(dataFolder)", "--console-log-level=warn", "--summary-interval=0",
