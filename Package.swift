@@ -10,11 +10,13 @@ let package = Package(
     dependencies: [],
     targets: [
         .target(name: "CTTCrypto", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CTTCipher", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Hashing", dependencies: ["CTTCrypto"]),
         .target(name: "JSON"),
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
         .target(name: "Net"),
+        .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),
         .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON"]),
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
@@ -23,6 +25,8 @@ let package = Package(
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
+        // RC4 and DH-768 throughput for scripts/bench-mse (CPU time, like `openssl speed`).
+        .executableTarget(name: "MSEBench", dependencies: ["MSE"]),
         // libFuzzer entry point; see scripts/fuzz. Built normally it is a tiny corpus replayer.
         .executableTarget(name: "FuzzMetainfo", dependencies: ["Bencode", "Metainfo", "JSON"]),
 
@@ -31,6 +35,7 @@ let package = Package(
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "Hashing"]),
         .testTarget(name: "TrackerTests", dependencies: ["Tracker", "Metainfo", "Bencode", "Net", "TestSupport"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "TestSupport"]),
+        .testTarget(name: "MSETests", dependencies: ["MSE", "CTTCipher", "Hashing", "Net", "TestSupport"]),
         .testTarget(name: "NetTests", dependencies: ["Net"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
