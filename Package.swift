@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker"]),
-        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm"]),
+        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm", "MSE"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),

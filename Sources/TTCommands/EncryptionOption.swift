@@ -1,0 +1,65 @@
+import JSON
+import MSE
+
+/// `--encryption off|prefer|require` (MSE/PE) for the peer commands; see tt-handshake(1).
+enum EncryptionOption {
+    static func spec(default value: EncryptionPolicy) -> OptionSpec {
+        OptionSpec(["--encryption"], value: "off|prefer|require",
+                   help: "MSE/PE: off = plain BitTorrent; prefer = encrypted first, plaintext when the peer hangs up; require = RC4 only (default \(value.rawValue))")
+    }
+
+    static func parse(_ invocation: Invocation, default value: EncryptionPolicy) throws(TTError) -> EncryptionPolicy {
+        guard let text = invocation.arguments.value("--encryption") else { return value }
+        guard let policy = EncryptionPolicy(rawValue: text) else {
+            throw .usage("--encryption must be off, prefer or require, got '\(text)'")
+        }
+        return policy
+    }
+}
+
+/// What MSE did on one connection, for `--json` and `--trace`.
+struct MSEReport {
+    /// Our `crypto_provide` (dialing) or the peer's (answering).
+    var provide: CryptoMethods
+    /// The method in use; nil when the MSE attempt failed and the connection went plaintext.
+    var selected: CryptoMethods?
+    /// True when the peer hung up on MSE and we dialed again with a plain handshake (`prefer`).
+    var retriedPlaintext: Bool
+    var failure: String?
+
+    /// "rc4" or "plaintext": what is on the wire after the handshake.
+    static func encryption(_ report: MSEReport?) -> String { report?.selected == .rc4 ? "rc4" : "plaintext" }
+
+    /// The `"mse"` object of `tt handshake --json`.
+    static func json(_ report: MSEReport?) -> JSONValue {
+        guard let report else { return .null }
+        return .object([
+            JSONField("provide", .array(report.provide.names.map { .string($0) })),
+            JSONField("selected", .optional(report.selected?.description)),
+            JSONField("retried_plaintext", .bool(report.retriedPlaintext)),
+            JSONField("failure", .optional(report.failure)),
+        ])
+    }
+
+    static func fields(_ step: MSEStep) -> [JSONField] {
+        step.fields.map { field in
+            switch field.value {
+            case .int(let number): JSONField(field.key, .int(number))
+            case .string(let text): JSONField(field.key, .string(text))
+            }
+        }
+    }
+}
+
+extension TTError {
+    /// An MSE failure: timeouts exit 75, the rest 76 (the peer's doing), naming the peer.
+    init(mse error: MSEConnectionError) {
+        switch error {
+        case .net(let net): self.init(net: net)
+        case .timeout: self.init(.timeout, kind: "timeout", error.description)
+        case .closed: self.init(.protocolError, kind: "closed", error.description)
+        case .plaintextRefused: self.init(.protocolError, kind: "plaintext_refused", error.description)
+        case .handshake: self.init(.protocolError, kind: "mse", error.description)
+        }
+    }
+}
