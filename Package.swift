@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "Hashing"]),
         .testTarget(name: "TrackerTests", dependencies: ["Tracker", "Metainfo", "Bencode", "Net", "TestSupport"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "TestSupport"]),
-        .testTarget(name: "MSETests", dependencies: ["MSE", "CTTCipher", "Hashing", "Net", "TestSupport"]),
+        .testTarget(name: "MSETests", dependencies: ["MSE", "CTTCipher", "Hashing", "Net", "Metainfo", "JSON", "TestSupport"]),
         .testTarget(name: "NetTests", dependencies: ["Net"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
