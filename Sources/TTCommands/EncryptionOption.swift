@@ -1,5 +1,6 @@
 import JSON
 import MSE
+import Swarm
 
 /// `--encryption off|prefer|require` (MSE/PE) for the peer commands; see tt-handshake(1).
 enum EncryptionOption {
@@ -60,6 +61,28 @@ extension TTError {
         case .closed: self.init(.protocolError, kind: "closed", error.description)
         case .plaintextRefused: self.init(.protocolError, kind: "plaintext_refused", error.description)
         case .handshake: self.init(.protocolError, kind: "mse", error.description)
+        }
+    }
+}
+
+extension EncryptionOption {
+    /// Puts MSE/PE under the engine: outgoing peers through `MSEDialer` around the configured
+    /// dialer (TCP, or uTP when that is set first), incoming ones through `MSEAcceptor`. A peer
+    /// refused for its encryption is logged, and with --json reported as a `peer_refused` event.
+    static func apply(_ policy: EncryptionPolicy, to configuration: inout SwarmConfiguration, invocation: Invocation) {
+        let hashes = configuration.torrent.infoHashes
+        configuration.dialer = MSEDialer(policy: policy, infoHash: hashes.wire, inner: configuration.dialer,
+                                         handshakeTimeout: configuration.connectTimeout + 10)
+        // A hybrid torrent's peers may name it by either hash (v2 truncated to 20 bytes).
+        var served = [hashes.wire]
+        if let v2 = hashes.v2, Array(v2.prefix(20)) != hashes.wire { served.append(Array(v2.prefix(20))) }
+        configuration.acceptor = MSEAcceptor(policy: policy, infoHashes: served) { address, error in
+            invocation.log("peer \(address) refused: \(error)")
+            if invocation.json {
+                invocation.outputJSON(.object([JSONField("event", .string("peer_refused"))] + PeerView.fields(address)
+                                              + [JSONField("reason", .string(error.description)),
+                                                 JSONField("encryption", .string(policy.rawValue))]))
+            }
         }
     }
 }
