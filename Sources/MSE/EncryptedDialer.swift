@@ -1,12 +1,8 @@
 import Net
 
 /// Dials a peer under an `EncryptionPolicy` over any carrier (`connect` makes the TCP or uTP
-/// stream): `off` plain, `require` MSE offering RC4 only, `prefer` MSE offering both and, when
-/// the peer hangs up on it, a second plain connection.
-///
-/// Encrypted first because peers that require encryption drop a plaintext handshake, while
-/// plaintext-only peers hang up on the MSE key at once (both on the first round trip); this is
-/// also the order libtorrent, aria2 and qBittorrent use.
+/// stream): `off` plain, `require` MSE offering RC4 only, `prefer` plain first and, when the
+/// peer hangs up on the plain handshake, MSE offering both (`PlaintextFirstStream`).
 public enum EncryptedDialer {
     public typealias Connect = (SocketAddress, @escaping (Result<ByteStream, NetError>) -> Void) -> Void
 
@@ -20,13 +16,25 @@ public enum EncryptedDialer {
             case .success(let connected): stream = connected
             }
             guard let provide = policy.provide else { completion(.success(stream)); return }
+            if policy == .prefer {
+                // Plain first; the stream itself retries encrypted if the peer refuses plain.
+                let retrying = PlaintextFirstStream(plain: stream, loop: loop, onStep: onStep) { done in
+                    connect(address) { again in
+                        switch again {
+                        case .failure(let error): done(.failure(.net(error)))
+                        case .success(let fresh):
+                            MSEHandshake.initiate(fresh, loop: loop, infoHash: infoHash, provide: provide, timeout: timeout,
+                                                  onStep: onStep) { done($0.map { $0 as any ByteStream }) }
+                        }
+                    }
+                }
+                completion(.success(retrying))
+                return
+            }
             MSEHandshake.initiate(stream, loop: loop, infoHash: infoHash, provide: provide, timeout: timeout, onStep: onStep) { outcome in
                 switch outcome {
                 case .success(let encrypted):
                     completion(.success(encrypted))
-                case .failure(let error) where policy == .prefer && error.peerRefused:
-                    onStep(MSEStep("mse_fallback", [("reason", .string(error.description))]))
-                    connect(address) { retry in completion(retry.mapError { .net($0) }) }
                 case .failure(let error):
                     completion(.failure(error))
                 }

@@ -4,8 +4,8 @@ import Net
 public enum EncryptionPolicy: String, CaseIterable, Sendable {
     /// Plain BitTorrent only: never dial MSE, drop incoming MSE.
     case off
-    /// Dial encrypted first (RC4 or plaintext offered) and retry in plaintext when the peer hangs
-    /// up; accept both kinds of incoming connection.
+    /// Dial plain first and, when the peer hangs up on the plain handshake, again with MSE
+    /// (RC4 or plaintext offered); accept both kinds of incoming connection.
     case prefer
     /// RC4 only, both ways; a plaintext handshake is refused.
     case require

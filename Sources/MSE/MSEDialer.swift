@@ -2,7 +2,7 @@ import Net
 
 /// A `PeerDialer` that runs MSE/PE over whatever `inner` dials (TCP, uTP), under `policy`, for
 /// one torrent (SKEY is its info hash). `onStep` sees each step with the peer's address, the
-/// `mse_fallback` step included when `prefer` retries in plaintext.
+/// `mse_retry` step included when `prefer` retries encrypted after a refused plain handshake.
 public struct MSEDialer: PeerDialer {
     public let policy: EncryptionPolicy
     public let infoHash: [UInt8]

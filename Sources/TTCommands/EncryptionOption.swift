@@ -6,7 +6,7 @@ import Swarm
 enum EncryptionOption {
     static func spec(default value: EncryptionPolicy) -> OptionSpec {
         OptionSpec(["--encryption"], value: "off|prefer|require",
-                   help: "MSE/PE: off = plain BitTorrent; prefer = encrypted first, plaintext when the peer hangs up; require = RC4 only (default \(value.rawValue))")
+                   help: "MSE/PE: off = plain BitTorrent; prefer = plain first, encrypted when the peer hangs up; require = RC4 only (default \(value.rawValue))")
     }
 
     static func parse(_ invocation: Invocation, default value: EncryptionPolicy) throws(TTError) -> EncryptionPolicy {
@@ -20,12 +20,13 @@ enum EncryptionOption {
 
 /// What MSE did on one connection, for `--json` and `--trace`.
 struct MSEReport {
-    /// Our `crypto_provide` (dialing) or the peer's (answering).
-    var provide: CryptoMethods
-    /// The method in use; nil when the MSE attempt failed and the connection went plaintext.
+    var policy: EncryptionPolicy
+    /// Our `crypto_provide`; nil when no MSE exchange took place (a plain attempt was accepted).
+    var provide: CryptoMethods?
+    /// The method the peer selected; nil without an MSE exchange.
     var selected: CryptoMethods?
-    /// True when the peer hung up on MSE and we dialed again with a plain handshake (`prefer`).
-    var retriedPlaintext: Bool
+    /// True when the peer hung up on the plain handshake and we dialed again with MSE (`prefer`).
+    var retried: Bool
     var failure: String?
 
     /// "rc4" or "plaintext": what is on the wire after the handshake.
@@ -35,9 +36,10 @@ struct MSEReport {
     static func json(_ report: MSEReport?) -> JSONValue {
         guard let report else { return .null }
         return .object([
-            JSONField("provide", .array(report.provide.names.map { .string($0) })),
+            JSONField("policy", .string(report.policy.rawValue)),
+            JSONField("provide", report.provide.map { .array($0.names.map { .string($0) }) } ?? .null),
             JSONField("selected", .optional(report.selected?.description)),
-            JSONField("retried_plaintext", .bool(report.retriedPlaintext)),
+            JSONField("retried", .bool(report.retried)),
             JSONField("failure", .optional(report.failure)),
         ])
     }

@@ -122,7 +122,8 @@ struct HandshakeCommand: Command {
         }
         row("rtt", Format.seconds(greeting.rtt))
         if let mse {
-            let how = mse.retriedPlaintext ? "MSE refused, retried plain" : "MSE, offered \(mse.provide)"
+            let how = mse.provide.map { "MSE, offered \($0)" + (mse.retried ? ", after the plain handshake was refused" : "") }
+                ?? "plain handshake accepted, no MSE needed"
             row("encryption", "\(MSEReport.encryption(mse))  (\(how))")
         } else {
             row("encryption", "plaintext  (no MSE)")

@@ -14,8 +14,23 @@ final class PeerClient {
     /// Silence longer than this is a timeout (exit 75).
     let timeout: Double
     var peerName: String { address.description }
-    /// What MSE did (`--encryption prefer|require`); nil for a plain handshake.
-    private(set) var mse: MSEReport?
+    let encryption: EncryptionPolicy
+    /// What MSE did so far (`--encryption prefer|require`); nil under `off`.
+    var mse: MSEReport? {
+        guard encryption != .off else { return nil }
+        var report = MSEReport(policy: encryption, provide: nil, selected: nil, retried: false, failure: nil)
+        if let stream = link.stream as? MSEStream {
+            report.provide = stream.offered
+            report.selected = stream.method
+        } else if let stream = link.stream as? PlaintextFirstStream {
+            report.retried = stream.retried
+            if let encrypted = stream.inner as? MSEStream {
+                report.provide = encrypted.offered
+                report.selected = encrypted.method
+            }
+        }
+        return report
+    }
 
     /// Our session for a torrent (`lengths` known) or just an info hash.
     static func configuration(infoHash: [UInt8], lengths: Lengths?) -> PeerSession.Configuration {
@@ -31,22 +46,17 @@ final class PeerClient {
         self.address = address
         self.timeout = timeout
         trace?.event("connect", [JSONFieldShim.peer(address)])
-        // MSE runs inside the dial, so the link's stream is already encrypted (or plain after a retry).
-        var fallback: String?
+        self.encryption = encryption
+        // MSE runs inside the dial (require), or inside the stream when a plain attempt is refused (prefer).
         let dialer = MSEDialer(policy: encryption, infoHash: configuration.infoHash, handshakeTimeout: timeout) { _, step in
             trace?.event(step.name, MSEReport.fields(step))
-            if step.name == "mse_fallback", case .string(let reason)? = step.fields.first?.value { fallback = reason }
         }
         do {
             link = try PeerLink(connecting: address, configuration: configuration, dialer: dialer, timeout: connectTimeout)
         } catch {
             throw TTError(swarm: error)
         }
-        if let provide = encryption.provide {
-            let method = (link.stream as? MSEStream)?.method
-            mse = MSEReport(provide: provide, selected: method, retriedPlaintext: fallback != nil, failure: fallback)
-            log("MSE with \(address): \(method.map(\.description) ?? "refused, retried in plaintext")")
-        }
+        if encryption == .require { log("MSE with \(address): \(mse?.selected?.description ?? "none")") }
         if let trace {
             link.trace = { traced in
                 let direction = traced.outgoing ? "out" : "in"

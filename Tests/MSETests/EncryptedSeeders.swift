@@ -20,13 +20,16 @@ enum EncryptedPeers {
     deadline = time.time() + 120
     last = 0
     said = False
+    seen = set()
     while len(sys.argv) > 5 or not said:
         st = h.status()
+        for p in h.get_peer_info():
+            seen.add((p.ip[0], p.flags & lt.peer_info.rc4_encrypted != 0))
         if st.is_seeding or st.progress >= 1.0:
             print('complete', st.total_download, flush=True)
             said = True
             if len(sys.argv) > 5:
-                print('peers', [(p.ip, p.flags & lt.peer_info.rc4_encrypted != 0) for p in h.get_peer_info()], flush=True)
+                print('peers', sorted(seen), flush=True)
                 sys.exit(0)
         if len(sys.argv) > 5 and time.time() - last > 2:
             last = time.time()

@@ -5,7 +5,7 @@ import TestSupport
 
 /// `tt handshake --encryption …` against real clients that refuse plaintext.
 @Suite(.serialized) struct HandshakeInteropTests {
-    struct Report { var code: Int32; var encryption: String?; var provide: [String]; var selected: String?; var client: String?; var stderr: String }
+    struct Report { var code: Int32; var encryption: String?; var provide: [String]; var selected: String?; var client: String?; var stderr: String; var retried = false }
 
     static func handshake(_ peer: String, torrent: String, _ extra: [String]) -> Report {
         let result = CLI.run(["handshake", peer, "--torrent", torrent, "--json", "--timeout", "10"] + extra)
@@ -13,20 +13,22 @@ import TestSupport
             return Report(code: result.code, encryption: nil, provide: [], selected: nil, client: nil, stderr: result.stderr)
         }
         func field(_ name: String) -> JSONValue? { fields.first { $0.key == name }?.value }
-        var provide: [String] = [], selected: String?
+        var provide: [String] = [], selected: String?, retried = false
         if case .object(let mse)? = field("mse") {
             if case .array(let items)? = mse.first(where: { $0.key == "provide" })?.value {
                 provide = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
             }
             if case .string(let s)? = mse.first(where: { $0.key == "selected" })?.value { selected = s }
+            if case .bool(let b)? = mse.first(where: { $0.key == "retried" })?.value { retried = b }
         }
         var encryption: String?, client: String?
         if case .string(let s)? = field("encryption") { encryption = s }
         if case .string(let s)? = field("client") { client = s }
-        return Report(code: result.code, encryption: encryption, provide: provide, selected: selected, client: client, stderr: result.stderr)
+        return Report(code: result.code, encryption: encryption, provide: provide, selected: selected, client: client, stderr: result.stderr,
+                      retried: retried)
     }
 
-    /// Require succeeds with RC4; a plain handshake is dropped (exit 76); prefer ends encrypted.
+    /// Require succeeds with RC4; a plain handshake is dropped (exit 76); prefer retries encrypted.
     static func checkRequiresEncryption(_ peer: String, torrent: String, client: String) {
         let required = handshake(peer, torrent: torrent, ["--encryption", "require"])
         #expect(required.code == 0, "\(client): \(required.stderr)")
@@ -39,6 +41,7 @@ import TestSupport
         let preferred = handshake(peer, torrent: torrent, ["--encryption", "prefer"])
         #expect(preferred.code == 0, "\(client): \(preferred.stderr)")
         #expect(preferred.encryption == "rc4")
+        #expect(preferred.retried, "prefer should have retried after the plain handshake was refused")
     }
 
     @Test(arguments: ["rc4", "both"])
