@@ -57,7 +57,15 @@ struct HandshakeCommand: Command {
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
                                     connectTimeout: connectTimeout, timeout: timeout, trace: trace, encryption: encryption,
                                     log: invocation.log)
-        let greeting = try PeerGreeting.greet(client, wait: wait)
+        let greeting: PeerGreeting
+        do {
+            greeting = try PeerGreeting.greet(client, wait: wait)
+        } catch where error.kind == "closed" && encryption == .off {
+            // Peers that require MSE/PE hang up on a plain handshake without a word.
+            var hinted = error
+            hinted.message += "; peers that require encryption do this too: try --encryption prefer"
+            throw hinted
+        }
         client.close()
         let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, mse: client.mse)
         if let trace {
