@@ -104,6 +104,8 @@ private final class LoopbackPair {
         pair.run { !pair.answerErrors.isEmpty && pair.dialError != nil }
         if answer == .require {
             guard case .plaintextRefused? = pair.answerErrors.first else { Issue.record("\(pair.answerErrors)"); return }
+        } else {
+            guard case .encryptionRefused? = pair.answerErrors.first else { Issue.record("\(pair.answerErrors)"); return }
         }
         #expect(pair.dialError != nil)
         #expect(pair.atListener.isEmpty)
