@@ -19,13 +19,12 @@ import Tracker
 ///
 /// Everything the engine touches outside itself is injected: the loop (and so its clock), the
 /// dialer that returns byte streams, the randomness; simulations run it in-process.
-public final class SwarmEngine: @unchecked Sendable {
+public final class SwarmEngine {
     public let configuration: SwarmConfiguration
     let report: (SwarmEvent) -> Void
 
     /// The loop everything runs on; components attach their sockets and timers here.
     public let loop: EventLoop
-    var mailbox: Mailbox?
     var listener: TCPListener?
     /// The UDP port with the listener's number, shared by the DHT and uTP (nil without a listener).
     public private(set) var datagramPort: DatagramPort?
@@ -70,8 +69,8 @@ public final class SwarmEngine: @unchecked Sendable {
     var wasted: Int64 = 0
     var hashFailures = 0
     var completedAnnounced = false
-    var optimistic: Int?
-    var lastOptimisticRotation: Double = -.infinity
+    let choker: Choker
+    var optimistic: Choker.Optimistic?
     var outcome: Result<SwarmSummary.Outcome, SwarmError>?
     var stopRequested = false
     var quarters = 0
@@ -82,14 +81,15 @@ public final class SwarmEngine: @unchecked Sendable {
         self.loop = loop
         self.report = report
         self.random = configuration.random
+        self.choker = Choker(slots: configuration.uploadSlots)
         self.durable = Bitfield(pieceCount: 0)
         var tiers = configuration.useTrackers ? configuration.torrent.trackerTiers : []
         if !configuration.extraTrackers.isEmpty { tiers.append(configuration.extraTrackers) }
         self.announcer = AnnounceScheduler(tiers: TrackerTiers(tiers))
     }
 
-    /// The engine's clock: seconds on the loop's monotonic clock.
-    var now: Double { monotonicSeconds() }
+    /// The engine's clock: the loop's (virtual in simulations).
+    var now: Double { loop.now }
 
     // MARK: - Plug points (call on the loop's thread)
 
@@ -119,8 +119,12 @@ public final class SwarmEngine: @unchecked Sendable {
         }
     }
 
+    /// Every peer in connection order: loops that send go through this, so a run's writes do not
+    /// depend on the hash seed (simulations replay exactly).
+    var orderedPeers: [PeerConnection] { peers.keys.sorted().compactMap { peers[$0] } }
+
     /// Peers past their handshake, as components see them.
-    public var connectedPeers: [ConnectedPeer] { peers.values.filter(\.handshakeDone).map { $0.snapshot() } }
+    public var connectedPeers: [ConnectedPeer] { orderedPeers.filter(\.handshakeDone).map { $0.snapshot() } }
 
     /// Sends a payload of extension `name` to a connected peer; false when it does not speak it or is gone.
     @discardableResult
@@ -133,9 +137,11 @@ public final class SwarmEngine: @unchecked Sendable {
     /// Where peers reach us (nil without a listener).
     public var listenAddress: SocketAddress? { listener?.localAddress }
 
-    /// Asks the engine to stop (thread-safe): state is saved and `run` returns `.interrupted`.
+    /// Asks the engine to stop: state is saved and `run` returns `.interrupted`. From another
+    /// thread, hand it over with `loop.execute`.
     public func interrupt() {
-        mailbox?.post { [self] in finish(.success(.interrupted)) }
+        loop.assertInLoop()
+        finish(.success(.interrupted))
     }
 
     // MARK: - Run
@@ -145,7 +151,6 @@ public final class SwarmEngine: @unchecked Sendable {
         started = now
         idleSince = started
         try prepare()
-        mailbox = Mailbox(loop: loop)
         if handleSignals {
             loop.onSignal([SIGINT, SIGTERM]) { [self] signal in
                 // Stopping a seed with SIGTERM is the normal end of its job, not an interruption.
@@ -171,7 +176,6 @@ public final class SwarmEngine: @unchecked Sendable {
             loop.runOnce(timeout: 1)
             if outcome != nil && !stopRequested { stopRequested = true; shutDown() }
         }
-        mailbox?.close(loop: loop)
         listener?.close()
         datagramPort?.close()
         switch outcome! {
@@ -270,11 +274,11 @@ public final class SwarmEngine: @unchecked Sendable {
     private func tick() {
         ticks += 1
         let now = self.now
-        for peer in Array(peers.values) {
+        for peer in orderedPeers {
             peer.tick()
             checkSnub(peer, now: now)
         }
-        for peer in peers.values { requestMore(peer) }
+        for peer in orderedPeers { requestMore(peer) }
         if ticks % 10 == 0 { rechoke() }
         if !unflushed.isEmpty && ticks % max(1, configuration.checkpointInterval) == 0 { saveState(force: false, synchronously: false) }
         connectMore()
