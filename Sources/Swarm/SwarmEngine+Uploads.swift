@@ -1,7 +1,6 @@
 import Dispatch
 import Metainfo
 import PeerWire
-import Storage
 
 // MARK: - Uploads (disk reads off the loop) and choking
 
@@ -65,69 +64,42 @@ extension SwarmEngine {
         peer.uploadQueue.append(block)
     }
 
-    /// Reads queued blocks off the loop while the stream keeps up (about 1 MiB buffered or being read
-    /// per peer) and sends them from the loop: a slow disk never stalls other peers. Reads for one peer
-    /// run in order on its own queue, several at once, so a peer that asks one block at a time is not
-    /// held to one disk round trip per block; each comes back as a ready `piece` frame.
+    /// Sends queued blocks while the stream keeps up (about 1 MiB buffered per peer), in the order
+    /// asked. Blocks come from whole pieces held in `uploadCache`; a piece not held is read off the
+    /// loop (so a slow disk never stalls other peers) and the peers waiting for it go on when it is in.
     func serveUploads(_ peer: PeerConnection) {
-        guard peers[peer.key] != nil else { return }
-        var budget = (1 << 20) - peer.stream.bufferedBytes - peer.bytesBeingRead
-        guard budget > 0, !peer.uploadQueue.isEmpty else { return }
-        var batch: [BlockInfo] = []
-        while budget > 0, !peer.uploadQueue.isEmpty {
-            let block = peer.uploadQueue.removeFirst()
-            batch.append(block)
-            budget -= block.length
-        }
-        let bytes = batch.reduce(0) { $0 + $1.length }
-        peer.bytesBeingRead += bytes
-        readsInFlight += 1
-        let store = self.store!, lengths = self.lengths!, requested = batch
-        loop.offload(on: peer.readQueue, { () -> [UploadBlock] in
-            var blocks: [UploadBlock] = []
-            for info in requested {
-                guard let frame = Self.pieceFrame(info, lengths: lengths, store: store) else { break }
-                blocks.append(UploadBlock(info: info, frame: frame))
+        guard peers[peer.key] != nil, outcome == nil, !peer.session.amChoking else { return }
+        var out: [UInt8] = []
+        while let block = peer.uploadQueue.first, peer.stream.bufferedBytes + out.count < 1 << 20 {
+            guard let piece = uploadCache.bytes(of: block.piece.value) else {
+                readForUpload(block.piece)
+                break
             }
-            return blocks
-        }, then: { [self] blocks in
+            peer.uploadQueue.removeFirst()
+            out += PeerMessage.pieceHeader(index: UInt32(block.piece.value), begin: UInt32(block.begin), blockLength: block.length)
+            out += piece[block.begin..<block.begin + block.length]
+            peer.uploadedBytes += Int64(block.length)
+            peer.uploadedThisTick += Int64(block.length)
+            uploaded += Int64(block.length)
+        }
+        guard !out.isEmpty else { return }
+        peer.flush()  // what the session queued first goes first
+        peer.stream.write(out)
+    }
+
+    /// Reads a whole piece off the loop into the upload cache, then serves every peer waiting.
+    private func readForUpload(_ piece: PieceIndex) {
+        guard uploadCache.beginRead(piece.value) else { return }
+        readsInFlight += 1
+        let store = self.store!
+        loop.offload({ () -> [UInt8]? in
+            (try? store.readPiece(piece)) ?? nil
+        }, then: { [self] bytes in
             readsInFlight -= 1
-            peer.bytesBeingRead -= bytes
-            sendUploads(blocks, failed: blocks.count < requested.count ? requested[blocks.count] : nil, to: peer)
+            uploadCache.endRead(piece.value, bytes: bytes)
+            for peer in orderedPeers where peer.uploadQueue.first?.piece == piece {
+                if bytes == nil { drop(peer, reason: "could not read piece \(piece) to serve it") } else { serveUploads(peer) }
+            }
         })
     }
-
-    /// A whole `piece` message: the 13-byte header, then the block read straight behind it.
-    static func pieceFrame(_ info: BlockInfo, lengths: Lengths, store: PieceStore) -> [UInt8]? {
-        var frame = PeerMessage.pieceHeader(index: UInt32(info.piece.value), begin: UInt32(info.begin), blockLength: info.length)
-        frame.append(contentsOf: repeatElement(0, count: info.length))
-        let offset = lengths.offset(of: info.piece) + Int64(info.begin)
-        let ok = (try? frame.withUnsafeMutableBytes { raw in
-            try store.read(offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[13...]))
-        }) ?? false
-        return ok ? frame : nil
-    }
-
-    private func sendUploads(_ blocks: [UploadBlock], failed: BlockInfo?, to peer: PeerConnection) {
-        guard peers[peer.key] != nil, outcome == nil else { return }
-        peer.flush()  // what the session queued first goes first
-        for block in blocks where !peer.session.amChoking && peer.stream.isOpen {
-            peer.stream.write(block.frame)
-            peer.uploadedBytes += Int64(block.info.length)
-            peer.uploadedThisTick += Int64(block.info.length)
-            uploaded += Int64(block.info.length)
-        }
-        if let failed {
-            drop(peer, reason: "could not read piece \(failed.piece) to serve it")
-            return
-        }
-        serveUploads(peer)
-    }
-}
-
-/// A block read for a peer, on its way back to the loop.
-struct UploadBlock: Sendable {
-    let info: BlockInfo
-    /// The framed `piece` message.
-    let frame: [UInt8]
 }

@@ -26,13 +26,15 @@ import Testing
         let leavers = (0..<5).map { _ in swarm.addPeer(.init(leavesAfterBytes: Int.random(in: 20_000...100_000, using: &random)), host: host(16, 128)) }
         // The chokers and half the seeders speak BEP 6/10 (have_all, a reject for each request dropped).
         let chokers = (0..<5).map { _ in swarm.addPeer(.init(chokeCycle: (20, 10), speaksExtensions: true), host: host(16, 128)) }
+        // The rest unchoke a second later, so the peers under test get the first requests whatever the
+        // engine's endgame does with the last blocks.
         for _ in 0..<8 {
             let pieces = Set((0..<swarm.torrent.pieceCount).filter { _ in Bool.random(using: &random) })
-            swarm.addPeer(.init(pieces: .some(pieces)), host: host(16, 128))
+            swarm.addPeer(.init(pieces: .some(pieces), unchokeNotBefore: 1001), host: host(16, 128))
         }
         while swarm.peers.count < 50 {
-            swarm.addPeer(.init(answerDelay: Double.random(in: 0...0.3, using: &random), speaksExtensions: swarm.peers.count % 2 == 0),
-                          host: host(16, 128))
+            swarm.addPeer(.init(answerDelay: Double.random(in: 0...0.3, using: &random), unchokeNotBefore: 1001,
+                                speaksExtensions: swarm.peers.count % 2 == 0), host: host(16, 128))
         }
         let snubTimeout = 3.0
         try swarm.makeEngine { $0.snubTimeout = snubTimeout }

@@ -76,9 +76,8 @@ public enum Seeders {
     }
 
     /// aria2c seeding `torrent` from `dataFolder` (it checks the data, then seeds for ever).
-    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int,
-                                   uploadLimit: Int? = nil) throws -> ManagedProcess {
-        try ManagedProcess(aria2c, (uploadLimit.map { ["--max-overall-upload-limit=\($0)"] } ?? []) + [
+    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int) throws -> ManagedProcess {
+        try ManagedProcess(aria2c, [
             "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
             "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false", "--interface=\(host)",
             "--listen-port=\(port)", "--dir=\(dataFolder)", "--console-log-level=warn", "--summary-interval=0",
