@@ -10,11 +10,13 @@ let package = Package(
     dependencies: [],
     targets: [
         .target(name: "CTTCrypto", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CTTCipher", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Hashing", dependencies: ["CTTCrypto"]),
         .target(name: "JSON"),
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
         .target(name: "Net"),
+        .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),
         // TLS for https:// trackers: the system's libssl, loaded at first use (no link-time TLS library).
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON", "CTLS"]),
@@ -22,10 +24,12 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "WebSeed", dependencies: ["Metainfo", "Hashing", "Net", "Storage", "Tracker"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker", "WebSeed"]),
-        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed"]),
+        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
+        // RC4 and DH-768 throughput for scripts/bench-mse (CPU time, like `openssl speed`).
+        .executableTarget(name: "MSEBench", dependencies: ["MSE"]),
         // The properties each decoder family keeps on any input, and one libFuzzer entry point per
         // family (scripts/fuzz --list). Built normally, each executable replays a corpus.
         .target(name: "FuzzChecks", dependencies: ["Bencode", "JSON", "Metainfo", "PeerWire", "Tracker", "Storage"]),
@@ -41,6 +45,7 @@ let package = Package(
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "Hashing"]),
         .testTarget(name: "TrackerTests", dependencies: ["Tracker", "Metainfo", "Bencode", "Net", "TestSupport"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "JSON", "TestSupport"]),
+        .testTarget(name: "MSETests", dependencies: ["MSE", "CTTCipher", "Hashing", "Net", "Metainfo", "JSON", "TestSupport"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "TestSupport"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),

@@ -117,7 +117,14 @@ public final class SwarmEngine {
             stream.close()
             return
         }
-        attach(stream, source: source, initiator: false)
+        guard let acceptor = configuration.acceptor else {
+            attach(stream, source: source, initiator: false)
+            return
+        }
+        acceptor.accept(stream, loop: loop) { [self] ready in
+            guard outcome == nil, peers.count < configuration.maxPeers + 10 else { ready.close(); return }
+            attach(ready, source: source, initiator: false)
+        }
     }
 
     /// Every peer in connection order: loops that send go through this, so a run's writes do not

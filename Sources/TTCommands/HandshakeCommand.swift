@@ -2,6 +2,7 @@ import Bencode
 import Foundation
 import JSON
 import Metainfo
+import MSE
 import Net
 import PeerWire
 
@@ -10,12 +11,13 @@ struct HandshakeCommand: Command {
     static let spec = CommandSpec(
         name: "handshake",
         summary: "shake hands with one peer: its id, client, extensions and pieces",
-        usage: "tt handshake HOST:PORT [--torrent T | --info-hash H] [--json] [--trace]",
+        usage: "tt handshake HOST:PORT [--torrent T | --info-hash H] [--encryption off|prefer|require] [--json] [--trace]",
         options: [
             OptionSpec(["--torrent", "-t"], value: "T", help: "a .torrent, magnet link or info hash naming the torrent"),
             OptionSpec(["--info-hash"], value: "HEX", help: "the torrent's info hash (40 hex; 64 hex for v2)"),
             OptionSpec(["--wait"], value: "SECONDS",
                        help: "how long to wait after the handshake for the extension handshake and bitfield (default 3)"),
+            EncryptionOption.spec(default: .off),
             PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace,
         ],
         positionals: 1...1,
@@ -23,6 +25,8 @@ struct HandshakeCommand: Command {
         Sends our handshake (extension protocol and fast bits set) and extension handshake, then
         reports the peer's: peer id and the client it names, reserved bits, BEP 10 extensions, how
         many pieces it has (bitfield, have_all or have_none) and the handshake round-trip time.
+        With --encryption prefer or require the handshake runs inside MSE/PE and the report says
+        which method the peer selected ("encryption": "rc4" or "plaintext").
         A peer that answers for another torrent or hangs up exits 76; silence exits 75. A peer that
         closes a fresh connection before its handshake is asked again with a short back-off within
         --timeout. Without a torrent: whether the port accepts TCP and its round trip, and what the
@@ -38,6 +42,7 @@ struct HandshakeCommand: Command {
         let timeout = try PeerOptions.seconds(invocation, "--timeout", default: 30)
         let connectTimeout = try PeerOptions.seconds(invocation, "--connect-timeout", default: 10)
         let wait = try PeerOptions.seconds(invocation, "--wait", default: 3)
+        let encryption = try EncryptionOption.parse(invocation, default: .off)
         let input: TorrentInput
         switch (arguments.value("--torrent"), arguments.value("--info-hash")) {
         case (let torrent?, nil):
@@ -45,7 +50,10 @@ struct HandshakeCommand: Command {
         case (nil, let hash?):
             guard let hashes = InfoHashes(hex: hash) else { throw .usage("--info-hash needs 40 or 64 hex digits, got '\(hash)'") }
             input = .infoHash(hashes)
-        case (nil, nil): return try HandshakeProbe.run(invocation, address: address, connectTimeout: connectTimeout, wait: wait)
+        case (nil, nil):
+            // MSE keys derive from the info hash: without one there is nothing to encrypt for.
+            guard encryption == .off else { throw .usage("--encryption \(encryption.rawValue) needs --torrent or --info-hash") }
+            return try HandshakeProbe.run(invocation, address: address, connectTimeout: connectTimeout, wait: wait)
         default: throw .usage("give one of --torrent and --info-hash, not both")
         }
         let infoHash = input.infoHashes.wire
@@ -54,21 +62,30 @@ struct HandshakeCommand: Command {
         let trace = PeerOptions.trace(invocation, start: start, toStderr: false)
         let lengths = input.torrent.map { Lengths(layout: $0.layout) }
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
-                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log)
-        let greeting = try PeerGreeting.greet(client, wait: wait)
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, encryption: encryption,
+                                    log: invocation.log)
+        let greeting: PeerGreeting
+        do {
+            greeting = try PeerGreeting.greet(client, wait: wait)
+        } catch where error.kind == "closed" && encryption == .off {
+            // Peers that require MSE/PE hang up on a plain handshake without a word.
+            var hinted = error
+            hinted.message += "; peers that require encryption do this too: try --encryption prefer"
+            throw hinted
+        }
         client.close()
-        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount)
+        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, mse: client.mse)
         if let trace {
             trace.event("result", view.objectFields)
         } else if invocation.json {
             invocation.outputJSON(view)
         } else {
-            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount))
+            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount, mse: client.mse))
         }
         return .success
     }
 
-    static func json(address: SocketAddress, infoHash: [UInt8], greeting: PeerGreeting, pieceCount: Int?) -> JSONValue {
+    static func json(address: SocketAddress, infoHash: [UInt8], greeting: PeerGreeting, pieceCount: Int?, mse: MSEReport? = nil) -> JSONValue {
         let handshake = greeting.handshake
         var fields = [JSONField("peer", PeerWireViews.peer(address)), JSONField("info_hash", .string(Hex.encode(infoHash)))]
         fields += PeerWireViews.peerIDFields(handshake.peerID)
@@ -83,11 +100,13 @@ struct HandshakeCommand: Command {
             ])),
             JSONField("choked", .bool(greeting.choked)),
             JSONField("rtt", .double((greeting.rtt * 1e6).rounded() / 1e6)),
+            JSONField("encryption", .string(MSEReport.encryption(mse))),
+            JSONField("mse", MSEReport.json(mse)),
         ]
         return .object(fields)
     }
 
-    static func text(address: SocketAddress, greeting: PeerGreeting, pieceCount: Int?) -> String {
+    static func text(address: SocketAddress, greeting: PeerGreeting, pieceCount: Int?, mse: MSEReport? = nil) -> String {
         let handshake = greeting.handshake
         var lines: [String] = []
         func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
@@ -117,6 +136,13 @@ struct HandshakeCommand: Command {
         default: row("pieces", "\(have.map(String.init) ?? "?")\(total) (\(greeting.availabilitySource.replacingOccurrences(of: "_", with: " ")))")
         }
         row("rtt", Format.seconds(greeting.rtt))
+        if let mse {
+            let how = mse.provide.map { "MSE, offered \($0)" + (mse.retried ? ", after the plain handshake was refused" : "") }
+                ?? "plain handshake accepted, no MSE needed"
+            row("encryption", "\(MSEReport.encryption(mse))  (\(how))")
+        } else {
+            row("encryption", "plaintext  (no MSE)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Metainfo
+import MSE
 import Net
 import PeerWire
 import Swarm
@@ -13,6 +14,23 @@ final class PeerClient {
     /// Silence longer than this is a timeout (exit 75); it also bounds the reconnect attempts.
     let timeout: Double
     var peerName: String { address.description }
+    let encryption: EncryptionPolicy
+    /// What MSE did so far (`--encryption prefer|require`); nil under `off`.
+    var mse: MSEReport? {
+        guard encryption != .off else { return nil }
+        var report = MSEReport(policy: encryption, provide: nil, selected: nil, retried: false, failure: nil)
+        if let stream = link.stream as? MSEStream {
+            report.provide = stream.offered
+            report.selected = stream.method
+        } else if let stream = link.stream as? PlaintextFirstStream {
+            report.retried = stream.retried
+            if let encrypted = stream.inner as? MSEStream {
+                report.provide = encrypted.offered
+                report.selected = encrypted.method
+            }
+        }
+        return report
+    }
     private let configuration: PeerSession.Configuration
     /// How the peer is reached (TCP unless a uTP or encrypting dialer is given); reconnects use it too.
     private let dialer: any PeerDialer
@@ -30,11 +48,18 @@ final class PeerClient {
     }
 
     init(address: SocketAddress, configuration: PeerSession.Configuration, connectTimeout: Double, timeout: Double,
-         trace: PeerTrace?, log: @escaping (String) -> Void, dialer: any PeerDialer = TCPDialer()) throws(TTError) {
+         trace: PeerTrace?, encryption: EncryptionPolicy = .off, log: @escaping (String) -> Void,
+         dialer: any PeerDialer = TCPDialer()) throws(TTError) {
         self.address = address
         self.timeout = timeout
         self.configuration = configuration
-        self.dialer = dialer
+        self.encryption = encryption
+        // MSE runs inside the dial (require), or inside the stream when a plain attempt is refused
+        // (prefer); reconnects go through the same dialer.
+        self.dialer = MSEDialer(policy: encryption, infoHash: configuration.infoHash, inner: dialer, handshakeTimeout: timeout) { _, step in
+            trace?.event(step.name, MSEReport.fields(step))
+        }
+        let dialer = self.dialer
         self.connectTimeout = connectTimeout
         self.trace = trace
         self.log = log
@@ -44,6 +69,7 @@ final class PeerClient {
         } catch {
             throw TTError(swarm: error)
         }
+        if encryption == .require { log("MSE with \(address): \(mse?.selected?.description ?? "none")") }
         attachTrace()
         trace?.event("connected", [])
         log("connected to \(address)")
