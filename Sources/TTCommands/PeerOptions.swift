@@ -3,13 +3,33 @@ import JSON
 import Metainfo
 import Net
 import PeerWire
+import UTP
 
 /// Options and set-up shared by `handshake` and `fetch-piece`.
 enum PeerOptions {
     static let timeout = OptionSpec(["--timeout"], value: "SECONDS",
                                     help: "give up when the peer is silent this long (default 30; exit 75)")
     static let connectTimeout = OptionSpec(["--connect-timeout"], value: "SECONDS", help: "TCP connect timeout (default 10)")
-    static let trace = OptionSpec(["--trace"], help: "print every message in and out as JSON Lines on stdout")
+    static let trace = OptionSpec(["--trace"], help: "print every message in and out (and uTP packets) as JSON Lines on stdout")
+    static let transport = OptionSpec(["--transport"], value: "tcp|utp|auto",
+                                      help: "carrier: TCP (default), uTP (BEP 29), or auto (both at once; the first to answer wins)")
+    static let bind = OptionSpec(["--bind"], value: "IP", help: "the local address to connect from")
+
+    /// `--transport` (default tcp).
+    static func transport(_ invocation: Invocation) throws(TTError) -> BlockingStream.Choice {
+        guard let text = invocation.arguments.value("--transport") else { return .tcp }
+        guard let choice = BlockingStream.Choice(rawValue: text) else {
+            throw .usage("--transport must be tcp, utp or auto, got '\(text)'")
+        }
+        return choice
+    }
+
+    /// `--bind IP`: a numeric local address.
+    static func bind(_ invocation: Invocation) throws(TTError) -> SocketAddress? {
+        guard let text = invocation.arguments.value("--bind") else { return nil }
+        guard let address = SocketAddress(ip: text, port: 0) else { throw .usage("--bind needs a numeric IP address, got '\(text)'") }
+        return address
+    }
 
     static func seconds(_ invocation: Invocation, _ key: String, default value: Double) throws(TTError) -> Double {
         guard let text = invocation.arguments.value(key) else { return value }
