@@ -82,12 +82,7 @@ struct DownloadCommand: Command {
             summary = try engine.run()
         } catch {
             view.finishBar()
-            switch error {
-            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
-            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
-            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
-            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
-            }
+            throw TTError(swarm: error)
         }
         view.finishBar()
         return summary.outcome == .interrupted ? .interrupted : .success
@@ -149,9 +144,9 @@ final class DownloadView: @unchecked Sendable {
         case .started(let info):
             invocation.note("\(info.name): \(Format.bytes(info.totalBytes)) in \(info.pieceCount) pieces → \(info.contentPath)"
                 + (info.piecesHave > 0 ? " (\(info.piecesHave) pieces already here: \(info.piecesTrusted) from saved state, \(info.piecesRechecked) re-checked)" : ""))
-        case .peerConnected(let address, let client, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
-        case .peerDropped(let address, let reason): invocation.log("peer \(address) dropped: \(reason)")
-        case .peerBanned(let address, let reason): bar.finish(); invocation.warn("banned peer \(address): \(reason)")
+        case .peerConnected(let address, let client, _, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
+        case .peerDropped(let address, let reason, _): invocation.log("peer \(address) dropped: \(reason)")
+        case .peerBanned(let address, let reason, _): bar.finish(); invocation.warn("banned peer \(address): \(reason)")
         case .pieceFailed(let piece, let peers): invocation.log("piece \(piece) failed its hash check (from \(peers.joined(separator: ", ")))")
         case .trackerAnnounced(let tracker, let peers): invocation.log("tracker \(tracker): \(peers) peers")
         case .trackerFailed(_, let message): invocation.log("tracker: \(message)")
@@ -226,12 +221,13 @@ final class DownloadView: @unchecked Sendable {
             return make("tracker_announced", [JSONField("tracker", .string(tracker)), JSONField("peers", .int(peers))])
         case .trackerFailed(let tracker, let message):
             return make("tracker_failed", [JSONField("tracker", .string(tracker)), JSONField("message", .string(message))])
-        case .peerConnected(let address, let client, let incoming):
-            return make("peer_connected", PeerView.fields(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))])
-        case .peerDropped(let address, let reason):
-            return make("peer_dropped", PeerView.fields(address) + [JSONField("reason", .string(reason))])
-        case .peerBanned(let address, let reason):
-            return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))])
+        case .peerConnected(let address, let client, let incoming, let tag):
+            return make("peer_connected", PeerView.fields(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))]
+                        + PeerView.fields(tag))
+        case .peerDropped(let address, let reason, let tag):
+            return make("peer_dropped", PeerView.fields(address) + [JSONField("reason", .string(reason))] + PeerView.fields(tag))
+        case .peerBanned(let address, let reason, let tag):
+            return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))] + PeerView.fields(tag))
         case .pieceVerified(let piece, let source):
             return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))])
         case .pieceFailed(let piece, let peers):

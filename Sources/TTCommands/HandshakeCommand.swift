@@ -48,18 +48,19 @@ struct HandshakeCommand: Command {
         let pieceCount = input.torrent?.pieceCount
         let start = monotonicSeconds()
         let trace = PeerOptions.trace(invocation, start: start, toStderr: false)
-        let client = try PeerClient(address: address, connectTimeout: connectTimeout, timeout: timeout, trace: trace,
-                                    log: invocation.log, transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
-        let greeting = try PeerGreeting.greet(client, infoHash: infoHash, pieceCount: pieceCount, wait: wait)
+        let lengths = input.torrent.map { Lengths(layout: $0.layout) }
+        let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log,
+                                    transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
+        let greeting = try PeerGreeting.greet(client, wait: wait)
         client.close()
-        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount,
-                        transport: client.transport ?? .tcp)
+        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, transport: client.transport)
         if let trace {
             trace.event("result", view.objectFields)
         } else if invocation.json {
             invocation.outputJSON(view)
         } else {
-            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount, transport: client.transport ?? .tcp))
+            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount, transport: client.transport))
         }
         return .success
     }

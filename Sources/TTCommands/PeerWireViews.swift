@@ -88,27 +88,6 @@ final class PeerTrace {
     }
 }
 
-extension TTError {
-    /// A network failure, naming the peer.
-    init(net error: NetError) {
-        let code = ExitCode(rawValue: error.exitCode) ?? .unavailable
-        self.init(code, kind: error.kind, error.description)
-    }
-
-    /// A protocol failure (exit 76), naming the peer.
-    init(peerWire error: PeerWireError, peer: String) {
-        let kind: String
-        switch error {
-        case .wrongInfoHash: kind = "wrong_info_hash"
-        case .messageTooLong: kind = "message_too_long"
-        case .unrequestedBlock: kind = "unrequested_block"
-        case .badBitfield: kind = "bad_bitfield"
-        default: kind = "protocol_error"
-        }
-        self.init(.protocolError, kind: kind, error.named(peer), details: [("peer", peer)])
-    }
-}
-
 extension PeerTrace {
     /// One uTP packet (`--trace` over uTP): type, connection id, seq, ack, window, delay (µs), sizes.
     func utp(_ record: UTPMultiplexer.TraceRecord) {

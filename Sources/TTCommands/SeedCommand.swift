@@ -73,12 +73,7 @@ struct SeedCommand: Command {
         do {
             summary = try SwarmEngine(configuration: configuration) { event in view.show(event) }.run()
         } catch {
-            switch error {
-            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
-            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
-            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
-            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
-            }
+            throw TTError(swarm: error)
         }
         return summary.outcome == .interrupted ? .interrupted : .success
     }
@@ -108,8 +103,8 @@ final class SeedView: @unchecked Sendable {
             }
         case .listening(let address):
             invocation.note("seeding \(torrent.name) on \(address) (info hash \(torrent.infoHashes.v1Hex ?? "-"))")
-        case .peerConnected(let address, let client, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
-        case .peerDropped(let address, let reason): invocation.log("peer \(address) left: \(reason)")
+        case .peerConnected(let address, let client, _, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
+        case .peerDropped(let address, let reason, _): invocation.log("peer \(address) left: \(reason)")
         case .trackerAnnounced(let tracker, let peers): invocation.log("tracker \(tracker): \(peers) peers")
         case .trackerFailed(_, let message): invocation.warn(message)
         case .finished(let summary):

@@ -27,7 +27,7 @@ public final class UTPMultiplexer {
     public var maxConnections = 4096
     public var pendingTimeout = 10.0
     /// The clock (seconds); tests may substitute one.
-    public var clock: () -> Double = monotonicSeconds
+    public lazy var clock: () -> Double = { [unowned loop = port.loop] in loop.now }
     public private(set) var malformedDatagrams = 0
     public private(set) var unknownConnectionPackets = 0
 

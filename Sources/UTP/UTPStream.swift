@@ -14,7 +14,8 @@ public final class UTPStream: ByteStream {
     }
 
     var connection: UTPConnection
-    weak var multiplexer: UTPMultiplexer?
+    /// Strong: a one-shot stream keeps its port open; the cycle ends when the multiplexer drops it.
+    var multiplexer: UTPMultiplexer?
     let key: UTPMultiplexer.Key
     var started = false
     var closedLocally = false
