@@ -38,17 +38,13 @@ extension SwarmEngine {
             return
         }
         saveInFlight = true
-        nonisolated(unsafe) let engine = self
-        ioQueue.async {
-            let failure = work()
-            engine.mailbox?.post {
-                engine.saveInFlight = false
-                if let failure {
-                    engine.finish(.failure(.storage(failure)))
-                } else {
-                    for piece in batch { engine.durable[piece] = true }
-                }
+        loop.offload(on: ioQueue, work, then: { [self] failure in
+            saveInFlight = false
+            if let failure {
+                finish(.failure(.storage(failure)))
+            } else {
+                for piece in batch { durable[piece] = true }
             }
-        }
+        })
     }
 }

@@ -80,7 +80,7 @@ extension SwarmEngine {
         picker.peerLeft { peer.has[$0] }
         peer.inFlight.removeAll()
         peer.uploadQueue.removeAll()
-        if optimistic == peer.key { optimistic = nil }
+        if optimistic?.key == peer.key { optimistic = nil }
         if peer.announced { for component in components { component.peerDisconnected(peer.snapshot()) } }
         report(.peerDropped(address: peer.address, reason: reason, tag: tag(peer)))
         if outcome == nil {

@@ -78,21 +78,17 @@ extension SwarmEngine {
         checksInFlight += 1
         let hashes = self.hashes!, store = self.store!
         let source = peer.name
-        nonisolated(unsafe) let engine = self
-        DispatchQueue.global().async {
-            var failure: String?
-            let good = hashes.matches(piece, data)
-            if good {
-                do { try store.writePiece(piece, data) } catch { failure = "\(error)" }
-            }
-            engine.mailbox?.post {
-                engine.checksInFlight -= 1
-                if engine.spareBuffers.count < engine.maxChecksInFlight + 4 { engine.spareBuffers.append(data) }
-                engine.checked(piece, good: good, writeFailure: failure, source: source)
-                // Requests paused by back-pressure resume here.
-                for peer in engine.peers.values { engine.requestMore(peer) }
-            }
-        }
+        loop.offload({ () -> (good: Bool, failure: String?, data: [UInt8]) in
+            guard hashes.matches(piece, data) else { return (false, nil, data) }
+            do { try store.writePiece(piece, data) } catch { return (true, "\(error)", data) }
+            return (true, nil, data)
+        }, then: { [self] result in
+            checksInFlight -= 1
+            if spareBuffers.count < maxChecksInFlight + 4 { spareBuffers.append(result.data) }
+            checked(piece, good: result.good, writeFailure: result.failure, source: source)
+            // Requests paused by back-pressure resume here.
+            for peer in peers.values { requestMore(peer) }
+        })
     }
 
     private func checked(_ index: PieceIndex, good: Bool, writeFailure: String?, source: String) {

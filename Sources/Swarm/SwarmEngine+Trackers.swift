@@ -15,13 +15,11 @@ extension SwarmEngine {
         guard let tiersAtStart = announcer.begin() else { return }
         let request = announceRequest(event ?? .none)
         let client = trackerClient
-        nonisolated(unsafe) let engine = self
-        DispatchQueue.global().async {
+        loop.offload({ () -> AnnounceOutcome in
             var tiers = tiersAtStart
             let result = tiers.first { url throws(TrackerError) in try client.announce(url, request) }
-            let reordered = tiers
-            engine.mailbox?.post { engine.announced(result, tiers: reordered) }
-        }
+            return AnnounceOutcome(result: result, tiers: tiers)
+        }, then: { [self] outcome in announced(outcome.result, tiers: outcome.tiers) })
     }
 
     private func announced(_ result: Result<(tracker: String, value: AnnounceResponse), TrackerErrors>, tiers: TrackerTiers) {
@@ -49,4 +47,10 @@ extension SwarmEngine {
         request.numWant = nil
         _ = tiers.first { url throws(TrackerError) in try client.announce(url, request) }
     }
+}
+
+/// An announce's answer and the tiers as it left them (a tracker that answered moves to the front).
+struct AnnounceOutcome: Sendable {
+    let result: Result<(tracker: String, value: AnnounceResponse), TrackerErrors>
+    let tiers: TrackerTiers
 }

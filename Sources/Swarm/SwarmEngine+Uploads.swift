@@ -18,19 +18,19 @@ extension SwarmEngine {
         peer.send(.choke)
     }
 
-    /// BEP 3 choking: the best `uploadSlots` interested peers by rate (what they give us while we
-    /// download, what they take as we seed), plus one optimistic unchoke rotated every 30 s.
+    /// BEP 3 choking, decided by the pure `Choker`: the best `uploadSlots` interested peers by rate
+    /// (what they give us while we download, what they take as we seed) plus one optimistic unchoke
+    /// kept 30 s. Runs every 10 s and when a peer becomes interested.
     func rechoke() {
-        let now = self.now
-        let interested = peers.values.filter { $0.session.peerInterested && $0.handshakeDone }.sorted { $0.key < $1.key }
-        let seeding = picker.isComplete || configuration.serveOnly
-        let ranked = interested.sorted { seeding ? $0.uploadRate > $1.uploadRate : $0.downloadRate > $1.downloadRate }
-        var keep = Set(ranked.prefix(configuration.uploadSlots).map(\.key))
-        if optimistic == nil || now - lastOptimisticRotation >= 30 {
-            optimistic = ranked.dropFirst(configuration.uploadSlots).randomElement(using: &random)?.key
-            lastOptimisticRotation = now
+        let candidates = peers.values.filter(\.handshakeDone).map { peer in
+            Choker.Peer(key: peer.key, downloadRate: peer.downloadRate, uploadRate: peer.uploadRate,
+                        interested: peer.session.peerInterested, snubbed: peer.snubbed, unchoked: !peer.session.amChoking,
+                        connectedAt: peer.connectedAt)
         }
-        if let optimistic { keep.insert(optimistic) }
+        let decision = choker.decide(peers: candidates, seeding: picker.isComplete || configuration.serveOnly, now: now,
+                                     current: optimistic, using: &random)
+        optimistic = decision.optimistic
+        let keep = decision.unchoked
         for peer in peers.values {
             if keep.contains(peer.key) { unchoke(peer) } else { choke(peer) }
         }
@@ -77,28 +77,27 @@ extension SwarmEngine {
         peer.readInFlight = true
         readsInFlight += 1
         let store = self.store!, lengths = self.lengths!, requested = batch
-        nonisolated(unsafe) let engine = self
-        nonisolated(unsafe) let peer = peer
-        DispatchQueue.global().async {
-            var blocks: [(BlockInfo, [UInt8])] = []
+        loop.offload({ () -> [UploadBlock] in
+            var blocks: [UploadBlock] = []
             for info in requested {
                 var bytes = [UInt8](repeating: 0, count: info.length)
                 let offset = lengths.offset(of: info.piece) + Int64(info.begin)
                 let ok = (try? bytes.withUnsafeMutableBytes { try store.read(offset: offset, into: $0) }) ?? false
                 guard ok else { break }
-                blocks.append((info, bytes))
+                blocks.append(UploadBlock(info: info, bytes: bytes))
             }
-            engine.mailbox?.post {
-                engine.readsInFlight -= 1
-                peer.readInFlight = false
-                engine.sendUploads(blocks, failed: blocks.count < requested.count ? requested[blocks.count] : nil, to: peer)
-            }
-        }
+            return blocks
+        }, then: { [self] blocks in
+            readsInFlight -= 1
+            peer.readInFlight = false
+            sendUploads(blocks, failed: blocks.count < requested.count ? requested[blocks.count] : nil, to: peer)
+        })
     }
 
-    private func sendUploads(_ blocks: [(BlockInfo, [UInt8])], failed: BlockInfo?, to peer: PeerConnection) {
+    private func sendUploads(_ blocks: [UploadBlock], failed: BlockInfo?, to peer: PeerConnection) {
         guard peers[peer.key] != nil, outcome == nil else { return }
-        for (info, bytes) in blocks where !peer.session.amChoking {
+        for block in blocks where !peer.session.amChoking {
+            let info = block.info, bytes = block.bytes
             peer.session.send(.piece(index: UInt32(info.piece.value), begin: UInt32(info.begin), block: bytes))
             peer.uploadedBytes += Int64(bytes.count)
             peer.uploadedThisTick += Int64(bytes.count)
@@ -111,4 +110,10 @@ extension SwarmEngine {
         }
         serveUploads(peer)
     }
+}
+
+/// A block read for a peer, on its way back to the loop.
+struct UploadBlock: Sendable {
+    let info: BlockInfo
+    let bytes: [UInt8]
 }

@@ -67,8 +67,7 @@ extension SwarmEngine {
         case .unchoke:
             requestMore(peer)
         case .interested:
-            if !peer.session.amChoking { break }
-            if unchokedCount < configuration.uploadSlots + 1 { unchoke(peer) }
+            if peer.session.amChoking { rechoke() }
         case .have(let index):
             let piece = Int(index)  // checked by the session
             if !peer.has[piece] {

@@ -19,13 +19,12 @@ import Tracker
 ///
 /// Everything the engine touches outside itself is injected: the loop (and so its clock), the
 /// dialer that returns byte streams, the randomness; simulations run it in-process.
-public final class SwarmEngine: @unchecked Sendable {
+public final class SwarmEngine {
     public let configuration: SwarmConfiguration
     let report: (SwarmEvent) -> Void
 
     /// The loop everything runs on; components attach their sockets and timers here.
     public let loop: EventLoop
-    var mailbox: Mailbox?
     var listener: TCPListener?
     /// The UDP port with the listener's number, shared by the DHT and uTP (nil without a listener).
     public private(set) var datagramPort: DatagramPort?
@@ -70,8 +69,8 @@ public final class SwarmEngine: @unchecked Sendable {
     var wasted: Int64 = 0
     var hashFailures = 0
     var completedAnnounced = false
-    var optimistic: Int?
-    var lastOptimisticRotation: Double = -.infinity
+    let choker: Choker
+    var optimistic: Choker.Optimistic?
     var outcome: Result<SwarmSummary.Outcome, SwarmError>?
     var stopRequested = false
     var quarters = 0
@@ -82,14 +81,15 @@ public final class SwarmEngine: @unchecked Sendable {
         self.loop = loop
         self.report = report
         self.random = configuration.random
+        self.choker = Choker(slots: configuration.uploadSlots)
         self.durable = Bitfield(pieceCount: 0)
         var tiers = configuration.useTrackers ? configuration.torrent.trackerTiers : []
         if !configuration.extraTrackers.isEmpty { tiers.append(configuration.extraTrackers) }
         self.announcer = AnnounceScheduler(tiers: TrackerTiers(tiers))
     }
 
-    /// The engine's clock: seconds on the loop's monotonic clock.
-    var now: Double { monotonicSeconds() }
+    /// The engine's clock: the loop's (virtual in simulations).
+    var now: Double { loop.now }
 
     // MARK: - Plug points (call on the loop's thread)
 
@@ -126,9 +126,11 @@ public final class SwarmEngine: @unchecked Sendable {
     /// Where peers reach us (nil without a listener).
     public var listenAddress: SocketAddress? { listener?.localAddress }
 
-    /// Asks the engine to stop (thread-safe): state is saved and `run` returns `.interrupted`.
+    /// Asks the engine to stop: state is saved and `run` returns `.interrupted`. From another
+    /// thread, hand it over with `loop.execute`.
     public func interrupt() {
-        mailbox?.post { [self] in finish(.success(.interrupted)) }
+        loop.assertInLoop()
+        finish(.success(.interrupted))
     }
 
     // MARK: - Run
@@ -138,7 +140,6 @@ public final class SwarmEngine: @unchecked Sendable {
         started = now
         idleSince = started
         try prepare()
-        mailbox = Mailbox(loop: loop)
         if handleSignals {
             loop.onSignal([SIGINT, SIGTERM]) { [self] signal in
                 // Stopping a seed with SIGTERM is the normal end of its job, not an interruption.
@@ -164,7 +165,6 @@ public final class SwarmEngine: @unchecked Sendable {
             loop.runOnce(timeout: 1)
             if outcome != nil && !stopRequested { stopRequested = true; shutDown() }
         }
-        mailbox?.close(loop: loop)
         listener?.close()
         datagramPort?.close()
         switch outcome! {
