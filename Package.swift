@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON"]),
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
-        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker"]),
+        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker"]),
         .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).

@@ -25,6 +25,16 @@ enum PeerOptions {
         return choice
     }
 
+    static let engineTransport = OptionSpec(["--transport"], value: "tcp|utp|auto",
+                                            help: "accept and dial peers over TCP, uTP, or both (auto, the default: uTP first, TCP after 1 s)")
+
+    /// `--transport` of download and seed (default auto): which carriers the engine accepts and dials.
+    static func engineTransport(_ invocation: Invocation) throws(TTError) -> UTPComponent.Mode {
+        guard let text = invocation.arguments.value("--transport") else { return .auto }
+        guard let mode = UTPComponent.Mode(rawValue: text) else { throw .usage("--transport must be tcp, utp or auto, got '\(text)'") }
+        return mode
+    }
+
     /// `--bind IP`: a numeric local address.
     static func bind(_ invocation: Invocation) throws(TTError) -> SocketAddress? {
         guard let text = invocation.arguments.value("--bind") else { return nil }

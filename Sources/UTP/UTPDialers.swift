@@ -54,14 +54,14 @@ public struct BoundTCPDialer: PeerDialer {
     }
 }
 
-/// The engine's `auto`: uTP first; TCP when uTP has not connected within `fallbackAfter` seconds
-/// (a peer without uTP never answers the SYN) or failed.
+/// The engine's `auto`: uTP first; TCP too when uTP has not connected within `fallbackAfter` seconds
+/// (a peer without uTP never answers the SYN) or failed. The first connection wins; a later one is closed.
 public struct FallbackDialer: PeerDialer {
     public let primary: any PeerDialer
     public let fallback: any PeerDialer
     public let fallbackAfter: Double
 
-    public init(primary: any PeerDialer, fallback: any PeerDialer, fallbackAfter: Double = 3) {
+    public init(primary: any PeerDialer, fallback: any PeerDialer, fallbackAfter: Double = 1) {
         self.primary = primary
         self.fallback = fallback
         self.fallbackAfter = fallbackAfter
@@ -69,13 +69,39 @@ public struct FallbackDialer: PeerDialer {
 
     public func dial(_ address: SocketAddress, loop: EventLoop, timeout: Double,
                      completion: @escaping (Result<any ByteStream, NetError>) -> Void) {
+        let state = FallbackState()
         let fallback = self.fallback
-        primary.dial(address, loop: loop, timeout: min(timeout, fallbackAfter)) { result in
+        func finished(_ result: Result<any ByteStream, NetError>) {
+            state.pending -= 1
             switch result {
-            case .success: completion(result)
-            case .failure: fallback.dial(address, loop: loop, timeout: timeout, completion: completion)
+            case .success(let stream):
+                if state.done { stream.close(); return }
+                state.done = true
+                if let timer = state.timer { loop.cancel(timer) }
+                completion(result)
+            case .failure(let error):
+                state.error = state.error ?? error
+                if !state.done && !state.fallbackStarted { startFallback() }
+                else if !state.done && state.pending == 0 { state.done = true; completion(.failure(state.error ?? error)) }
             }
         }
+        func startFallback() {
+            guard !state.fallbackStarted, !state.done else { return }
+            state.fallbackStarted = true
+            state.pending += 1
+            fallback.dial(address, loop: loop, timeout: timeout, completion: finished)
+        }
+        state.pending = 1
+        state.timer = loop.schedule(after: fallbackAfter) { startFallback() }
+        primary.dial(address, loop: loop, timeout: timeout, completion: finished)
+    }
+
+    final class FallbackState {
+        var pending = 0
+        var done = false
+        var fallbackStarted = false
+        var error: NetError?
+        var timer: EventLoop.TimerID?
     }
 }
 

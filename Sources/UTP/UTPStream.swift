@@ -56,7 +56,7 @@ public final class UTPStream: ByteStream {
         guard !closedLocally else { return }
         closedLocally = true
         guard let multiplexer else { return }
-        if !ended { connection.close(now: multiplexer.clock()) }
+        if !ended { connection.reset(now: multiplexer.clock()) }
         multiplexer.sendOutbox(of: self)
         multiplexer.remove(self)
     }
