@@ -81,6 +81,7 @@ struct DownloadCommand: Command {
         configuration.dialer = transport.dialer
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
+        engine.add(PEXComponent(isPrivate: torrent.isPrivate))
         let summary: SwarmSummary
         do {
             summary = try engine.run()

@@ -75,6 +75,7 @@ struct SeedCommand: Command {
         configuration.dialer = transport.dialer
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
+        engine.add(PEXComponent(isPrivate: torrent.isPrivate))
         do {
             summary = try engine.run()
         } catch {
