@@ -44,6 +44,8 @@ public struct SwarmConfiguration {
     public var duration: Double?
     /// How peers are reached: TCP unless a uTP, `auto` or encrypting dialer is set (or a simulated one).
     public var dialer: any PeerDialer = TCPDialer()
+    /// What incoming streams pass before their session starts (MSE/PE answering); nil: straight in.
+    public var acceptor: (any StreamAcceptor)?
     /// Open a UDP port with the listener's number for the DHT and uTP (`SwarmEngine.datagramPort`).
     public var openDatagramPort = true
     /// Randomness for piece picking and the optimistic unchoke; seed it for reproducible runs.

@@ -109,7 +109,14 @@ public final class SwarmEngine {
             stream.close()
             return
         }
-        attach(stream, source: source, initiator: false)
+        guard let acceptor = configuration.acceptor else {
+            attach(stream, source: source, initiator: false)
+            return
+        }
+        acceptor.accept(stream, loop: loop) { [self] ready in
+            guard outcome == nil, peers.count < configuration.maxPeers + 10 else { ready.close(); return }
+            attach(ready, source: source, initiator: false)
+        }
     }
 
     /// Peers past their handshake, as components see them.

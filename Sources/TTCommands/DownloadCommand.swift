@@ -10,11 +10,12 @@ struct DownloadCommand: Command {
     static let spec = CommandSpec(
         name: "download",
         summary: "download a whole torrent from many peers (resume, progress, multi-file)",
-        usage: "tt download TORRENT|MAGNET|- [-o DIR] [--peer HOST:PORT…] [--seed] [--json]",
+        usage: "tt download TORRENT|MAGNET|- [-o DIR] [--peer HOST:PORT…] [--seed] [--encryption off|prefer|require] [--json]",
         options: [
             OptionSpec(["--output", "-o"], value: "DIR", help: "where to put the data (DIR/<name>); default: the current folder"),
             OptionSpec(["--peer"], value: "HOST:PORT", repeats: true, help: "a peer to connect to (works without any tracker)"),
             OptionSpec(["--tracker"], value: "URL", repeats: true, help: "an extra tracker, after the torrent's own"),
+            EncryptionOption.spec(default: .prefer),
             OptionSpec(["--no-trackers"], help: "do not announce to the torrent's trackers"),
             OptionSpec(["--max-peers"], value: "N", help: "most peers connected at once (default 50)"),
             OptionSpec(["--port"], value: "N", help: "port to accept peers on (default: any free port)"),
@@ -79,6 +80,8 @@ struct DownloadCommand: Command {
         let view = DownloadView(invocation: invocation, torrent: torrent)
         let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
         configuration.dialer = transport.dialer
+        // After the carrier's dialer: MSE wraps whatever dialer is there.
+        EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
         engine.add(PEXComponent(isPrivate: torrent.isPrivate))

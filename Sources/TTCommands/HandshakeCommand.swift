@@ -2,6 +2,7 @@ import Bencode
 import Foundation
 import JSON
 import Metainfo
+import MSE
 import Net
 import PeerWire
 
@@ -10,12 +11,13 @@ struct HandshakeCommand: Command {
     static let spec = CommandSpec(
         name: "handshake",
         summary: "shake hands with one peer: its id, client, extensions and pieces",
-        usage: "tt handshake HOST:PORT (--torrent T | --info-hash H) [--transport tcp|utp|auto] [--json] [--trace]",
+        usage: "tt handshake HOST:PORT (--torrent T | --info-hash H) [--transport tcp|utp|auto] [--encryption off|prefer|require] [--json] [--trace]",
         options: [
             OptionSpec(["--torrent", "-t"], value: "T", help: "a .torrent, magnet link or info hash naming the torrent"),
             OptionSpec(["--info-hash"], value: "HEX", help: "the torrent's info hash (40 hex; 64 hex for v2)"),
             OptionSpec(["--wait"], value: "SECONDS",
                        help: "how long to wait after the handshake for the extension handshake and bitfield (default 3)"),
+            EncryptionOption.spec(default: .off),
             PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, PeerOptions.transport, PeerOptions.bind,
         ],
         positionals: 1...1,
@@ -23,6 +25,8 @@ struct HandshakeCommand: Command {
         Sends our handshake (extension protocol and fast bits set) and extension handshake, then
         reports the peer's: peer id and the client it names, reserved bits, BEP 10 extensions, how
         many pieces it has (bitfield, have_all or have_none) and the handshake round-trip time.
+        With --encryption prefer or require the handshake runs inside MSE/PE and the report says
+        which method the peer selected ("encryption": "rc4" or "plaintext").
         A peer that answers for another torrent or hangs up exits 76; silence exits 75.
         """,
         examples: ["tt handshake 127.0.0.1:6881 --torrent x.torrent",
@@ -34,6 +38,7 @@ struct HandshakeCommand: Command {
         let timeout = try PeerOptions.seconds(invocation, "--timeout", default: 30)
         let connectTimeout = try PeerOptions.seconds(invocation, "--connect-timeout", default: 10)
         let wait = try PeerOptions.seconds(invocation, "--wait", default: 3)
+        let encryption = try EncryptionOption.parse(invocation, default: .off)
         let input: TorrentInput
         switch (arguments.value("--torrent"), arguments.value("--info-hash")) {
         case (let torrent?, nil):
@@ -50,22 +55,23 @@ struct HandshakeCommand: Command {
         let trace = PeerOptions.trace(invocation, start: start, toStderr: false)
         let lengths = input.torrent.map { Lengths(layout: $0.layout) }
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
-                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log,
-                                    transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, encryption: encryption,
+                                    log: invocation.log, transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
         let greeting = try PeerGreeting.greet(client, wait: wait)
         client.close()
-        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, transport: client.transport)
+        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, mse: client.mse,
+                        transport: client.transport)
         if let trace {
             trace.event("result", view.objectFields)
         } else if invocation.json {
             invocation.outputJSON(view)
         } else {
-            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount, transport: client.transport))
+            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount, mse: client.mse, transport: client.transport))
         }
         return .success
     }
 
-    static func json(address: SocketAddress, infoHash: [UInt8], greeting: PeerGreeting, pieceCount: Int?,
+    static func json(address: SocketAddress, infoHash: [UInt8], greeting: PeerGreeting, pieceCount: Int?, mse: MSEReport? = nil,
                      transport: TransportKind = .tcp) -> JSONValue {
         let handshake = greeting.handshake
         var fields = [JSONField("peer", PeerWireViews.peer(address)), JSONField("transport", .string(transport.rawValue)),
@@ -82,11 +88,14 @@ struct HandshakeCommand: Command {
             ])),
             JSONField("choked", .bool(greeting.choked)),
             JSONField("rtt", .double((greeting.rtt * 1e6).rounded() / 1e6)),
+            JSONField("encryption", .string(MSEReport.encryption(mse))),
+            JSONField("mse", MSEReport.json(mse)),
         ]
         return .object(fields)
     }
 
-    static func text(address: SocketAddress, greeting: PeerGreeting, pieceCount: Int?, transport: TransportKind = .tcp) -> String {
+    static func text(address: SocketAddress, greeting: PeerGreeting, pieceCount: Int?, mse: MSEReport? = nil,
+                     transport: TransportKind = .tcp) -> String {
         let handshake = greeting.handshake
         var lines: [String] = []
         func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
@@ -116,6 +125,13 @@ struct HandshakeCommand: Command {
         default: row("pieces", "\(have.map(String.init) ?? "?")\(total) (\(greeting.availabilitySource.replacingOccurrences(of: "_", with: " ")))")
         }
         row("rtt", Format.seconds(greeting.rtt))
+        if let mse {
+            let how = mse.provide.map { "MSE, offered \($0)" + (mse.retried ? ", after the plain handshake was refused" : "") }
+                ?? "plain handshake accepted, no MSE needed"
+            row("encryption", "\(MSEReport.encryption(mse))  (\(how))")
+        } else {
+            row("encryption", "plaintext  (no MSE)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Metainfo
+import MSE
 import Net
 import PeerWire
 import Swarm
@@ -14,6 +15,23 @@ final class PeerClient {
     /// Silence longer than this is a timeout (exit 75).
     let timeout: Double
     var peerName: String { address.description }
+    let encryption: EncryptionPolicy
+    /// What MSE did so far (`--encryption prefer|require`); nil under `off`.
+    var mse: MSEReport? {
+        guard encryption != .off else { return nil }
+        var report = MSEReport(policy: encryption, provide: nil, selected: nil, retried: false, failure: nil)
+        if let stream = link.stream as? MSEStream {
+            report.provide = stream.offered
+            report.selected = stream.method
+        } else if let stream = link.stream as? PlaintextFirstStream {
+            report.retried = stream.retried
+            if let encrypted = stream.inner as? MSEStream {
+                report.provide = encrypted.offered
+                report.selected = encrypted.method
+            }
+        }
+        return report
+    }
 
     /// Our session for a torrent (`lengths` known) or just an info hash.
     static func configuration(infoHash: [UInt8], lengths: Lengths?) -> PeerSession.Configuration {
@@ -25,16 +43,24 @@ final class PeerClient {
     }
 
     init(address: SocketAddress, configuration: PeerSession.Configuration, connectTimeout: Double, timeout: Double,
-         trace: PeerTrace?, log: (String) -> Void, transport: TransportChoice = .tcp, local: SocketAddress? = nil) throws(TTError) {
+         trace: PeerTrace?, encryption: EncryptionPolicy = .off, log: (String) -> Void, transport: TransportChoice = .tcp,
+         local: SocketAddress? = nil) throws(TTError) {
         self.address = address
         self.timeout = timeout
         trace?.event("connect", [JSONFieldShim.peer(address), JSON.JSONField("transport", .string(transport.rawValue))])
-        let dialer = PeerOptions.dialer(transport, local: local, trace: trace)
+        self.encryption = encryption
+        // MSE runs inside the dial (require), or inside the stream when a plain attempt is refused (prefer),
+        // over whichever carrier --transport picks.
+        let dialer = MSEDialer(policy: encryption, infoHash: configuration.infoHash,
+                               inner: PeerOptions.dialer(transport, local: local, trace: trace), handshakeTimeout: timeout) { _, step in
+            trace?.event(step.name, MSEReport.fields(step))
+        }
         do {
             link = try PeerLink(connecting: address, configuration: configuration, dialer: dialer, timeout: connectTimeout)
         } catch {
             throw TTError(swarm: error)
         }
+        if encryption == .require { log("MSE with \(address): \(mse?.selected?.description ?? "none")") }
         if let trace {
             link.trace = { traced in
                 let direction = traced.outgoing ? "out" : "in"

@@ -10,7 +10,7 @@ struct SeedCommand: Command {
     static let spec = CommandSpec(
         name: "seed",
         summary: "serve a torrent's data to peers (checks it first; announces to trackers)",
-        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--tracker URL…] [--json]",
+        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--tracker URL…] [--encryption off|prefer|require] [--json]",
         options: [
             OptionSpec(["--port", "-p"], value: "N", help: "TCP port to listen on (default 6881; 0 picks a free one)"),
             OptionSpec(["--bind"], value: "IP", help: "address to listen on (default 0.0.0.0; '::' for IPv6)"),
@@ -21,6 +21,7 @@ struct SeedCommand: Command {
             OptionSpec(["--max-peers"], value: "N", help: "most peers served at once (default 64)"),
             OptionSpec(["--duration"], value: "SECONDS", help: "stop after this long (default: until Ctrl-C or SIGTERM)"),
             OptionSpec(["--skip-check"], help: "trust the data without hashing it first"),
+            EncryptionOption.spec(default: .prefer),
         ],
         positionals: 2...2,
         discussion: """
@@ -73,6 +74,8 @@ struct SeedCommand: Command {
         let summary: SwarmSummary
         let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
         configuration.dialer = transport.dialer
+        // After the carrier's dialer: MSE wraps whatever dialer is there.
+        EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
         engine.add(PEXComponent(isPrivate: torrent.isPrivate))
