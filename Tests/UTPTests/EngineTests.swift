@@ -66,15 +66,20 @@ import TestSupport
             time.sleep(0.01)
         sys.exit(3)
         """
-        let result = RealTools.python(script, ["127.0.0.6:\(freePort(host: "127.0.0.6"))", torrent, "127.0.0.5", String(port)], timeout: 60)
-        #expect(result.status == 0, "\(result.output)\n\(seed.log)")
-        let words = result.output.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        let index = try #require(words.firstIndex(of: "first_data"))
-        let seconds = Double(words[index + 1]) ?? 99
-        #expect(words[index + 2] == "utp")
-        // libtorrent opens with an encrypted handshake; until tt speaks MSE it retries in plaintext
-        // 1 s after our RESET (1 s is the target once MSE is in; 4.5 s before uTP).
-        #expect(seconds < 2.5, "first data after \(seconds) s")
+        // Two fresh leechers in turn (the first run on a busy machine pays start-up costs); the faster counts.
+        var times: [Double] = []
+        for host in ["127.0.0.6", "127.0.0.16"] {
+            let result = RealTools.python(script, ["\(host):\(freePort(host: host))", torrent, "127.0.0.5", String(port)], timeout: 60)
+            #expect(result.status == 0, "\(result.output)\n\(seed.log)")
+            let words = result.output.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            let index = try #require(words.firstIndex(of: "first_data"))
+            times.append(Double(words[index + 1]) ?? 99)
+            #expect(words[index + 2] == "utp")
+        }
+        let seconds = times.min() ?? 99
+        // libtorrent opens with an encrypted handshake over uTP: answered by MSE, data flows at once
+        // (4.5 s when it had to time out on uTP and fall back to TCP).
+        #expect(seconds < 1.0, "first data after \(times) s")
     }
 
     @Test func downloadThroughLossAndDelayIsByteIdentical() throws {
