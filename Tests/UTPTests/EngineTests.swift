@@ -113,4 +113,34 @@ import TestSupport
         #expect(dropped > 0)
         print("uTP through 1 % loss + 20 ms: \(size >> 20) MiB in \(seconds) s, \(dropped) datagrams dropped")
     }
+
+    @Test func ttSeedToTTDownloadOverUTPAndAutoFallsBackToTCP() throws {
+        let directory = TemporaryDirectory("tt-utp-tt")
+        let (data, torrent, bytes) = try Seeders.makeTorrent(in: directory, size: 6 << 20, pieceLength: 256 * 1024)
+        let port = freePort(host: "127.0.0.5")
+        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", String(port), "--bind", "127.0.0.5", "--no-announce",
+                                                     "--json", "--transport", "utp"], label: "tt-seed-utp")
+        defer { seed.stop() }
+        #expect(UTPRealPeers.waitForOutput(seed, "\"listening\""), "\(seed.log)")
+        let result = CLI.run(["download", torrent, "-o", directory.file("out"), "--no-trackers", "--json", "--transport", "utp",
+                              "--peer", "127.0.0.5:\(port)", "--bind", "127.0.0.1"])
+        #expect(result.code == 0, "\(result.stderr)")
+        #expect(readBytes(directory.file("out/data.bin")) == bytes)
+        let connected = Self.events(result).filter { $0["event"]?.stringValue == "peer_connected" }
+        #expect(connected.count == 1 && connected[0]["transport"]?.stringValue == "utp")
+        // A seed without uTP: auto waits 1 s for uTP, then TCP connects and wins.
+        let tcpPort = freePort(host: "127.0.0.5")
+        let tcpSeed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", String(tcpPort), "--bind", "127.0.0.5", "--no-announce",
+                                                        "--json", "--transport", "tcp"], label: "tt-seed-tcp")
+        defer { tcpSeed.stop() }
+        #expect(UTPRealPeers.waitForOutput(tcpSeed, "\"listening\""), "\(tcpSeed.log)")
+        let start = monotonicSeconds()
+        let auto = CLI.run(["download", torrent, "-o", directory.file("out2"), "--no-trackers", "--json",
+                            "--peer", "127.0.0.5:\(tcpPort)", "--bind", "127.0.0.1"])
+        #expect(auto.code == 0, "\(auto.stderr)")
+        #expect(readBytes(directory.file("out2/data.bin")) == bytes)
+        #expect(monotonicSeconds() - start < 10)
+        let autoConnected = Self.events(auto).filter { $0["event"]?.stringValue == "peer_connected" }
+        #expect(autoConnected.count == 1 && autoConnected[0]["transport"]?.stringValue == "tcp")
+    }
 }
