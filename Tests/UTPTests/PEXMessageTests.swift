@@ -34,3 +34,12 @@ import Testing
         }
     }
 }
+
+import Swarm
+
+@Suite struct PEXComponentTests {
+    @Test func privateTorrentsNeitherAdvertiseNorSpeakPEX() {
+        #expect(PEXComponent(isPrivate: true).extensionNames.isEmpty)
+        #expect(PEXComponent(isPrivate: false).extensionNames == ["ut_pex"])
+    }
+}
