@@ -30,6 +30,11 @@ import TestSupport
             let fetch = CLI.run(["fetch-piece", "--torrent", torrent, "--peer", peer, "--piece", "3", "--transport", "utp", "-o", out])
             #expect(fetch.code == 0, "\(fetch.stderr)")
             #expect(readBytes(out) == Array(bytes[(3 * 256 * 1024)..<(4 * 256 * 1024)]))
+            // `-o /dev/null` writes into the device: never a file renamed over it.
+            let discard = CLI.run(["fetch-piece", "--torrent", torrent, "--peer", peer, "--piece", "2", "--transport", "utp", "-o", "/dev/null"])
+            #expect(discard.code == 0, "\(discard.stderr)")
+            var info = stat()
+            #expect(stat("/dev/null", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR)
             let auto = CLI.run(["handshake", peer, "--torrent", torrent, "--transport", "auto", "--json"])
             #expect(auto.code == 0, "\(auto.stderr)")
             if !tcp { #expect(Self.json(auto)?["transport"]?.stringValue == "utp") }
