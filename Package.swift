@@ -18,7 +18,9 @@ let package = Package(
         .target(name: "Net"),
         .target(name: "UTP", dependencies: ["Net"]),
         .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),
-        .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON"]),
+        // TLS for https:// trackers: the system's libssl, loaded at first use (no link-time TLS library).
+        .target(name: "CTLS", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON", "CTLS"]),
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker"]),
@@ -28,8 +30,15 @@ let package = Package(
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
         // RC4 and DH-768 throughput for scripts/bench-mse (CPU time, like `openssl speed`).
         .executableTarget(name: "MSEBench", dependencies: ["MSE"]),
-        // libFuzzer entry point; see scripts/fuzz. Built normally it is a tiny corpus replayer.
-        .executableTarget(name: "FuzzMetainfo", dependencies: ["Bencode", "Metainfo", "JSON"]),
+        // The properties each decoder family keeps on any input, and one libFuzzer entry point per
+        // family (scripts/fuzz --list). Built normally, each executable replays a corpus.
+        .target(name: "FuzzChecks", dependencies: ["Bencode", "JSON", "Metainfo", "PeerWire", "Tracker", "Storage"]),
+        .executableTarget(name: "FuzzMetainfo", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzPeerWire", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzHTTPTracker", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzUDPTracker", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzTrackerServer", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzResume", dependencies: ["FuzzChecks"]),
 
         .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "JSON"]),
@@ -37,11 +46,12 @@ let package = Package(
         .testTarget(name: "TrackerTests", dependencies: ["Tracker", "Metainfo", "Bencode", "Net", "TestSupport"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "TestSupport"]),
         .testTarget(name: "MSETests", dependencies: ["MSE", "CTTCipher", "Hashing", "Net", "Metainfo", "JSON", "TestSupport"]),
-        .testTarget(name: "NetTests", dependencies: ["Net"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "TestSupport"]),
         .testTarget(name: "UTPTests", dependencies: ["UTP", "Net", "JSON", "PeerWire", "Bencode", "Swarm", "TestSupport"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzChecks"]),
         .testTarget(name: "InteropTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["TTCommands", "Metainfo", "Bencode", "Hashing", "JSON", "Net", "PeerWire", "Tracker"], path: "Tests/TestSupport"),
     ]

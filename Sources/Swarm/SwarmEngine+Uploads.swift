@@ -22,7 +22,7 @@ extension SwarmEngine {
     /// (what they give us while we download, what they take as we seed) plus one optimistic unchoke
     /// kept 30 s. Runs every 10 s and when a peer becomes interested.
     func rechoke() {
-        let candidates = peers.values.filter(\.handshakeDone).map { peer in
+        let candidates = orderedPeers.filter(\.handshakeDone).map { peer in
             Choker.Peer(key: peer.key, downloadRate: peer.downloadRate, uploadRate: peer.uploadRate,
                         interested: peer.session.peerInterested, snubbed: peer.snubbed, unchoked: !peer.session.amChoking,
                         connectedAt: peer.connectedAt)
@@ -31,7 +31,7 @@ extension SwarmEngine {
                                      current: optimistic, using: &random)
         optimistic = decision.optimistic
         let keep = decision.unchoked
-        for peer in peers.values {
+        for peer in orderedPeers {
             if keep.contains(peer.key) { unchoke(peer) } else { choke(peer) }
         }
     }
@@ -46,6 +46,8 @@ extension SwarmEngine {
         }
         if !peer.snubbed {
             peer.snubbed = true
+            // One request at a time from now on, not a full pipeline again before the next tick.
+            peer.pipeline.resize(rate: 0, peerQueue: nil, snubbed: true)
             abandonAll(peer)
         }
     }

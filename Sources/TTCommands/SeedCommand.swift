@@ -10,13 +10,15 @@ struct SeedCommand: Command {
     static let spec = CommandSpec(
         name: "seed",
         summary: "serve a torrent's data to peers (checks it first; announces to trackers)",
-        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--tracker URL…] [--encryption off|prefer|require] [--json]",
+        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--transport tcp|utp|auto] [--tracker URL…] [--peer HOST:PORT…] [--encryption off|prefer|require] [--json]",
         options: [
             OptionSpec(["--port", "-p"], value: "N", help: "TCP port to listen on (default 6881; 0 picks a free one)"),
             OptionSpec(["--bind"], value: "IP", help: "address to listen on (default 0.0.0.0; '::' for IPv6)"),
             PeerOptions.engineTransport,
             OptionSpec(["--tracker", "-a"], value: "URL", repeats: true,
                        help: "announce to this tracker (repeatable; default: the torrent's trackers)"),
+            OptionSpec(["--peer"], value: "HOST:PORT", repeats: true,
+                       help: "dial this peer and serve it (repeatable; for leechers that accept connections but make none)"),
             OptionSpec(["--no-announce"], help: "do not announce, even to the torrent's trackers"),
             OptionSpec(["--max-peers"], value: "N", help: "most peers served at once (default 64)"),
             OptionSpec(["--duration"], value: "SECONDS", help: "stop after this long (default: until Ctrl-C or SIGTERM)"),
@@ -29,7 +31,8 @@ struct SeedCommand: Command {
         opened read-only. Every piece is hashed once on all cores; pieces that do not match are not
         offered. Then it serves any peer on one event loop: handshake, extension handshake, bitfield
         (or have_all), requests read from disk, choking per BEP 3 by upload rate with an optimistic
-        unchoke. With --json it prints the JSON Lines events of 'tt download' (started, listening,
+        unchoke. Peers named with --peer, and those trackers return, are dialled too, so a leecher
+        that only accepts connections is served as well. With --json it prints the JSON Lines events of 'tt download' (started, listening,
         peer_connected, peer_dropped, tracker_announced, progress, finished).
         Stops on SIGTERM (exit 0) or Ctrl-C (exit 130), after announcing 'stopped'.
         """,
@@ -62,6 +65,7 @@ struct SeedCommand: Command {
         configuration.listen = listen
         configuration.maxPeers = try arguments.integer("--max-peers", in: 1...10000) ?? 64
         configuration.trustData = arguments.has("--skip-check")
+        configuration.peers = try arguments.all("--peer").map { text throws(TTError) in try PeerOptions.address(text) }
         if arguments.value("--duration") != nil { configuration.duration = try PeerOptions.seconds(invocation, "--duration", default: 0) }
         if arguments.has("--no-announce") {
             configuration.useTrackers = false

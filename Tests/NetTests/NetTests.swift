@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 @testable import Net
 
@@ -16,7 +17,7 @@ import Testing
         for text in ["127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "::1:80", "[::1]80", "[::1", ":80", "localhost:80"] {
             #expect(throws: NetError.self, "\(text)") { try SocketAddress(parsing: text) }
         }
-        #expect(NetError.badAddress("x").exitCode == 64)
+        // Its exit code (64) is asserted where exit codes live: CommandTests' ExitCodeMappingTests.
     }
 
     @Test func resolvesNamesAndLiterals() throws {
@@ -26,7 +27,7 @@ import Testing
         do {
             _ = try SocketAddress.resolve(host: "no-such-host.invalid", port: 1)
         } catch {
-            #expect(error.exitCode == 69)
+            guard case .dns = error else { Issue.record("expected a DNS error, got \(error)"); return }
         }
     }
 }
@@ -48,7 +49,11 @@ import Testing
     }
 
     @Test func ipv6Loopback() throws {
-        guard let listener = try? TCPListener(bind: SocketAddress(ip: "::1", port: 0)!) else { return }  // no IPv6 here
+        if let missing = ipv6LoopbackMissing {
+            withKnownIssue("no IPv6 loopback on this machine: \(missing)") { Issue.record("IPv6 loopback test not run") }
+            return
+        }
+        let listener = try TCPListener(bind: SocketAddress(ip: "::1", port: 0)!)
         let client = try TCPConnection.connect(to: listener.localAddress, timeout: 5)
         let server = try listener.accept(deadline: .after(5))
         try client.send(Array("hello".utf8))
@@ -62,7 +67,6 @@ import Testing
         #expect(throws: NetError.refused(address: "127.0.0.1:\(port)")) {
             try TCPConnection.connect(to: SocketAddress(ip: "127.0.0.1", port: port)!, timeout: 5)
         }
-        #expect(NetError.refused(address: "x").exitCode == 69)
     }
 
     @Test func silenceTimesOut() throws {
@@ -73,7 +77,7 @@ import Testing
         do {
             _ = try client.receive(max: 10, deadline: .after(0.1))
         } catch {
-            #expect(error.exitCode == 75)
+            guard case .timeout = error else { Issue.record("expected a timeout, got \(error)"); return }
         }
         server.close()
     }

@@ -28,10 +28,14 @@ public enum Seeders {
     """
 
     /// libtorrent (Python binding) seeding `torrent` from the folder holding `data`.
-    public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int) throws -> ManagedProcess {
+    /// `uploadLimit` (bytes/s) applies on loopback too.
+    public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int,
+                                        uploadLimit: Int? = nil) throws -> ManagedProcess {
+        let limit = uploadLimit.map { "ses.apply_settings({'upload_rate_limit': \($0), 'ignore_limits_on_local_network': False})" } ?? ""
         let script = """
         import sys, time, libtorrent as lt
         \(libtorrentSettings)
+        \(limit)
         ti = lt.torrent_info(sys.argv[2])
         h = ses.add_torrent({'ti': ti, 'save_path': sys.argv[3], 'flags': lt.torrent_flags.seed_mode if False else 0})
         while True:
@@ -72,8 +76,9 @@ public enum Seeders {
     }
 
     /// aria2c seeding `torrent` from `dataFolder` (it checks the data, then seeds for ever).
-    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int) throws -> ManagedProcess {
-        try ManagedProcess(aria2c, [
+    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3", port: Int,
+                                   uploadLimit: Int? = nil) throws -> ManagedProcess {
+        try ManagedProcess(aria2c, (uploadLimit.map { ["--max-overall-upload-limit=\($0)"] } ?? []) + [
             "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
             "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false", "--interface=\(host)",
             "--listen-port=\(port)", "--dir=\(dataFolder)", "--console-log-level=warn", "--summary-interval=0",
@@ -93,10 +98,12 @@ public enum Seeders {
         ], timeout: timeout + 30)
     }
 
-    /// Transmission 3 seeding `torrent` from `dataFolder`; its peer port on `host`.
+    /// Transmission 3 seeding `torrent` from `dataFolder`; its peer port on `host`. With `seeding` false
+    /// it starts with an empty `dataFolder` and leeches instead (it is not waited for).
     public static func transmissionSeeder(daemon: String, torrent: String, dataFolder: String, configFolder: String,
-                                          host: String = "127.0.0.4", port: Int, rpcPort: Int) throws -> ManagedProcess {
+                                          host: String = "127.0.0.4", port: Int, rpcPort: Int, seeding: Bool = true) throws -> ManagedProcess {
         try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dataFolder, withIntermediateDirectories: true)
         let watch = (configFolder as NSString).appendingPathComponent("watch")
         try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
         let settings = """
@@ -117,7 +124,7 @@ public enum Seeders {
             if runCommand(remote, ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
             usleep(200_000)
         }
-        deadline = Date().addingTimeInterval(30)
+        deadline = Date().addingTimeInterval(seeding ? 30 : 0)
         while Date() < deadline {
             let listing = runCommand(remote, ["127.0.0.1:\(rpcPort)", "-l"], timeout: 10).output
             transmissionListing = listing
