@@ -14,6 +14,10 @@ public final class PEXComponent: SwarmComponent {
     /// Peers learned from PEX so far, for statistics.
     public private(set) var learned = 0
 
+    /// Messages from one peer closer together than this are ignored (BEP 11 allows one a minute),
+    /// so a hostile peer cannot flood the roster with fresh lists.
+    public var minimumGap = 20.0
+    private var lastReceived: [Int: Double] = [:]
     private weak var engine: SwarmEngine?
     private var timer: EventLoop.TimerID?
     private var targets: [Int: Target] = [:]
@@ -51,10 +55,16 @@ public final class PEXComponent: SwarmComponent {
         targets[peer.id] = Target(peer: peer, due: engine.loop.now + firstDelay)
     }
 
-    public func peerDisconnected(_ peer: ConnectedPeer) { targets[peer.id] = nil }
+    public func peerDisconnected(_ peer: ConnectedPeer) {
+        targets[peer.id] = nil
+        lastReceived[peer.id] = nil
+    }
 
     public func received(extension name: String, payload: [UInt8], from peer: ConnectedPeer) {
         guard !isPrivate, name == PEXMessage.name, let engine else { return }
+        let now = engine.loop.now
+        if let last = lastReceived[peer.id], now - last < minimumGap { return }
+        lastReceived[peer.id] = now
         // A malformed message costs the sender nothing but its own usefulness: ignore it.
         guard let message = try? PEXMessage(decoding: payload) else { return }
         let addresses = message.added.prefix(PEXMessage.maxAdded).compactMap { entry -> SocketAddress? in
