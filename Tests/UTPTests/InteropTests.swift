@@ -72,5 +72,11 @@ import TestSupport
                              "--bind", "127.0.0.42", "-o", out, "--timeout", "60"])
         #expect(fetch.code == 0, "\(fetch.stderr)")
         #expect(readBytes(out) == Array(bytes[(256 * 1024)..<(512 * 1024)]))
+        // The engine too: a whole download from Transmission over uTP only.
+        let download = CLI.run(["download", torrent, "-o", directory.file("out"), "--no-trackers", "--transport", "utp", "--json",
+                                "--peer", peer, "--bind", "127.0.0.43"])
+        #expect(download.code == 0, "\(download.stderr)")
+        #expect(readBytes(directory.file("out/data.bin")) == bytes)
+        #expect(download.stdoutText.contains("\"transport\":\"utp\""))
     }
 }
