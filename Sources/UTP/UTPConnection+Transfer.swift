@@ -2,7 +2,9 @@
 
 extension UTPConnection {
     /// Takes one packet from the peer (already matched to this connection by id and address).
-    public mutating func receive(_ packet: UTPPacket, now: Double) {
+    /// `arrival` is when it reached the host (the kernel's receive time, when known): the delay we echo
+    /// to the peer then excludes how long our process waited to be scheduled, which is not queuing.
+    public mutating func receive(_ packet: UTPPacket, now: Double, arrival: Double? = nil) {
         guard state != .closed else { return }
         switch packet.kind {
         case .reset:
@@ -21,7 +23,7 @@ extension UTPConnection {
         }
         guard processAck(packet, now: now) else { return }
         lastReceivedAt = now
-        if packet.timestamp != 0 { replyDifference = Self.micros(now) &- packet.timestamp }
+        if packet.timestamp != 0 { replyDifference = Self.micros(min(now, arrival ?? now)) &- packet.timestamp }
         peerWindow = Int(packet.window)
         if peerWindow > 0 { zeroWindowSince = nil }
         if packet.kind == .data || packet.kind == .fin { accept(packet) }

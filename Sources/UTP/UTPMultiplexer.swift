@@ -109,13 +109,26 @@ public final class UTPMultiplexer {
             }
             return
         }
-        stream.connection.receive(packet, now: now)
+        stream.connection.receive(packet, now: now, arrival: kernelArrival(now: now))
         if stream.awaitingFirstData && stream.connection.hasReceived {
             stream.awaitingFirstData = false
             pendingCount -= 1
             onAccept?(stream)
         }
         markDirty(stream)
+    }
+
+    /// When the datagram just read reached the kernel, on our clock: SIOCGSTAMP gives the last read
+    /// datagram's receive time (wall clock), and the wall clock's distance to it is our scheduling lag.
+    func kernelArrival(now: Double) -> Double? {
+        var stamp = timeval()
+        // SIOCGSTAMP (0x8906, <linux/sockios.h>); the first call turns timestamping on for the socket.
+        guard ioctl(port.fileDescriptor, 0x8906, &stamp) == 0 else { return nil }
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        let lag = (Double(wall.tv_sec) + Double(wall.tv_nsec) / 1e9) - (Double(stamp.tv_sec) + Double(stamp.tv_usec) / 1e6)
+        guard lag >= 0 && lag < 10 else { return nil }
+        return now - lag
     }
 
     func send(_ packet: UTPPacket, to address: SocketAddress) {
