@@ -114,3 +114,21 @@ import Testing
         guard case .timeout? = aSink.error else { Issue.record("expected a timeout, got \(String(describing: aSink.error))"); return }
     }
 }
+
+@Suite struct ProbeTests {
+    @Test func probeMeasuresAListenerAndTimesOutOnSilence() throws {
+        let thread = ListenerThread()
+        defer { thread.stop() }
+        guard case .success(let rtt) = UTPProbe.probe(thread.address, timeout: 2) else {
+            Issue.record("no uTP answer from a listener")
+            return
+        }
+        #expect(rtt >= 0 && rtt < 1)
+        let silent = try UDPSocket(family: .ipv4, bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+        defer { silent.close() }
+        guard case .failure(.timeout) = UTPProbe.probe(silent.localAddress!, timeout: 1) else {
+            Issue.record("expected a timeout from a silent port")
+            return
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Net
+@testable import UTP
 import Synchronization
 
 /// A `UDPRelay` on its own thread and loop, for relaying between processes (or an in-process CLI run).
@@ -25,6 +26,35 @@ final class RelayThread: @unchecked Sendable {
             finished.signal()
         }
         thread.start()
+        ready.wait()
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        finished.wait()
+    }
+}
+
+/// A uTP listener on its own thread (accepts and keeps connections), for blocking clients in tests.
+final class ListenerThread: @unchecked Sendable {
+    private let stopped = Atomic<Bool>(false)
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private(set) var address = SocketAddress.any(.ipv4)
+
+    init() {
+        Thread { [self] in
+            let loop = EventLoop()
+            let port = try? DatagramPort(loop: loop, bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+            var accepted: [UTPStream] = []
+            let multiplexer = port.map { UTPMultiplexer(port: $0) }
+            multiplexer?.onAccept = { accepted.append($0) }
+            if let local = port?.localAddress { address = local }
+            ready.signal()
+            while multiplexer != nil && !stopped.load(ordering: .relaxed) { loop.runOnce(timeout: 0.05) }
+            _ = accepted
+            finished.signal()
+        }.start()
         ready.wait()
     }
 
