@@ -40,6 +40,8 @@ public enum MSEConnectionError: Error, Sendable, CustomStringConvertible {
     case timeout(peer: String, step: String)
     /// A plain BitTorrent handshake arrived and the policy requires encryption.
     case plaintextRefused(peer: String)
+    /// An MSE handshake arrived and the policy is `off`.
+    case encryptionRefused(peer: String)
     case net(NetError)
 
     public var description: String {
@@ -48,16 +50,8 @@ public enum MSEConnectionError: Error, Sendable, CustomStringConvertible {
         case .closed(let peer, let step): "peer \(peer) closed the connection during the MSE handshake (\(step))"
         case .timeout(let peer, let step): "peer \(peer): MSE handshake timed out (\(step))"
         case .plaintextRefused(let peer): "peer \(peer) sent a plaintext handshake and encryption is required"
+        case .encryptionRefused(let peer): "peer \(peer) started an MSE handshake and encryption is off"
         case .net(let error): error.description
-        }
-    }
-
-    /// True when the peer hung up or garbled the handshake: worth retrying the other way under `prefer`.
-    public var peerRefused: Bool {
-        switch self {
-        case .closed, .handshake: true
-        case .net(.closed): true
-        default: false
         }
     }
 }

@@ -42,6 +42,7 @@ extension MSEConnectionError {
         case .closed(let peer, let step): .closed(address: "\(peer) during the MSE handshake (\(step))")
         case .handshake(let peer, let error): .closed(address: "\(peer) after a failed MSE handshake (\(error))")
         case .plaintextRefused(let peer): .closed(address: "\(peer) (plaintext handshake refused: encryption required)")
+        case .encryptionRefused(let peer): .closed(address: "\(peer) (MSE refused: encryption off)")
         }
     }
 }

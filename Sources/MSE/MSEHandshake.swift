@@ -48,9 +48,7 @@ public enum MSEHandshake {
                     onStep(MSEStep("plaintext_handshake"))
                     return ([], .plain(sniffed))
                 }
-                guard policy != .off else {
-                    throw .handshake(peer: peer, .noCommonMethod(offered: [], allowed: []))
-                }
+                guard policy != .off else { throw .encryptionRefused(peer: peer) }
                 receiver = MSEReceiver(infoHashes: infoHashes, allowed: policy.accept)
                 run.step = "waiting for HASH('req1', S)"
                 let all = sniffed

@@ -31,6 +31,10 @@ public final class PieceStore: @unchecked Sendable {
     public let contentPath: String
     /// Absolute on-disk path of each file in `layout.files` (pad files included, never touched).
     public let paths: [String]
+    /// Where each file's bytes start in its path: 0, or for a file kept in the parts file its stream offset.
+    let bases: [Int64]
+    /// `OUT/.tt/<hash>.parts`: the bytes of unselected files that share a piece with selected ones.
+    public let partsPath: String?
     private let writable: Bool
     let descriptors: DescriptorCache
 
@@ -41,19 +45,30 @@ public final class PieceStore: @unchecked Sendable {
 
     /// Opens (read) or creates and preallocates (readWrite) the files. Throws `.unsafePath` for any path
     /// that would escape the content root, `.io` when a folder or file cannot be made.
-    public init(layout: FileLayout, contentPath: String, access: Access, maxOpenFiles: Int = 128) throws(StorageError) {
+    /// With a `selection` and a `partsPath`, unselected files are never created: their bytes are read from
+    /// and written to the parts file (a sparse image of the piece stream), at their stream offsets.
+    public init(layout: FileLayout, contentPath: String, access: Access, maxOpenFiles: Int = 128,
+                selection: FileSelection? = nil, partsPath: String? = nil) throws(StorageError) {
         self.layout = layout
         self.contentPath = contentPath
         var paths: [String] = []
+        var bases: [Int64] = []
         paths.reserveCapacity(layout.files.count)
-        for file in layout.files {
-            if layout.isMultiFile {
+        for (index, file) in layout.files.enumerated() {
+            if let selection, let partsPath, !selection.isSelected(index, in: layout) {
+                paths.append(partsPath)
+                bases.append(file.offset)
+            } else if layout.isMultiFile {
                 paths.append(try SafePath.join(root: contentPath, components: file.path))
+                bases.append(0)
             } else {
                 paths.append(contentPath)
+                bases.append(0)
             }
         }
         self.paths = paths
+        self.bases = bases
+        self.partsPath = paths.contains { $0 == partsPath } ? partsPath : nil
         switch access {
         case .read: writable = false
         case .readWrite: writable = true
@@ -66,8 +81,16 @@ public final class PieceStore: @unchecked Sendable {
 
     deinit { descriptors.closeAll() }
 
+    /// True for an unselected file whose bytes live in the parts file.
+    public func isInPartsFile(_ file: Int) -> Bool { partsPath != nil && paths[file] == partsPath }
+
     private func create(_ preallocation: Preallocation) throws(StorageError) {
-        for (index, file) in layout.files.enumerated() where !file.isPadding {
+        if let partsPath {
+            let fd = open(partsPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw .io(path: partsPath, operation: "open", errno: errno) }
+            close(fd)
+        }
+        for (index, file) in layout.files.enumerated() where !file.isPadding && paths[index] != partsPath {
             let path = paths[index]
             if layout.isMultiFile { try Self.makeParents(of: path, below: contentPath) }
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, file.isExecutable ? 0o755 : 0o644)  // BEP 47 `x`
@@ -132,7 +155,7 @@ public final class PieceStore: @unchecked Sendable {
             }
             let got = try descriptors.withDescriptor(file: span.file, path: paths[span.file]) { fd throws(StorageError) -> Int in
                 guard let fd else { return 0 }
-                return try Self.preadFully(fd, target, at: span.fileOffset, path: paths[span.file])
+                return try Self.preadFully(fd, target, at: bases[span.file] + span.fileOffset, path: paths[span.file])
             }
             if got < span.length {
                 complete = false
@@ -149,7 +172,8 @@ public final class PieceStore: @unchecked Sendable {
     /// real file that is long enough; returns nil (without calling `body`) otherwise, so the caller reads instead.
     func withMapped<T>(offset: Int64, length: Int, _ body: (UnsafeRawBufferPointer) -> T) throws(StorageError) -> T? {
         let spans = layout.spans(offset: offset, length: length)
-        guard spans.count == 1, let span = spans.first, span.length == length, !layout.files[span.file].isPadding else { return nil }
+        guard spans.count == 1, let span = spans.first, span.length == length, !layout.files[span.file].isPadding,
+              bases[span.file] == 0 else { return nil }
         return try descriptors.withDescriptor(file: span.file, path: paths[span.file]) { fd throws(StorageError) -> T? in
             guard let fd else { return nil }
             var info = stat()
@@ -198,7 +222,8 @@ public final class PieceStore: @unchecked Sendable {
                 guard let fd else { throw .missing(path: paths[span.file]) }
                 var done = 0
                 while done < source.count {
-                    let written = pwrite(fd, source.baseAddress! + done, source.count - done, off_t(span.fileOffset + Int64(done)))
+                    let written = pwrite(fd, source.baseAddress! + done, source.count - done,
+                                         off_t(bases[span.file] + span.fileOffset + Int64(done)))
                     if written < 0 {
                         if errno == EINTR { continue }
                         throw .io(path: paths[span.file], operation: "write", errno: errno)
@@ -220,6 +245,7 @@ public final class PieceStore: @unchecked Sendable {
     public func actualSizes() -> [Int64?] {
         layout.files.indices.map { index -> Int64? in
             if layout.files[index].isPadding { return layout.files[index].length }
+            if isInPartsFile(index) { return nil }  // unselected: not on disk by design
             var info = stat()
             guard stat(paths[index], &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
             return Int64(info.st_size)

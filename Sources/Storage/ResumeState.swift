@@ -17,6 +17,7 @@ import Metainfo
 /// | `piece count` | integer |
 /// | `pieces` | BEP 3 bitfield of pieces that were hash-checked *and* flushed (piece 0 = high bit of byte 0) |
 /// | `torrent` | the complete .torrent bytes (for a magnet download: `d4:info…e` around the fetched info dict) |
+/// | `selected files` | (only when some files were left out) the file indexes downloaded, as `tt info` numbers them |
 ///
 /// Written atomically: a temporary file in `.tt/`, `fsync`, `rename`, then `fsync` of the folder, so a
 /// crash leaves the old state or the new one, never a mix.
@@ -29,10 +30,14 @@ public struct ResumeState: Sendable, Equatable {
     public var name: String
     public var torrentBytes: [UInt8]
     public var verified: Bitfield
+    /// The files chosen with `--files`/`--only`/`so=`; nil when all were. Unselected files' bytes that
+    /// share a verified piece are in `OUT/.tt/<hash>.parts`.
+    public var selectedFiles: [Int]?
 
-    public init(infoHashHex: String, name: String, torrentBytes: [UInt8], verified: Bitfield) {
+    public init(infoHashHex: String, name: String, torrentBytes: [UInt8], verified: Bitfield, selectedFiles: [Int]? = nil) {
         self.infoHashHex = infoHashHex
         self.name = name
+        self.selectedFiles = selectedFiles
         self.torrentBytes = torrentBytes
         self.verified = verified
     }
@@ -45,17 +50,24 @@ public struct ResumeState: Sendable, Equatable {
         "\(output)/\(directoryName)/\(key(infoHashes)).\(fileExtension)"
     }
 
+    /// `OUT/.tt/<hex>.parts`: bytes of unselected files that share a piece with selected ones.
+    public static func partsPath(output: String, infoHashes: InfoHashes) -> String {
+        "\(output)/\(directoryName)/\(key(infoHashes)).parts"
+    }
+
     // MARK: - Encoding
 
     public func encoded() -> [UInt8] {
-        BencodeValue.dict([
+        var pairs: [(String, BencodeValue)] = [
             ("format", .integer(Self.formatVersion)),
             ("info hash", .string(infoHashHex)),
             ("name", .string(name)),
             ("piece count", .integer(Int64(verified.pieceCount))),
             ("pieces", .string(verified.bytes)),
             ("torrent", .string(torrentBytes)),
-        ]).encoded()
+        ]
+        if let selectedFiles { pairs.append(("selected files", .list(selectedFiles.map { .integer(Int64($0)) }))) }
+        return BencodeValue.dict(pairs).encoded()
     }
 
     public init(decoding bytes: [UInt8], path: String = "resume state") throws(StorageError) {
@@ -74,7 +86,15 @@ public struct ResumeState: Sendable, Equatable {
         guard let verified = Bitfield(bytes: pieces, pieceCount: Int(count)) else {
             throw .badResumeState(path: path, reason: "'pieces' does not fit 'piece count' \(count)")
         }
-        self.init(infoHashHex: hash, name: name, torrentBytes: torrent, verified: verified)
+        var selected: [Int]? = nil
+        if let list = root["selected files"] {
+            guard let items = list.listValue?.compactMap({ $0.integerValue }), items.count == list.listValue?.count,
+                  items.allSatisfy({ $0 >= 0 && $0 < Int64(Int32.max) }) else {
+                throw .badResumeState(path: path, reason: "'selected files' is not a list of file indexes")
+            }
+            selected = items.map { Int($0) }
+        }
+        self.init(infoHashHex: hash, name: name, torrentBytes: torrent, verified: verified, selectedFiles: selected)
     }
 
     // MARK: - Files

@@ -20,6 +20,8 @@ public enum PieceVerdict: UInt8, Sendable {
     case bad
     /// Some of its bytes are not on disk (a missing or short file).
     case missing
+    /// Not wanted: it holds bytes of unselected files only (`tt download --files`).
+    case skipped
 }
 
 /// Where a run is, for progress bars and JSON Lines progress.
@@ -47,6 +49,8 @@ public struct Verifier: Sendable {
         public var chunkSize: Int
         /// How chunks get from the page cache to the hasher.
         public var readMethod: ReadMethod
+        /// Check only these pieces (a download's selected files); the rest are `skipped`. nil: all.
+        public var only: Bitfield? = nil
         public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 4 << 20, readMethod: ReadMethod = .read) {
             self.workers = max(1, workers)
             self.chunkSize = max(64 * 1024, chunkSize)
@@ -87,22 +91,25 @@ public struct Verifier: Sendable {
         var verdicts = [PieceVerdict](repeating: .unchecked, count: layout.pieceCount)
 
         // Pieces with bytes beyond the end of a file on disk are missing without reading anything.
-        for (index, file) in layout.files.enumerated() where !file.isPadding && file.length > 0 {
+        for piece in verdicts.indices where options.only.map({ !$0[piece] }) ?? false { verdicts[piece] = .skipped }
+        // Files kept in the parts file are not on disk by design; their bytes are read from there.
+        for (index, file) in layout.files.enumerated() where !file.isPadding && file.length > 0 && !store.isInPartsFile(index) {
             let actual = sizes[index] ?? -1
             guard actual < file.length else { continue }
             let pieceLength = Int64(layout.pieceLength)
             let firstAbsent = file.offset + max(0, actual)
-            for piece in Int(firstAbsent / pieceLength)..<layout.pieceRange(ofFile: index).upperBound {
+            for piece in Int(firstAbsent / pieceLength)..<layout.pieceRange(ofFile: index).upperBound where verdicts[piece] != .skipped {
                 verdicts[piece] = .missing
             }
         }
 
         let jobs = makeJobs(verdicts: verdicts)
         let missingUpFront = verdicts.reduce(0) { $0 + ($1 == .missing ? 1 : 0) }
+        let skipped = verdicts.reduce(0) { $0 + ($1 == .skipped ? 1 : 0) }
         let bytesToCheck = jobs.reduce(Int64(0)) { $0 + $1.length }
 
         let shared = Mutex<(verdicts: [PieceVerdict], progress: VerifyProgress, error: StorageError?)>(
-            (verdicts, VerifyProgress(piecesDone: missingUpFront, pieceCount: layout.pieceCount, bytesChecked: 0,
+            (verdicts, VerifyProgress(piecesDone: missingUpFront, pieceCount: layout.pieceCount - skipped, bytesChecked: 0,
                                       bytesToCheck: bytesToCheck, bad: 0, missing: missingUpFront), nil))
         let next = Atomic<Int>(0)
         let workers = min(options.workers, max(1, jobs.count))
@@ -144,7 +151,8 @@ public struct Verifier: Sendable {
         if let error = final.error { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         return VerifyReport(layout: layout, verdicts: final.verdicts, actualSizes: sizes,
-                            bytesChecked: final.progress.bytesChecked, seconds: seconds, cancelled: cancel.isCancelled)
+                            bytesChecked: final.progress.bytesChecked, seconds: seconds, cancelled: cancel.isCancelled,
+                            skippedFiles: Set(layout.files.indices.filter { store.isInPartsFile($0) }))
     }
 
     /// Runs of present pieces, about `chunkSize` bytes each; v2-only jobs never cross a file.

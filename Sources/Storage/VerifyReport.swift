@@ -17,6 +17,8 @@ public struct VerifyReport: Sendable {
         /// The right size with no bad piece, but a piece it shares with a missing or short neighbour
         /// could not be checked.
         case unverified
+        /// Not selected for download (`tt download --files`): not on disk by design, not checked.
+        case skipped
     }
 
     public struct FileReport: Sendable {
@@ -41,11 +43,15 @@ public struct VerifyReport: Sendable {
     public let cancelled: Bool
 
     public var good: Int { verdicts.reduce(0) { $0 + ($1 == .good ? 1 : 0) } }
+    /// Pieces holding bytes of unselected files only.
+    public var skipped: Int { verdicts.reduce(0) { $0 + ($1 == .skipped ? 1 : 0) } }
     public var badPieces: [Int] { verdicts.indices.filter { verdicts[$0] == .bad } }
     public var missingPieces: [Int] { verdicts.indices.filter { verdicts[$0] == .missing } }
     public var throughput: Double { seconds > 0 ? Double(bytesChecked) / seconds : 0 }
     /// All pieces good and every file exactly as the torrent describes it.
-    public var ok: Bool { !cancelled && good == verdicts.count && files.allSatisfy { $0.status == .complete } }
+    public var ok: Bool {
+        !cancelled && good + skipped == verdicts.count && files.allSatisfy { $0.status == .complete || $0.status == .skipped }
+    }
 
     /// The verified pieces as a BEP 3 bitfield (piece 0 is the high bit of byte 0).
     public var bitfield: Bitfield {
@@ -54,7 +60,8 @@ public struct VerifyReport: Sendable {
         return bits
     }
 
-    public init(layout: FileLayout, verdicts: [PieceVerdict], actualSizes: [Int64?], bytesChecked: Int64, seconds: Double, cancelled: Bool) {
+    public init(layout: FileLayout, verdicts: [PieceVerdict], actualSizes: [Int64?], bytesChecked: Int64, seconds: Double, cancelled: Bool,
+                skippedFiles: Set<Int> = []) {
         self.layout = layout
         self.verdicts = verdicts
         self.bytesChecked = bytesChecked
@@ -67,7 +74,9 @@ public struct VerifyReport: Sendable {
             let missing = range.filter { verdicts[$0] == .missing }
             let actual = actualSizes[index]
             let status: FileStatus
-            if let actual {
+            if skippedFiles.contains(index) {
+                status = .skipped
+            } else if let actual {
                 if actual < file.length { status = .short }
                 else if actual > file.length { status = .tooLong }
                 else if !bad.isEmpty { status = .damaged }

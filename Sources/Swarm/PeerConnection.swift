@@ -1,3 +1,4 @@
+import Dispatch
 import Metainfo
 import Net
 import PeerWire
@@ -18,8 +19,10 @@ final class PeerConnection {
     var pipeline = RequestPipeline()
     /// Requests the peer sent us, served as the stream drains.
     var uploadQueue: [BlockInfo] = []
-    /// A disk read for this peer is running off the loop.
-    var readInFlight = false
+    /// Bytes of blocks being read off the loop for this peer.
+    var bytesBeingRead = 0
+    /// Where this peer's disk reads run, in order.
+    let readQueue = DispatchQueue(label: "tt.swarm.upload")
 
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0

@@ -44,6 +44,10 @@ public struct PiecePicker {
     /// Pieces verified and stored.
     public private(set) var have: [Bool]
     public private(set) var haveCount = 0
+    /// Pieces the download wants (all, unless files were left out with `--files`).
+    public let wanted: [Bool]
+    /// Wanted pieces not yet verified: the download is complete at zero.
+    public private(set) var missingWanted = 0
     /// How many connected peers have each piece.
     public private(set) var availability: [Int]
     /// Pieces nobody has started, by availability: rarest-first looks at the lowest non-empty
@@ -56,20 +60,24 @@ public struct PiecePicker {
     public var randomFirstPieces = 4
     private var generator: any RandomNumberGenerator
 
-    public init(layout: PieceLayout, have: [Bool], generator: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
+    public init(layout: PieceLayout, have: [Bool], wanted: [Bool]? = nil, generator: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
         precondition(have.count == layout.pieceCount)
         self.layout = layout
         self.lengths = Lengths(layout: layout)
         self.have = have
         self.haveCount = have.filter { $0 }.count
+        self.wanted = wanted ?? [Bool](repeating: true, count: layout.pieceCount)
         self.availability = [Int](repeating: 0, count: layout.pieceCount)
         self.generator = generator
-        for piece in 0..<layout.pieceCount where !have[piece] { buckets[0].insert(piece) }
+        for piece in 0..<layout.pieceCount where !have[piece] && self.wanted[piece] {
+            buckets[0].insert(piece)
+            missingWanted += 1
+        }
     }
 
     /// Not verified, not being fetched, not being checked: a piece `nextNewPiece` may start.
     private func isEligible(_ piece: Int) -> Bool {
-        !have[piece] && inProgress[piece] == nil && !checking.contains(piece)
+        !have[piece] && wanted[piece] && inProgress[piece] == nil && !checking.contains(piece)
     }
 
     private mutating func setAvailability(_ piece: Int, _ value: Int) {
@@ -92,9 +100,10 @@ public struct PiecePicker {
         if availability[piece] < buckets.count { buckets[availability[piece]].remove(piece) }
     }
 
-    public var isComplete: Bool { haveCount == layout.pieceCount }
-    /// Pieces neither verified nor waiting for their hash check.
-    public var remainingPieces: Int { layout.pieceCount - haveCount - checking.count }
+    /// Every wanted piece is verified (every piece, unless files were left out).
+    public var isComplete: Bool { missingWanted == 0 }
+    /// Wanted pieces neither verified nor waiting for their hash check.
+    public var remainingPieces: Int { missingWanted - checking.count }
 
     // MARK: - Availability
 
@@ -144,7 +153,7 @@ public struct PiecePicker {
 
     /// Pieces nobody has started.
     private var remainingUnrequestedPieces: Int {
-        layout.pieceCount - haveCount - checking.count - inProgress.count
+        missingWanted - checking.count - inProgress.count
     }
 
     public var inEndgame: Bool { remainingUnrequestedPieces == 0 && !inProgress.isEmpty }
@@ -224,7 +233,11 @@ public struct PiecePicker {
     public mutating func verified(_ piece: Int) {
         checking.remove(piece)
         lastContributors[piece] = nil
-        if !have[piece] { have[piece] = true; haveCount += 1 }
+        if !have[piece] {
+            have[piece] = true
+            haveCount += 1
+            if wanted[piece] { missingWanted -= 1 }
+        }
     }
 
     /// The hash check failed: the piece is fetched again; returns the peers that sent its data.
@@ -248,7 +261,7 @@ public struct PiecePicker {
 
     /// True when `peer` has a piece we still need (so we should be interested).
     public func wantsSomething(from peerHas: (Int) -> Bool) -> Bool {
-        for piece in 0..<layout.pieceCount where !have[piece] && !checking.contains(piece) && peerHas(piece) { return true }
+        for piece in 0..<layout.pieceCount where wanted[piece] && !have[piece] && !checking.contains(piece) && peerHas(piece) { return true }
         return false
     }
 }

@@ -1,6 +1,7 @@
 import Metainfo
 import Net
 import PeerWire
+import Storage
 
 /// What a download (or a seed) is asked to do.
 public struct SwarmConfiguration {
@@ -38,6 +39,11 @@ public struct SwarmConfiguration {
     public var serveOnly = false
     /// The file (single-file torrent) or folder (multi-file) holding the data, instead of `output/<name>`.
     public var contentPath: String?
+    /// Only these files (`tt download --files`/`--only`/`so=`); nil: all. The others are not created;
+    /// their bytes that share a piece with chosen files go to `output/.tt/<hash>.parts`.
+    public var selection: FileSelection?
+    /// BEP 19 web seeds (the torrent's url-list, and any given): pieces come over HTTP ranges too.
+    public var webSeeds: [String] = []
     /// Trust the data without hashing it (serve-only).
     public var trustData = false
     /// Stop after this many seconds.
@@ -76,6 +82,9 @@ public enum SwarmEvent: Sendable {
     case peerBanned(address: SocketAddress, reason: String, tag: PeerTag)
     case pieceVerified(piece: Int, peer: String?)
     case pieceFailed(piece: Int, peers: [String])
+    /// A web seed (BEP 19) joined, or was dropped (unreachable, HTTP errors, or data failing its hash).
+    case webSeedAdded(url: String)
+    case webSeedDropped(url: String, reason: String)
     /// Four times a second; rates are smoothed over seconds.
     case progress(SwarmProgress)
     case completed(SwarmProgress)

@@ -8,7 +8,7 @@ extension SwarmEngine {
     func recordDurable() {
         guard !configuration.serveOnly else { return }
         let resume = ResumeState(infoHashHex: ResumeState.key(configuration.torrent.infoHashes), name: layout.name,
-                                 torrentBytes: configuration.torrentBytes, verified: durable)
+                                 torrentBytes: configuration.torrentBytes, verified: durable, selectedFiles: selectedFiles)
         do { _ = try resume.save(output: configuration.output) } catch { finish(.failure(.storage("\(error)"))) }
     }
 
@@ -21,7 +21,7 @@ extension SwarmEngine {
         var state = durable
         for piece in batch { state[piece] = true }
         let resume = ResumeState(infoHashHex: ResumeState.key(configuration.torrent.infoHashes), name: layout.name,
-                                 torrentBytes: configuration.torrentBytes, verified: state)
+                                 torrentBytes: configuration.torrentBytes, verified: state, selectedFiles: selectedFiles)
         let store = self.store!, output = configuration.output
         let work: @Sendable () -> String? = {
             do {

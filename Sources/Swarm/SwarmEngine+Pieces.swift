@@ -71,15 +71,14 @@ extension SwarmEngine {
             other.send(.cancel(info.request))
         }
         if outcome.pieceComplete, let data = buffers.removeValue(forKey: piece) {
-            check(info.piece, data, from: peer)
+            check(info.piece, data, source: peer.name)
         }
     }
 
     /// Hash check and write on a worker; the result comes back to the loop.
-    private func check(_ piece: PieceIndex, _ data: [UInt8], from peer: PeerConnection) {
+    func check(_ piece: PieceIndex, _ data: [UInt8], source: String) {
         checksInFlight += 1
         let hashes = self.hashes!, store = self.store!
-        let source = peer.name
         loop.offload({ () -> (good: Bool, failure: String?, data: [UInt8]) in
             guard hashes.matches(piece, data) else { return (false, nil, data) }
             do { try store.writePiece(piece, data) } catch { return (true, "\(error)", data) }
@@ -90,6 +89,7 @@ extension SwarmEngine {
             checked(piece, good: result.good, writeFailure: result.failure, source: source)
             // Requests paused by back-pressure resume here.
             for peer in orderedPeers { requestMore(peer) }
+            feedWebSeeds()
         })
     }
 

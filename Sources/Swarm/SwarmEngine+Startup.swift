@@ -38,15 +38,23 @@ extension SwarmEngine {
             try prepareToServe()
             return
         }
+        var previousSelection: FileSelection? = nil
         var resumeProblem: String?
         if configuration.resume {
             let loaded = ResumeState.loadForResume(path: resumePath, key: ResumeState.key(torrent.infoHashes), pieceCount: pieceCount)
-            if let state = loaded.state { trusted = state.verified }
+            if let state = loaded.state {
+                trusted = state.verified
+                previousSelection = state.selectedFiles.map { FileSelection(Set($0)) }
+            }
             resumeProblem = loaded.problem
         }
+        let selection = configuration.selection.flatMap { $0.isEverything(layout) ? nil : $0 }
         // Files that already hold data before we create anything: their pieces get re-checked.
         let existing: [Bool] = layout.files.indices.map { index in
             guard !layout.files[index].isPadding else { return true }
+            if let selection, !selection.isSelected(index, in: layout) {
+                return FileManager.default.fileExists(atPath: ResumeState.partsPath(output: configuration.output, infoHashes: torrent.infoHashes))
+            }
             let path = layout.isMultiFile ? contentPath + "/" + layout.files[index].displayPath : contentPath
             var info = stat()
             return stat(path, &info) == 0 && info.st_size > 0
@@ -56,27 +64,49 @@ extension SwarmEngine {
         } catch {
             throw .storage("\(configuration.output): cannot create the folder: \(error.localizedDescription)")
         }
+        let partsPath = ResumeState.partsPath(output: configuration.output, infoHashes: torrent.infoHashes)
+        var adopted: [Int] = []
         do {
-            store = try PieceStore(layout: layout, contentPath: contentPath, access: .readWrite(.sparse))
-        } catch {
+            if selection != nil {
+                try FileManager.default.createDirectory(atPath: configuration.output + "/" + ResumeState.directoryName,
+                                                        withIntermediateDirectories: true)
+            }
+            store = try PieceStore(layout: layout, contentPath: contentPath, access: .readWrite(.sparse), selection: selection,
+                                   partsPath: selection == nil ? nil : partsPath)
+            // A different selection than last time: verified bytes move between the files and the parts file.
+            if previousSelection != selection {
+                let old = try PieceStore(layout: layout, contentPath: contentPath, access: .read, selection: previousSelection,
+                                         partsPath: previousSelection == nil ? nil : partsPath)
+                let hashes = self.hashes!
+                let result = try store.adopt(from: old, trusting: trusted) { hashes.matches($0, $1) }
+                for piece in result.lost { trusted[piece] = false }
+                adopted = result.moved
+            }
+        } catch let error as StorageError {
             throw Self.map(error)
+        } catch {
+            throw .storage("\(configuration.output): \(error.localizedDescription)")
         }
+        selectedFiles = selection.map { $0.selected.sorted() }
+        let wanted = selection?.wantedPieces(layout)
         var have = [Bool](repeating: false, count: pieceCount)
         var toCheck: [Int] = []
         for piece in 0..<pieceCount {
             if trusted[piece] { have[piece] = true; continue }
             let spans = layout.spans(of: lengths.piece(piece)!)
-            if !spans.isEmpty && spans.allSatisfy({ existing[$0.file] }) { toCheck.append(piece) }
+            if !spans.isEmpty && spans.allSatisfy({ existing[$0.file] }) && wanted.map({ $0[piece] }) ?? true { toCheck.append(piece) }
         }
-        let rechecked = recheck(toCheck)
+        let rechecked = recheck(toCheck.filter { !adopted.contains($0) }) + adopted.filter { !trusted[$0] }
         for piece in rechecked { have[piece] = true }
         durable = trusted
         for piece in rechecked { durable[piece] = true }
-        picker = PiecePicker(layout: layout.pieces, have: have, generator: random)
+        picker = PiecePicker(layout: layout.pieces, have: have, wanted: wanted.map { bits in (0..<pieceCount).map { bits[$0] } },
+                             generator: random)
+        wantedBytes = wanted.map { bits in bytesOf((0..<pieceCount).map { bits[$0] }) } ?? layout.dataLength
         let bytesHave = bytesOf(have)
         report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
                               piecesHave: picker.haveCount, piecesTrusted: trusted.setCount, piecesRechecked: rechecked.count,
-                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave, resumeProblem: resumeProblem)))
+                              totalBytes: wantedBytes, bytesLeft: max(0, wantedBytes - bytesHave), resumeProblem: resumeProblem)))
         if !rechecked.isEmpty { saveState(force: true, synchronously: true) }
     }
 

@@ -8,7 +8,7 @@ extension SwarmEngine {
     func announceRequest(_ event: AnnounceRequest.Event) -> AnnounceRequest {
         AnnounceRequest(infoHash: configuration.torrent.infoHashes.wire, peerID: configuration.peerID.bytes,
                         port: listener?.localAddress.port ?? 6881, uploaded: uploaded, downloaded: downloaded,
-                        left: max(0, layout.dataLength - bytesOf(picker.have)), event: event, numWant: 80)
+                        left: max(0, (configuration.serveOnly ? layout.dataLength : wantedBytes) - bytesOf(picker.have)), event: event, numWant: 80)
     }
 
     func announce(event: AnnounceRequest.Event?) {

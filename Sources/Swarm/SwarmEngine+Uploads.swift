@@ -1,6 +1,7 @@
 import Dispatch
 import Metainfo
 import PeerWire
+import Storage
 
 // MARK: - Uploads (disk reads off the loop) and choking
 
@@ -60,52 +61,62 @@ extension SwarmEngine {
             return
         }
         guard peer.uploadQueue.count < 1000 else { return }
+        // Served once the whole read is decoded (`received`), so requests that came together are read together.
         peer.uploadQueue.append(block)
-        serveUploads(peer)
     }
 
-    /// Reads queued blocks on a worker while the stream keeps up (about 1 MiB buffered per peer) and
-    /// sends them from the loop: a slow disk never stalls other peers.
+    /// Reads queued blocks off the loop while the stream keeps up (about 1 MiB buffered or being read
+    /// per peer) and sends them from the loop: a slow disk never stalls other peers. Reads for one peer
+    /// run in order on its own queue, several at once, so a peer that asks one block at a time is not
+    /// held to one disk round trip per block; each comes back as a ready `piece` frame.
     func serveUploads(_ peer: PeerConnection) {
-        guard !peer.readInFlight, peers[peer.key] != nil, !peer.uploadQueue.isEmpty else { return }
-        var budget = (1 << 20) - peer.stream.bufferedBytes
+        guard peers[peer.key] != nil else { return }
+        var budget = (1 << 20) - peer.stream.bufferedBytes - peer.bytesBeingRead
+        guard budget > 0, !peer.uploadQueue.isEmpty else { return }
         var batch: [BlockInfo] = []
         while budget > 0, !peer.uploadQueue.isEmpty {
             let block = peer.uploadQueue.removeFirst()
             batch.append(block)
             budget -= block.length
         }
-        guard !batch.isEmpty else { return }
-        peer.readInFlight = true
+        let bytes = batch.reduce(0) { $0 + $1.length }
+        peer.bytesBeingRead += bytes
         readsInFlight += 1
         let store = self.store!, lengths = self.lengths!, requested = batch
-        loop.offload({ () -> [UploadBlock] in
+        loop.offload(on: peer.readQueue, { () -> [UploadBlock] in
             var blocks: [UploadBlock] = []
             for info in requested {
-                var bytes = [UInt8](repeating: 0, count: info.length)
-                let offset = lengths.offset(of: info.piece) + Int64(info.begin)
-                let ok = (try? bytes.withUnsafeMutableBytes { try store.read(offset: offset, into: $0) }) ?? false
-                guard ok else { break }
-                blocks.append(UploadBlock(info: info, bytes: bytes))
+                guard let frame = Self.pieceFrame(info, lengths: lengths, store: store) else { break }
+                blocks.append(UploadBlock(info: info, frame: frame))
             }
             return blocks
         }, then: { [self] blocks in
             readsInFlight -= 1
-            peer.readInFlight = false
+            peer.bytesBeingRead -= bytes
             sendUploads(blocks, failed: blocks.count < requested.count ? requested[blocks.count] : nil, to: peer)
         })
     }
 
+    /// A whole `piece` message: the 13-byte header, then the block read straight behind it.
+    static func pieceFrame(_ info: BlockInfo, lengths: Lengths, store: PieceStore) -> [UInt8]? {
+        var frame = PeerMessage.pieceHeader(index: UInt32(info.piece.value), begin: UInt32(info.begin), blockLength: info.length)
+        frame.append(contentsOf: repeatElement(0, count: info.length))
+        let offset = lengths.offset(of: info.piece) + Int64(info.begin)
+        let ok = (try? frame.withUnsafeMutableBytes { raw in
+            try store.read(offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[13...]))
+        }) ?? false
+        return ok ? frame : nil
+    }
+
     private func sendUploads(_ blocks: [UploadBlock], failed: BlockInfo?, to peer: PeerConnection) {
         guard peers[peer.key] != nil, outcome == nil else { return }
-        for block in blocks where !peer.session.amChoking {
-            let info = block.info, bytes = block.bytes
-            peer.session.send(.piece(index: UInt32(info.piece.value), begin: UInt32(info.begin), block: bytes))
-            peer.uploadedBytes += Int64(bytes.count)
-            peer.uploadedThisTick += Int64(bytes.count)
-            uploaded += Int64(bytes.count)
+        peer.flush()  // what the session queued first goes first
+        for block in blocks where !peer.session.amChoking && peer.stream.isOpen {
+            peer.stream.write(block.frame)
+            peer.uploadedBytes += Int64(block.info.length)
+            peer.uploadedThisTick += Int64(block.info.length)
+            uploaded += Int64(block.info.length)
         }
-        peer.flush()
         if let failed {
             drop(peer, reason: "could not read piece \(failed.piece) to serve it")
             return
@@ -117,5 +128,6 @@ extension SwarmEngine {
 /// A block read for a peer, on its way back to the loop.
 struct UploadBlock: Sendable {
     let info: BlockInfo
-    let bytes: [UInt8]
+    /// The framed `piece` message.
+    let frame: [UInt8]
 }

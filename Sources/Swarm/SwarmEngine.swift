@@ -38,8 +38,14 @@ public final class SwarmEngine {
     var picker: PiecePicker!
     var contentPath = ""
     var resumePath = ""
+    /// The files chosen for download, as the resume state records them (nil: all).
+    var selectedFiles: [Int]?
+    /// Bytes of the wanted pieces: the download's total (all data unless files were left out).
+    var wantedBytes: Int64 = 0
 
     var peers: [Int: PeerConnection] = [:]
+    /// BEP 19 web seeds fetching pieces beside the peers (`+WebSeeds`).
+    var webSeeds: [WebSeedWorker] = []
     var nextKey = 0
     var roster = PeerRoster()
     var peersSeen: Set<SocketAddress> = []
@@ -170,6 +176,7 @@ public final class SwarmEngine {
         if outcome == nil {
             announce(event: .started)
             connectMore()
+            startWebSeeds()
             schedulePeriodic()
         }
         while outcome == nil || saveInFlight || checksInFlight > 0 || readsInFlight > 0 {
@@ -253,8 +260,8 @@ public final class SwarmEngine {
 
     func progress() -> SwarmProgress {
         SwarmProgress(piecesHave: picker.haveCount, pieceCount: layout.pieceCount, bytesHave: bytesOf(picker.have),
-                      totalBytes: layout.dataLength, downloaded: downloaded, uploaded: uploaded,
-                      downloadRate: peers.values.reduce(0) { $0 + $1.downloadRate },
+                      totalBytes: configuration.serveOnly ? layout.dataLength : wantedBytes, downloaded: downloaded, uploaded: uploaded,
+                      downloadRate: peers.values.reduce(0) { $0 + $1.downloadRate } + webSeeds.reduce(0) { $0 + $1.rate(now: now) },
                       uploadRate: peers.values.reduce(0) { $0 + $1.uploadRate },
                       peers: peers.values.filter(\.handshakeDone).count, seconds: now - started)
     }
@@ -279,6 +286,7 @@ public final class SwarmEngine {
             checkSnub(peer, now: now)
         }
         for peer in orderedPeers { requestMore(peer) }
+        feedWebSeeds()
         if ticks % 10 == 0 { rechoke() }
         if !unflushed.isEmpty && ticks % max(1, configuration.checkpointInterval) == 0 { saveState(force: false, synchronously: false) }
         connectMore()
@@ -291,7 +299,7 @@ public final class SwarmEngine {
 
     private func checkStall(_ now: Double) {
         if configuration.serveOnly { return }
-        if !peers.isEmpty || roster.isConnecting || picker.isComplete { idleSince = now; return }
+        if !peers.isEmpty || roster.isConnecting || picker.isComplete || webSeeds.contains(where: { !$0.dropped }) { idleSince = now; return }
         let noSources = !roster.hasRetryable && !announcer.hasTrackers
         if noSources || now - idleSince > configuration.stallTimeout {
             let reasons = roster.lastErrors

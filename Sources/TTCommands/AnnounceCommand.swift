@@ -12,7 +12,7 @@ struct AnnounceCommand: Command {
         usage: "tt announce TORRENT|MAGNET|INFOHASH [--tracker URL] [--event E] [--port N] [--numwant N] [--all] [--json]",
         options: [
             OptionSpec(["--tracker", "-t"], value: "URL", repeats: true, help: "announce here instead of the torrent's trackers (repeatable)"),
-            OptionSpec(["--event"], value: "EVENT", help: "started, stopped or completed (default: none, a regular announce)"),
+            OptionSpec(["--event"], value: "EVENT", complete: .choices(["started", "stopped", "completed"]), help: "started, stopped or completed (default: none, a regular announce)"),
             OptionSpec(["--port"], value: "N", help: "the port we say we listen on (default 6881)"),
             OptionSpec(["--numwant"], value: "N", help: "how many peers to ask for (default 50)"),
             OptionSpec(["--left"], value: "BYTES", help: "bytes left to download (default: the torrent's size, or 1 when unknown)"),

@@ -6,12 +6,16 @@ public struct OptionSpec: Sendable {
     public var valueName: String?
     public var help: String
     public var repeats: Bool
+    /// What a shell should offer for the value (`tt completions`); guessed from the placeholder unless given.
+    public var completion: ValueCompletion
 
-    public init(_ names: [String], value: String? = nil, repeats: Bool = false, help: String) {
+    public init(_ names: [String], value: String? = nil, repeats: Bool = false, complete: ValueCompletion? = nil,
+                help: String) {
         self.names = names
         self.valueName = value
         self.help = help
         self.repeats = repeats
+        self.completion = complete ?? ValueCompletion.guess(from: value)
     }
 
     public var key: String { names[0] }
@@ -33,10 +37,13 @@ public struct CommandSpec: Sendable {
     public var positionals: ClosedRange<Int>
     public var discussion: String
     public var examples: [String]
+    /// What a shell should offer for the positional arguments (`tt completions`).
+    public var operands: ValueCompletion
 
     public init(name: String, summary: String, usage: String, options: [OptionSpec], positionals: ClosedRange<Int>,
-                discussion: String = "", examples: [String] = []) {
+                discussion: String = "", examples: [String] = [], operands: ValueCompletion? = nil) {
         self.name = name
+        self.operands = positionals.upperBound == 0 ? .none : operands ?? ValueCompletion.guess(usage: usage)
         self.summary = summary
         self.usage = usage
         self.options = options + OptionSpec.common

@@ -26,6 +26,9 @@ struct DownloadCommand: Command {
             OptionSpec(["--stall-timeout"], value: "SECONDS", help: "give up after this long with no peer to try (default 60)"),
             OptionSpec(["--peer-timeout"], value: "SECONDS", help: "a peer silent this long while we wait is snubbed (default 30)"),
             OptionSpec(["--checkpoint"], value: "SECONDS", help: "flush and record verified pieces this often (default 10)"),
+            FileSelectionOptions.files, FileSelectionOptions.only,
+            OptionSpec(["--webseed"], value: "URL", repeats: true, help: "a web seed (BEP 19) besides the torrent's url-list (repeatable)"),
+            OptionSpec(["--no-webseeds"], help: "do not use the torrent's web seeds"),
         ],
         positionals: 1...1,
         discussion: """
@@ -33,7 +36,9 @@ struct DownloadCommand: Command {
         x.pe and its trackers) and checked against the link's info hash before anything else happens.
         Pieces are picked rarest-first, hash-checked, written, and recorded in DIR/.tt/<info hash>.resume only
         after they are flushed to disk; a new run (even after kill -9) resumes from there and re-checks any other
-        data it finds. With --json every event is a JSON Lines object (started, peer_connected, piece_verified,
+        data it finds. --files 0,3-5 and --only GLOB (and a magnet's BEP 53 so=) download some files only, by
+        the index 'tt info' shows; the others are not created, and bytes of theirs that share a piece with a
+        chosen file are kept in DIR/.tt/<info hash>.parts until they are chosen too. With --json every event is a JSON Lines object (started, peer_connected, piece_verified,
         progress each second, finished). Ctrl-C saves state and exits 130.
         """,
         examples: ["tt download x.torrent -o downloads/", "tt download x.torrent --peer 127.0.0.1:6881 --no-trackers --json | jq -c ."])
@@ -59,7 +64,13 @@ struct DownloadCommand: Command {
 
         var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
                                                output: environment.path(arguments.value("--output") ?? "."))
+        configuration.selection = try FileSelectionOptions.selection(arguments, torrent: torrent,
+                                                                     magnetSelect: FileSelectionOptions.selectOnly(inMagnet: source))
+        if let selection = configuration.selection {
+            invocation.log("downloading files \(selection.selected.sorted().map(String.init).joined(separator: ",")) of \(torrent.files.count)")
+        }
         configuration.peers = peers
+        configuration.webSeeds = (arguments.has("--no-webseeds") ? [] : torrent.webSeeds) + arguments.all("--webseed")
         configuration.useTrackers = !arguments.has("--no-trackers")
         configuration.extraTrackers = arguments.all("--tracker")
         configuration.maxPeers = try arguments.integer("--max-peers", in: 1...1000) ?? 50
@@ -72,9 +83,10 @@ struct DownloadCommand: Command {
         let bind = arguments.value("--bind") ?? "0.0.0.0"
         guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         configuration.listen = listen
-        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
+        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty
+            && configuration.webSeeds.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
-            throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
+            throw .usage("no way to find peers: \(why) and no web seed; give --peer HOST:PORT, --tracker URL or --webseed URL")
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
@@ -162,6 +174,8 @@ final class DownloadView: @unchecked Sendable {
         case .trackerFailed(_, let message): invocation.log("tracker: \(message)")
         case .listening(let address): invocation.log("accepting peers on \(address)")
         case .pieceVerified: break
+        case .webSeedAdded(let url): invocation.log("web seed \(url)")
+        case .webSeedDropped(let url, let reason): bar.finish(); invocation.warn("dropped web seed \(url): \(reason)")
         case .progress(let progress):
             if invocation.environment.stderrIsTerminal {
                 bar.update(done: progress.bytesHave, total: progress.totalBytes, suffix: Self.suffix(progress))
@@ -240,7 +254,15 @@ final class DownloadView: @unchecked Sendable {
         case .peerBanned(let address, let reason, let tag):
             return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))] + PeerView.fields(tag))
         case .pieceVerified(let piece, let source):
-            return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))])
+            // A web seed's pieces name its URL; peers' their address.
+            let fromWebSeed = source.map { $0.hasPrefix("http://") || $0.hasPrefix("https://") } ?? false
+            return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))]
+                        + (fromWebSeed ? [JSONField("source", .string("webseed"))] : []))
+        case .webSeedAdded(let url):
+            return make("webseed_added", [JSONField("url", .string(url)), JSONField("source", .string("webseed"))])
+        case .webSeedDropped(let url, let reason):
+            return make("webseed_dropped", [JSONField("url", .string(url)), JSONField("reason", .string(reason)),
+                                            JSONField("source", .string("webseed"))])
         case .pieceFailed(let piece, let peers):
             return make("piece_failed", [JSONField("piece", .int(piece)), JSONField("peers", .array(peers.map(JSONValue.string)))])
         case .progress(let progress): return make("progress", progressFields(progress))

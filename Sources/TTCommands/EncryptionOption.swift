@@ -62,6 +62,7 @@ extension TTError {
         case .timeout: self.init(.timeout, kind: "timeout", error.description)
         case .closed: self.init(.protocolError, kind: "closed", error.description)
         case .plaintextRefused: self.init(.protocolError, kind: "plaintext_refused", error.description)
+        case .encryptionRefused: self.init(.protocolError, kind: "encryption_refused", error.description)
         case .handshake: self.init(.protocolError, kind: "mse", error.description)
         }
     }

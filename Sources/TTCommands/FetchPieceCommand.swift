@@ -21,7 +21,7 @@ struct FetchPieceCommand: Command {
             OptionSpec(["--keep-bad"], help: "write the piece even when its hash is wrong (still exits 76)"),
             OptionSpec(["--pipeline"], value: "N", help: "requests kept in flight (default 16, at most the peer's reqq)"),
             EncryptionOption.spec(default: .off),
-            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, PeerOptions.transport, PeerOptions.bind,
+            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, PeerOptions.transport, PeerOptions.bind, WebSeedFetch.option, WebSeedFetch.caFileOption,
         ],
         positionals: 0...0,
         discussion: """
@@ -31,11 +31,13 @@ struct FetchPieceCommand: Command {
         writes nothing unless --keep-bad; a peer that is silent for --timeout exits 75.
         """,
         examples: ["tt fetch-piece --torrent x.torrent --peer 127.0.0.1:6881 --piece 0 -o piece0.bin",
+                   "tt fetch-piece --torrent x.torrent --webseed http://127.0.0.1:8000/ --piece 0 --json",
                    "tt fetch-piece -t x.torrent -p 127.0.0.1:6881 -n 3 -o - | sha1sum"])
 
     static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
         let arguments = invocation.arguments
         let environment = invocation.environment
+        if let webseed = arguments.value("--webseed") { return try WebSeedFetch.run(invocation, url: webseed) }
         guard let torrentArgument = arguments.value("--torrent") else { throw .usage("tt fetch-piece needs --torrent T") }
         guard let peerArgument = arguments.value("--peer") else { throw .usage("tt fetch-piece needs --peer HOST:PORT") }
         guard let pieceText = arguments.value("--piece") else { throw .usage("tt fetch-piece needs --piece N") }
@@ -60,7 +62,9 @@ struct FetchPieceCommand: Command {
         let lengths = Lengths(layout: torrent.layout)
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: torrent.infoHashes.wire, lengths: lengths),
                                     connectTimeout: connectTimeout, timeout: timeout, trace: trace, encryption: encryption,
-                                    log: invocation.log, transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
+                                    log: invocation.log,
+                                    dialer: PeerOptions.dialer(try PeerOptions.transport(invocation), local: try PeerOptions.bind(invocation),
+                                                               trace: trace))
         var greeting = try PeerGreeting.greet(client, wait: 1, sendFirst: [.interested])
         if greeting.has(piece: piece.value) == false {
             throw TTError(.protocolError, kind: "piece_missing", "peer \(address) does not have piece \(piece.value)",

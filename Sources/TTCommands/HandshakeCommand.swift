@@ -11,7 +11,7 @@ struct HandshakeCommand: Command {
     static let spec = CommandSpec(
         name: "handshake",
         summary: "shake hands with one peer: its id, client, extensions and pieces",
-        usage: "tt handshake HOST:PORT (--torrent T | --info-hash H) [--transport tcp|utp|auto] [--encryption off|prefer|require] [--json] [--trace]",
+        usage: "tt handshake HOST:PORT [--torrent T | --info-hash H] [--transport tcp|utp|auto] [--encryption off|prefer|require] [--json] [--trace]",
         options: [
             OptionSpec(["--torrent", "-t"], value: "T", help: "a .torrent, magnet link or info hash naming the torrent"),
             OptionSpec(["--info-hash"], value: "HEX", help: "the torrent's info hash (40 hex; 64 hex for v2)"),
@@ -27,9 +27,13 @@ struct HandshakeCommand: Command {
         many pieces it has (bitfield, have_all or have_none) and the handshake round-trip time.
         With --encryption prefer or require the handshake runs inside MSE/PE and the report says
         which method the peer selected ("encryption": "rc4" or "plaintext").
-        A peer that answers for another torrent or hangs up exits 76; silence exits 75.
+        A peer that answers for another torrent or hangs up exits 76; silence exits 75. A peer that
+        closes a fresh connection before its handshake is asked again with a short back-off within
+        --timeout. Without a torrent: whether the port accepts TCP and its round trip, and what the
+        peer does with a handshake for a torrent it lacks (closed, reset, handshake, silent); exit 0
+        when reachable, 69 refused or unreachable, 75 no answer to the connect.
         """,
-        examples: ["tt handshake 127.0.0.1:6881 --torrent x.torrent",
+        examples: ["tt handshake 127.0.0.1:6881 --torrent x.torrent", "tt handshake 127.0.0.1:6881 --json",
                    "tt announce --json x.torrent | jq -r '.peers[].addr' | xargs -n1 tt handshake --torrent x.torrent --json"])
 
     static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
@@ -46,7 +50,10 @@ struct HandshakeCommand: Command {
         case (nil, let hash?):
             guard let hashes = InfoHashes(hex: hash) else { throw .usage("--info-hash needs 40 or 64 hex digits, got '\(hash)'") }
             input = .infoHash(hashes)
-        case (nil, nil): throw .usage("tt handshake needs --torrent T or --info-hash H")
+        case (nil, nil):
+            // MSE keys derive from the info hash: without one there is nothing to encrypt for.
+            guard encryption == .off else { throw .usage("--encryption \(encryption.rawValue) needs --torrent or --info-hash") }
+            return try HandshakeProbe.run(invocation, address: address, connectTimeout: connectTimeout, wait: wait)
         default: throw .usage("give one of --torrent and --info-hash, not both")
         }
         let infoHash = input.infoHashes.wire
@@ -56,8 +63,18 @@ struct HandshakeCommand: Command {
         let lengths = input.torrent.map { Lengths(layout: $0.layout) }
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
                                     connectTimeout: connectTimeout, timeout: timeout, trace: trace, encryption: encryption,
-                                    log: invocation.log, transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
-        let greeting = try PeerGreeting.greet(client, wait: wait)
+                                    log: invocation.log,
+                                    dialer: PeerOptions.dialer(try PeerOptions.transport(invocation), local: try PeerOptions.bind(invocation),
+                                                               trace: trace))
+        let greeting: PeerGreeting
+        do {
+            greeting = try PeerGreeting.greet(client, wait: wait)
+        } catch where error.kind == "closed" && encryption == .off {
+            // Peers that require MSE/PE hang up on a plain handshake without a word.
+            var hinted = error
+            hinted.message += "; peers that require encryption do this too: try --encryption prefer"
+            throw hinted
+        }
         client.close()
         let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, mse: client.mse,
                         transport: client.transport)

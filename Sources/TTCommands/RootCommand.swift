@@ -14,6 +14,7 @@ public enum RootCommand {
         EncodeCommand.self,
         InfoCommand.self,
         CreateCommand.self,
+        EditCommand.self,
         AnnounceCommand.self,
         ScrapeCommand.self,
         TrackerCommand.self,
@@ -23,6 +24,7 @@ public enum RootCommand {
         VerifyCommand.self,
         DownloadCommand.self,
         DemoCommand.self,
+        CompletionsCommand.self,
     ]
 
     public static func main(_ environment: CommandEnvironment) -> Int32 {

@@ -27,8 +27,8 @@ struct SeedCommand: Command {
         ],
         positionals: 2...2,
         discussion: """
-        DATA is the file itself (single-file torrents) or the torrent's root folder (multi-file); it is
-        opened read-only. Every piece is hashed once on all cores; pieces that do not match are not
+        DATA is the file itself (single-file torrents), the torrent's root folder (multi-file), or the
+        folder it was saved into ('tt download -o DIR' writes DIR/<name>); it is opened read-only. Every piece is hashed once on all cores; pieces that do not match are not
         offered. Then it serves any peer on one event loop: handshake, extension handshake, bitfield
         (or have_all), requests read from disk, choking per BEP 3 by upload rate with an optimistic
         unchoke. Peers named with --peer, and those trackers return, are dialled too, so a leecher
@@ -49,10 +49,11 @@ struct SeedCommand: Command {
         guard torrent.version != .v2 else {
             throw TTError(.dataError, kind: "unsupported", "\(torrentArgument): v2-only torrents cannot be seeded yet")
         }
-        let dataPath = environment.path(arguments.positionals[1])
-        guard FileManager.default.fileExists(atPath: dataPath) else {
-            throw TTError(.noInput, kind: "no_input", "\(arguments.positionals[1]): no such file or directory")
-        }
+        // The data itself, or the folder `tt download -o` saved it into (DataLocation).
+        let location = try DataLocation.resolve(arguments.positionals[1], path: environment.path(arguments.positionals[1]), torrent: torrent)
+        if let error = location.notFoundError { throw error }
+        if let choice = location.choice { invocation.note(choice) }
+        let dataPath = location.contentPath
         let port = try arguments.integer("--port", in: 0...65535) ?? 6881
         let bind = arguments.value("--bind") ?? "0.0.0.0"
         guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else {
@@ -74,12 +75,12 @@ struct SeedCommand: Command {
             configuration.extraTrackers = arguments.all("--tracker")
         }
 
-        let view = SeedView(invocation: invocation, torrent: torrent)
-        let summary: SwarmSummary
         let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
         configuration.dialer = transport.dialer
         // After the carrier's dialer: MSE wraps whatever dialer is there.
         EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)
+        let view = SeedView(invocation: invocation, torrent: torrent)
+        let summary: SwarmSummary
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
         engine.add(PEXComponent(isPrivate: torrent.isPrivate))

@@ -18,7 +18,8 @@ struct VerifyCommand: Command {
         ],
         positionals: 1...1,
         discussion: """
-        PATH is the file of a single-file torrent or the root folder of a multi-file one. Pieces are
+        PATH is the file of a single-file torrent or the root folder of a multi-file one, or the folder it
+        was saved into ('tt download -o DIR' writes DIR/<name>; 'tt verify DIR' works). Pieces are
         checked with SHA-1 (v1), the SHA-256 piece layers (v2), or both (hybrid). Exit status: 0 when
         every piece is good and every file has its exact size, 1 when something is bad, missing, short
         or too long (after the full report), 65 for a bad torrent, 66 when PATH does not exist.
@@ -34,8 +35,7 @@ struct VerifyCommand: Command {
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         let threads = try arguments.integer("--threads", in: 1...256)
 
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw TTError(.noInput, kind: "no_input", "\(argument): no such file or folder")
         }
 
@@ -52,18 +52,28 @@ struct VerifyCommand: Command {
         }
         for warning in hashes.warnings { invocation.warn(warning) }
 
-        var contentPath = path
-        if !layout.isMultiFile && isDirectory.boolValue {
-            // A folder given for a single-file torrent: the file is expected inside it under the torrent's name.
-            contentPath = path + "/" + layout.name
-            invocation.log("\(argument) is a folder; checking \(contentPath)")
-        } else if layout.isMultiFile && !isDirectory.boolValue {
-            throw TTError(.noInput, kind: "no_input", "\(argument) is a file, but '\(torrent.name)' is a multi-file torrent: give its folder")
+        let location = try DataLocation.resolve(argument, path: path, torrent: torrent)
+        let contentPath = location.contentPath
+        if let notFound = location.notFound { invocation.warn(notFound) }
+        if let choice = location.choice { invocation.note(choice) } else if location.reading == .saveFolder {
+            invocation.log("\(argument) is the folder '\(torrent.name)' was saved into; checking \(contentPath)")
         }
 
+        // A download of some files only (`download --files`): the rest are reported skipped, and bytes of
+        // theirs that share a piece with chosen files are read from the parts file beside the resume state.
+        let output = (contentPath as NSString).deletingLastPathComponent
+        let state = try? ResumeState.load(path: ResumeState.path(output: output, infoHashes: torrent.infoHashes))
+        let selection = state?.selectedFiles.map { FileSelection(Set($0)) }
+        if selection != nil { invocation.log("only the files 'tt download' selected are checked; the others are skipped") }
         let store: PieceStore
-        do { store = try PieceStore(layout: layout, contentPath: contentPath, access: .read) } catch { throw TTError(storage: error) }
+        do {
+            store = try PieceStore(layout: layout, contentPath: contentPath, access: .read, selection: selection,
+                                   partsPath: selection.map { _ in ResumeState.partsPath(output: output, infoHashes: torrent.infoHashes) })
+        } catch {
+            throw TTError(storage: error)
+        }
         var options = Verifier.Options()
+        options.only = selection?.wantedPieces(layout)
         if let threads { options.workers = threads }
         if let method = environment.variables["TT_VERIFY_READ"] {
             guard let parsed = Verifier.ReadMethod(rawValue: method) else { throw .usage("TT_VERIFY_READ must be 'read' or 'mmap', got '\(method)'") }
@@ -89,7 +99,8 @@ struct VerifyCommand: Command {
             throw TTError(.interrupted, kind: "interrupted",
                           "interrupted after checking \(done) of \(report.verdicts.count) pieces (\(report.badPieces.count) bad, \(report.missingPieces.count) missing so far)")
         }
-        let view = VerifyView(torrent: torrent, path: argument, report: report, hashes: hashes)
+        var view = VerifyView(torrent: torrent, path: argument, report: report, hashes: hashes)
+        view.dataPath = contentPath
         if invocation.json {
             if arguments.has("--progress") {
                 var fields: [JSONField] = [JSONField("event", .string("result"))]
@@ -109,13 +120,16 @@ struct VerifyCommand: Command {
         if let source = invocation.arguments.value("--torrent") {
             return try TorrentInput.loadTorrent(source, invocation.environment)
         }
-        let found = ResumeState.find(contentPath: path)
+        // The data itself (state in its parent's .tt/), else the folder `tt download -o` wrote into (its own .tt/).
+        var found = ResumeState.find(contentPath: path)
+        if found.isEmpty { found = DataLocation.savedStates(in: path) }
         guard let (statePath, state) = found.first else {
             let folder = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(ResumeState.directoryName)
-            throw .usage("no torrent given and no 'tt download' state for \(argument) in \(folder); use --torrent FILE")
+            let own = (path as NSString).appendingPathComponent(ResumeState.directoryName)
+            throw .usage("no torrent given and no 'tt download' state for \(argument) in \(folder) or \(own); use --torrent FILE")
         }
         if found.count > 1 {
-            invocation.warn("\(found.count) saved torrents are named '\(state.name)'; using the newest, \(statePath)")
+            invocation.warn("\(found.count) saved torrents match \(argument); using the newest, \(statePath) ('\(state.name)')")
         }
         invocation.log("using the torrent saved in \(statePath)")
         do {

@@ -8,6 +8,8 @@ import Storage
 struct VerifyView {
     let torrent: Torrent
     let path: String
+    /// The file or folder actually read (the save-path convention may have looked inside `path`).
+    var dataPath: String? = nil
     let report: VerifyReport
     let hashes: PieceHashes
 
@@ -33,6 +35,7 @@ struct VerifyView {
             JSONField("info_hash", .optional(torrent.infoHashes.v1Hex)),
             JSONField("info_hash_v2", .optional(torrent.infoHashes.v2Hex)),
             JSONField("path", .string(path)),
+            JSONField("data_path", .optional(dataPath)),
             JSONField("checked_with", .array(checkedWith.map { .string($0) })),
             JSONField("piece_length", .int(report.layout.pieceLength)),
             JSONField("pieces", .object([
@@ -40,6 +43,7 @@ struct VerifyView {
                 JSONField("good", .int(report.good)),
                 JSONField("bad", .int(bad.count)),
                 JSONField("missing", .int(missing.count)),
+                JSONField("skipped", .int(report.skipped)),
             ])),
             JSONField("bad_pieces", .array(bad.map { .int($0) })),
             JSONField("missing_pieces", .array(missing.map { .int($0) })),
@@ -55,7 +59,8 @@ struct VerifyView {
         let bad = report.badPieces
         let missing = report.missingPieces
         var lines: [String] = []
-        lines.append("\(torrent.name): \(report.verdicts.count) pieces: \(report.good) good, \(bad.count) bad, \(missing.count) missing")
+        lines.append("\(torrent.name): \(report.verdicts.count) pieces: \(report.good) good, \(bad.count) bad, \(missing.count) missing"
+                     + (report.skipped > 0 ? ", \(report.skipped) skipped (files not selected for download)" : ""))
         lines.append("checked \(Format.bytes(report.bytesChecked)) in \(Format.seconds(report.seconds)) (\(Format.rate(report.throughput))) with \(checkedWith.joined(separator: " + ").uppercased())")
         if !bad.isEmpty { lines.append("bad pieces: \(Self.ranges(bad))") }
         if !missing.isEmpty { lines.append("missing pieces: \(Self.ranges(missing))") }

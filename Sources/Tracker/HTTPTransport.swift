@@ -9,6 +9,8 @@ enum HTTPTransport {
         var maxRedirects: Int
         /// Send from this local IP (so a tracker records the address a client listens on).
         var localIP: String? = nil
+        /// Sent after the fixed ones (a web seed's `Range`).
+        var extraHeaders: [(String, String)] = []
         /// PEM certificates to trust for `https://` instead of the system's store.
         var caFile: String? = nil
     }
@@ -35,7 +37,8 @@ enum HTTPTransport {
 
     static func fetch(_ url: TrackerURL, target: String, deadline: Deadline, limits: Limits, name: String) throws(TrackerError) -> HTTPResponse {
         let request = "GET \(target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: \(ClientIdentity.userAgent)\r\n"
-            + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
+            + "Accept-Encoding: identity\r\nConnection: close\r\n"
+            + limits.extraHeaders.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
         let connection: TCPConnection
         do {
             connection = try TCPConnection.connect(host: url.host, port: url.port, timeout: max(0.001, deadline.remaining),

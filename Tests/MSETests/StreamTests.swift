@@ -17,14 +17,14 @@ private final class LoopbackPair {
     var atDialer: [UInt8] = []
     var steps: [String] = []
 
-    init(answer policy: EncryptionPolicy) throws {
+    init(answer policy: EncryptionPolicy, timeout: Double = 5) throws {
         listener = try TCPListener(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
         let loop = self.loop
         loop.watch(listener.fileDescriptor) { [unowned self] _ in
             while let connection = try? self.listener.acceptNext() {
                 let channel = StreamChannel(loop: loop, connection: connection)
                 MSEHandshake.answer(channel, loop: loop, infoHashes: [[UInt8](repeating: 9, count: 20), self.infoHash],
-                                    policy: policy, timeout: 5) { result in
+                                    policy: policy, timeout: timeout) { result in
                     switch result {
                     case .success(let stream):
                         self.accepted.append(stream)
@@ -104,9 +104,32 @@ private final class LoopbackPair {
         pair.run { !pair.answerErrors.isEmpty && pair.dialError != nil }
         if answer == .require {
             guard case .plaintextRefused? = pair.answerErrors.first else { Issue.record("\(pair.answerErrors)"); return }
+        } else {
+            guard case .encryptionRefused? = pair.answerErrors.first else { Issue.record("\(pair.answerErrors)"); return }
         }
         #expect(pair.dialError != nil)
         #expect(pair.atListener.isEmpty)
+    }
+
+    /// Raw bytes from a client that is not MSE: garbage past 532 bytes is dropped at once, a
+    /// short burst followed by silence when the timeout passes.
+    @Test func answerDropsGarbageAndSilence() throws {
+        for (size, timeout) in [(100_000, 30.0), (150, 0.5)] {
+            let pair = try LoopbackPair(answer: .require, timeout: timeout)
+            let client = try TCPConnection.connect(to: pair.listener.localAddress, timeout: 5)
+            defer { client.close() }
+            try client.send((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }, deadline: .after(5))
+            let started = Date()
+            pair.run { !pair.answerErrors.isEmpty }
+            let error = try #require(pair.answerErrors.first)
+            if size > 1000 {
+                guard case .handshake(_, .noSync(_, 532)) = error else { Issue.record("expected no sync, got \(error)"); continue }
+                #expect(Date().timeIntervalSince(started) < 5)
+            } else {
+                guard case .timeout = error else { Issue.record("expected a timeout, got \(error)"); continue }
+            }
+            #expect(pair.accepted.isEmpty)
+        }
     }
 
     @Test func silentPeerTimesOut() throws {

@@ -28,7 +28,7 @@ public enum Seeders {
     """
 
     /// libtorrent (Python binding) seeding `torrent` from the folder holding `data`.
-    /// `uploadLimit` (bytes/s) applies on loopback too.
+    /// `uploadLimit` (bytes/s) slows it down, loopback included, so other seeders get a share.
     public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int,
                                         uploadLimit: Int? = nil) throws -> ManagedProcess {
         let limit = uploadLimit.map { "ses.apply_settings({'upload_rate_limit': \($0), 'ignore_limits_on_local_network': False})" } ?? ""
