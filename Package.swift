@@ -16,6 +16,7 @@ let package = Package(
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
         .target(name: "Net"),
+        .target(name: "UTP", dependencies: ["Net"]),
         .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),
         // TLS for https:// trackers: the system's libssl, loaded at first use (no link-time TLS library).
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("dl")]),
@@ -23,8 +24,8 @@ let package = Package(
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "WebSeed", dependencies: ["Metainfo", "Hashing", "Net", "Storage", "Tracker"]),
-        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker", "WebSeed"]),
-        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE"]),
+        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker", "WebSeed"]),
+        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "MSETests", dependencies: ["MSE", "CTTCipher", "Hashing", "Net", "Metainfo", "JSON", "TestSupport"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "TestSupport"]),
+        .testTarget(name: "UTPTests", dependencies: ["UTP", "Net", "JSON", "PeerWire", "Bencode", "Swarm", "TestSupport"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
         .testTarget(name: "WebSeedTests", dependencies: ["WebSeed", "Metainfo", "Storage", "TestSupport"]),

@@ -12,7 +12,7 @@ struct FetchPieceCommand: Command {
     static let spec = CommandSpec(
         name: "fetch-piece",
         summary: "fetch one piece from one peer and check its SHA-1",
-        usage: "tt fetch-piece --torrent T --peer HOST:PORT --piece N [-o FILE|-] [--encryption off|prefer|require] [--json] [--trace]",
+        usage: "tt fetch-piece --torrent T --peer HOST:PORT --piece N [-o FILE|-] [--transport tcp|utp|auto] [--encryption off|prefer|require] [--json] [--trace]",
         options: [
             OptionSpec(["--torrent", "-t"], value: "T", help: "the .torrent (required: its piece hashes check the data)"),
             OptionSpec(["--peer", "-p"], value: "HOST:PORT", help: "the peer to fetch from (required)"),
@@ -21,7 +21,7 @@ struct FetchPieceCommand: Command {
             OptionSpec(["--keep-bad"], help: "write the piece even when its hash is wrong (still exits 76)"),
             OptionSpec(["--pipeline"], value: "N", help: "requests kept in flight (default 16, at most the peer's reqq)"),
             EncryptionOption.spec(default: .off),
-            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, WebSeedFetch.option, WebSeedFetch.caFileOption,
+            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, PeerOptions.transport, PeerOptions.bind, WebSeedFetch.option, WebSeedFetch.caFileOption,
         ],
         positionals: 0...0,
         discussion: """
@@ -62,7 +62,9 @@ struct FetchPieceCommand: Command {
         let lengths = Lengths(layout: torrent.layout)
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: torrent.infoHashes.wire, lengths: lengths),
                                     connectTimeout: connectTimeout, timeout: timeout, trace: trace, encryption: encryption,
-                                    log: invocation.log)
+                                    log: invocation.log,
+                                    dialer: PeerOptions.dialer(try PeerOptions.transport(invocation), local: try PeerOptions.bind(invocation),
+                                                               trace: trace))
         var greeting = try PeerGreeting.greet(client, wait: 1, sendFirst: [.interested])
         if greeting.has(piece: piece.value) == false {
             throw TTError(.protocolError, kind: "piece_missing", "peer \(address) does not have piece \(piece.value)",

@@ -71,8 +71,8 @@ final class PeerClient {
         }
         if encryption == .require { log("MSE with \(address): \(mse?.selected?.description ?? "none")") }
         attachTrace()
-        trace?.event("connected", [])
-        log("connected to \(address)")
+        trace?.event("connected", [JSON.JSONField("transport", .string(link.stream.transport.rawValue))])
+        log("connected to \(address) over \(link.stream.transport.rawValue)")
     }
 
     private func attachTrace() {
@@ -88,6 +88,9 @@ final class PeerClient {
     }
 
     func close() { link.close() }
+
+    /// The carrier in use (for `--transport auto`, the one that answered first).
+    var transport: TransportKind { link.stream.transport }
 
     func send(_ message: PeerMessage) { link.send(message) }
 

@@ -10,10 +10,11 @@ struct SeedCommand: Command {
     static let spec = CommandSpec(
         name: "seed",
         summary: "serve a torrent's data to peers (checks it first; announces to trackers)",
-        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--tracker URL…] [--peer HOST:PORT…] [--encryption off|prefer|require] [--json]",
+        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--transport tcp|utp|auto] [--tracker URL…] [--peer HOST:PORT…] [--encryption off|prefer|require] [--json]",
         options: [
             OptionSpec(["--port", "-p"], value: "N", help: "TCP port to listen on (default 6881; 0 picks a free one)"),
             OptionSpec(["--bind"], value: "IP", help: "address to listen on (default 0.0.0.0; '::' for IPv6)"),
+            PeerOptions.engineTransport,
             OptionSpec(["--tracker", "-a"], value: "URL", repeats: true,
                        help: "announce to this tracker (repeatable; default: the torrent's trackers)"),
             OptionSpec(["--peer"], value: "HOST:PORT", repeats: true,
@@ -74,11 +75,17 @@ struct SeedCommand: Command {
             configuration.extraTrackers = arguments.all("--tracker")
         }
 
+        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
+        configuration.dialer = transport.dialer
+        // After the carrier's dialer: MSE wraps whatever dialer is there.
         EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)
         let view = SeedView(invocation: invocation, torrent: torrent)
         let summary: SwarmSummary
+        let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
+        engine.add(transport)
+        engine.add(PEXComponent(isPrivate: torrent.isPrivate))
         do {
-            summary = try SwarmEngine(configuration: configuration) { event in view.show(event) }.run()
+            summary = try engine.run()
         } catch {
             throw TTError(swarm: error)
         }

@@ -26,7 +26,8 @@ import Testing
         #expect(!peerEvents.contains { $0["port"] == .int(Int64(ownPort)) }, "\(peerEvents)")
         #expect(!peerEvents.contains { ($0["reason"]?.stringValue ?? "").contains("ourselves") }, "\(peerEvents)")
         let connected = peerEvents.filter { $0["event"] == "peer_connected" }
-        #expect(connected.contains { $0["port"] == .int(Int64(seedPort)) && $0["source"] == "peer_option" && $0["transport"] == "tcp"
+        // --transport auto (the default) dials uTP first, and tt seed answers it.
+        #expect(connected.contains { $0["port"] == .int(Int64(seedPort)) && $0["source"] == "peer_option" && $0["transport"] == "utp"
                                      && $0["encryption"] == "plaintext" }, "\(connected)")
     }
 }

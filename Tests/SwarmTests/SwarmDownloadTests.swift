@@ -72,7 +72,8 @@ import Testing
 
         let result = download([made.torrent, "-o", "out", "--peer", corrupt.address, "--peer", staller.address,
                                "--peer", "127.0.0.1:\(portA)", "--peer", "127.0.0.1:\(portB)", "--bind", "127.0.0.1",
-                               "--peer-timeout", "3"], cwd: directory.path)
+                               // TCP only: with uTP first the TCP-only fakes would join 1 s after the seeds.
+                               "--peer-timeout", "3", "--transport", "tcp"], cwd: directory.path)
         #expect(result.status == 0, "\(result.output.suffix(2000))")
         #expect(readBytes(directory.file("out/data.bin")) == made.bytes)
         let banned = result.events.filter { $0["event"] == "peer_banned" }
