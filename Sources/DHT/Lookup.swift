@@ -15,6 +15,8 @@ public struct Lookup: Sendable {
         public var state: State
         public var token: [UInt8]?
         public var version: [UInt8]?
+        /// A contact given by address alone (a bootstrap node): its id is a placeholder until it answers.
+        public var isContact = false
     }
 
     public let target: NodeID
@@ -40,11 +42,20 @@ public struct Lookup: Sendable {
         add(seeds)
     }
 
+    /// Adds contacts known only by address; they are asked first, and placed by the id they give.
+    public mutating func addContacts(_ addresses: [SocketAddress]) {
+        for address in addresses where !excludedAddresses.contains(address) && !candidates.contains(where: { $0.node.address == address }) {
+            var candidate = Candidate(node: NodeInfo(id: target, address: address), state: .fresh)
+            candidate.isContact = true
+            candidates.insert(candidate, at: 0)
+        }
+    }
+
     /// Adds nodes a reply named; ignores duplicates (by address or id), ourselves and excess.
     public mutating func add(_ nodes: [NodeInfo]) {
         for node in nodes {
             guard node.id != ownID, node.address.port != 0, !excludedAddresses.contains(node.address),
-                  !candidates.contains(where: { $0.node.address == node.address || $0.node.id == node.id }) else { continue }
+                  !candidates.contains(where: { $0.node.address == node.address || (!$0.isContact && $0.node.id == node.id) }) else { continue }
             let position = candidates.firstIndex { target.isCloser(node.id, than: $0.node.id) } ?? candidates.count
             candidates.insert(Candidate(node: node, state: .fresh), at: position)
         }
@@ -92,11 +103,12 @@ public struct Lookup: Sendable {
         repliesReceived += 1
         var candidate = candidates.remove(at: index)
         candidate.state = .replied
+        candidate.isContact = false
         candidate.node.id = id  // the id it claims, which may differ from what another node said
         candidate.token = token
         candidate.version = version
-        if id == ownID {
-            candidate.state = .failed  // a node answering with our own id is lying or is us
+        if id == ownID || candidates.contains(where: { $0.node.id == id && !$0.isContact }) {
+            candidate.state = .failed  // our own id (a liar, or us), or an id another address already has
         }
         let position = candidates.firstIndex { target.isCloser(candidate.node.id, than: $0.node.id) } ?? candidates.count
         candidates.insert(candidate, at: position)
