@@ -1,0 +1,43 @@
+import Foundation
+import JSON
+import Testing
+import TestSupport
+
+/// `tt dht` argument handling and failures: each a one-line error and its documented exit code.
+@Suite struct DHTCommandTests {
+    @Test func usageErrorsAndBadInput() {
+        #expect(CLI.run(["dht", "pnig", "127.0.0.1:1"]).stderr.contains("did you mean 'ping'"))
+        #expect(CLI.run(["dht", "pnig", "127.0.0.1:1"]).code == 64)
+        #expect(CLI.run(["dht", "ping"]).code == 64)
+        #expect(CLI.run(["dht", "ping", "nonsense"]).code == 64)
+        #expect(CLI.run(["dht", "find-node", "xyz", "--no-state"]).code == 64)
+        #expect(CLI.run(["dht", "announce", String(repeating: "a", count: 40), "--no-state"]).code == 64)
+        #expect(CLI.run(["dht", "get-peers", "magnet:?xt=urn:btih:nothex", "--no-state"]).code == 65)
+        #expect(CLI.run(["dht", "get-peers", "/no/such.torrent", "--no-state"]).code == 66)
+        #expect(CLI.run(["dht", "ping", "127.0.0.1:1", "--timeout", "-3"]).code == 64)
+        // The loopback guard holds inside the test bundle: public addresses are refused, default routers unused.
+        let blocked = CLI.run(["dht", "ping", "192.0.2.1:6881", "--json", "--no-state"])
+        #expect(blocked.code == 69)
+        #expect(blocked.stdoutText.contains("\"kind\":\"blocked\""))
+        let noContacts = CLI.run(["dht", "get-peers", String(repeating: "a", count: 40), "--no-state"])
+        #expect(noContacts.code == 69 && noContacts.stderr.contains("--bootstrap"))
+    }
+
+    @Test func silentNodeTimesOut() throws {
+        // A UDP port that never answers.
+        let silent = try UDPSocketHolder()
+        let result = CLI.run(["dht", "ping", "127.0.0.1:\(silent.port)", "--timeout", "0.5", "--no-state", "--json"])
+        #expect(result.code == 75, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("tt: error:") && result.stderr.split(separator: "\n").count == 1)
+    }
+}
+
+import Net
+final class UDPSocketHolder {
+    let socket: UDPSocket
+    let port: UInt16
+    init() throws {
+        socket = try UDPSocket(family: .ipv4, bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+        port = socket.localAddress!.port
+    }
+}
