@@ -24,7 +24,7 @@ struct DownloadCommand: Command {
             OptionSpec(["--stall-timeout"], value: "SECONDS", help: "give up after this long with no peer to try (default 60)"),
             OptionSpec(["--peer-timeout"], value: "SECONDS", help: "a peer silent this long while we wait is snubbed (default 30)"),
             OptionSpec(["--checkpoint"], value: "SECONDS", help: "flush and record verified pieces this often (default 10)"),
-        ],
+        ] + DHTSwarmOptions.options,
         positionals: 1...1,
         discussion: """
         A magnet link works too: the info dictionary is fetched from peers (BEP 9; from --peer, the link's
@@ -46,14 +46,35 @@ struct DownloadCommand: Command {
                 throw TTError(.usage, kind: "usage", "--peer \(text): \(error)")
             }
         }
+        let port = try arguments.integer("--port", in: 0...65_535) ?? 0
+        let bind = arguments.value("--bind") ?? "0.0.0.0"
+        guard var listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         let bytes: [UInt8]
+        var dht: SwarmDHT?
+        defer { dht?.stop() }
         if source.hasPrefix("magnet:") {
-            bytes = try torrentFromMagnet(source, peers: peers, invocation: invocation)
+            let magnet: MagnetLink
+            do { magnet = try MagnetLink(parsing: source) } catch { throw TTError(metainfo: error, source: "magnet link") }
+            dht = try DHTSwarmOptions.start(invocation, infoHash: magnet.infoHashes.wire, isPrivate: false, listen: listen, announcePort: nil)
+            bytes = try torrentFromMagnet(source, peers: peers, dht: dht, invocation: invocation)
         } else {
             bytes = try TorrentInput.readInput(source, environment)
         }
         let torrent: Torrent
         do { torrent = try Torrent(bytes: bytes) } catch { throw TTError(metainfo: error, source: source == "-" ? "stdin" : source) }
+        if torrent.isPrivate, let running = dht {
+            running.stop()  // BEP 27: a private torrent's peers come from its trackers only
+            dht = nil
+        } else if dht == nil {
+            dht = try DHTSwarmOptions.start(invocation, infoHash: torrent.infoHashes.wire, isPrivate: torrent.isPrivate, listen: listen, announcePort: nil)
+        }
+        // The peer port number is the DHT node's UDP port (BEP 5 'port'; one port number for both).
+        if let dht, listen.port == 0 { listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort)! }
+        if let dht {
+            let (found, replied) = dht.waitForFirstLookup(timeout: 15)
+            for peer in found where !peers.contains(peer) { peers.append(peer) }
+            invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
+        }
 
         var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
                                                output: environment.path(arguments.value("--output") ?? "."))
@@ -66,12 +87,10 @@ struct DownloadCommand: Command {
         if let seconds = try arguments.integer("--stall-timeout", in: 1...86_400) { configuration.stallTimeout = Double(seconds) }
         if let seconds = try arguments.integer("--peer-timeout", in: 1...3600) { configuration.snubTimeout = Double(seconds) }
         if let seconds = try arguments.integer("--checkpoint", in: 1...3600) { configuration.checkpointInterval = seconds }
-        let port = try arguments.integer("--port", in: 0...65_535) ?? 0
-        let bind = arguments.value("--bind") ?? "0.0.0.0"
-        guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         configuration.listen = listen
         if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
+            if dht != nil { throw TTError(.unavailable, kind: "no_peers", "no peers found: \(why) and the DHT found none") }
             throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
         }
 
@@ -97,16 +116,22 @@ struct DownloadCommand: Command {
 extension DownloadCommand {
     /// A magnet link becomes a torrent: peers from `--peer`, the link's `x.pe` and its trackers are asked
     /// for the info dictionary (BEP 9), which must hash to the link's info hash.
-    static func torrentFromMagnet(_ link: String, peers given: [SocketAddress], invocation: Invocation) throws(TTError) -> [UInt8] {
+    static func torrentFromMagnet(_ link: String, peers given: [SocketAddress], dht: SwarmDHT?, invocation: Invocation) throws(TTError) -> [UInt8] {
         let magnet: MagnetLink
         do { magnet = try MagnetLink(parsing: link) } catch { throw TTError(metainfo: error, source: "magnet link") }
         let trackers = magnet.trackers + invocation.arguments.all("--tracker")
-        let peers = MetadataFetcher.candidatePeers(for: magnet, given: given,
+        var peers = MetadataFetcher.candidatePeers(for: magnet, given: given,
                                                    trackers: invocation.arguments.has("--no-trackers") ? [] : trackers) {
             invocation.log($0)
         }
+        if let dht {
+            let (found, replied) = dht.waitForFirstLookup(timeout: 15)
+            invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
+            for peer in found where !peers.contains(peer) { peers.append(peer) }
+        }
         guard !peers.isEmpty else {
-            throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered; give --peer HOST:PORT")
+            throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered"
+                          + (dht == nil ? "" : " and the DHT found none") + "; give --peer HOST:PORT")
         }
         invocation.note("fetching the metadata (BEP 9) from \(peers.count) peer\(peers.count == 1 ? "" : "s")…")
         let fetcher = MetadataFetcher(infoHashes: magnet.infoHashes, peerID: PeerID.ours(), clientVersion: ClientIdentity.name)

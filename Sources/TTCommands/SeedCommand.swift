@@ -20,7 +20,7 @@ struct SeedCommand: Command {
             OptionSpec(["--max-peers"], value: "N", help: "most peers served at once (default 64)"),
             OptionSpec(["--duration"], value: "SECONDS", help: "stop after this long (default: until Ctrl-C or SIGTERM)"),
             OptionSpec(["--skip-check"], help: "trust the data without hashing it first"),
-        ],
+        ] + DHTSwarmOptions.options,
         positionals: 2...2,
         discussion: """
         DATA is the file itself (single-file torrents) or the torrent's root folder (multi-file); it is
@@ -67,6 +67,12 @@ struct SeedCommand: Command {
             configuration.useTrackers = false
             configuration.extraTrackers = arguments.all("--tracker")
         }
+
+        // The DHT node takes the peer port number on UDP and announces it (BEP 5); private torrents: off.
+        let dht = try DHTSwarmOptions.start(invocation, infoHash: torrent.infoHashes.wire, isPrivate: torrent.isPrivate,
+                                            listen: listen, announcePort: port == 0 ? nil : UInt16(port))
+        defer { dht?.stop() }
+        if let dht, port == 0 { configuration.listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort) }
 
         let view = SeedView(invocation: invocation, torrent: torrent)
         let summary: SwarmSummary
