@@ -28,10 +28,7 @@ final class DHTSession {
         configuration.readOnly = readOnly
         configuration.bootstrap = try Self.contacts(arguments.all("--bootstrap"), family: bind.family, invocation: invocation,
                                                     loopbackOnly: configuration.loopbackOnly)
-        if !arguments.has("--no-state") {
-            configuration.statePath = RoutingTableFile.defaultPath(environment: invocation.environment.variables.isEmpty
-                                                                   ? ProcessInfo.processInfo.environment : invocation.environment.variables)
-        }
+        if !arguments.has("--no-state") { configuration.statePath = Self.statePath(invocation) }
         let port: DatagramPort
         do { port = try DatagramPort(loop: loop, bind: bind) } catch {
             throw TTError(.unavailable, kind: "listen_failed", "cannot bind UDP \(bind): \(error)")
@@ -41,6 +38,14 @@ final class DHTSession {
             let environment = invocation.environment, start = start
             node.onTrace = { event in environment.writeJSON(DHTViews.trace(event, time: monotonicSeconds() - start)) }
         }
+    }
+
+    /// `$XDG_STATE_HOME/tt/dht.dat`; none for an in-process run given no environment (tests), so
+    /// nothing a test does reaches the user's own state.
+    static func statePath(_ invocation: Invocation) -> String? {
+        let variables = invocation.environment.variables
+        guard !variables.isEmpty else { return nil }
+        return RoutingTableFile.defaultPath(environment: variables)
     }
 
     static func seconds(_ arguments: ParsedArguments, _ key: String) throws(TTError) -> Double? {

@@ -24,11 +24,11 @@ enum DHTSwarmOptions {
         var configuration = DHTNode.Configuration()
         configuration.bootstrap = try DHTSession.contacts(arguments.all("--dht-bootstrap"), family: listen.family,
                                                           invocation: invocation, loopbackOnly: configuration.loopbackOnly)
-        let variables = invocation.environment.variables
-        configuration.statePath = RoutingTableFile.defaultPath(environment: variables.isEmpty ? ProcessInfo.processInfo.environment : variables)
+        configuration.statePath = DHTSession.statePath(invocation)
         do {
             let thread = try DHTThread(bind: listen, configuration: configuration)
             let dht = SwarmDHT(thread: thread, infoHash: NodeID(infoHash)!, announcePort: announcePort ?? thread.localAddress.port)
+            dht.hasContacts = !configuration.bootstrap.isEmpty || !thread.node.savedContacts.isEmpty
             invocation.log("DHT node \(thread.node.ownID.hex) on UDP \(thread.localAddress)")
             return dht
         } catch {
@@ -50,6 +50,8 @@ final class SwarmDHT: @unchecked Sendable {
     private var sink: (([SocketAddress]) -> Void)?
 
     var udpPort: UInt16 { thread.localAddress.port }
+    /// False when the node knew no one to ask (no --dht-bootstrap, nothing saved).
+    var hasContacts = true
 
     init(thread: DHTThread, infoHash: NodeID, announcePort: UInt16) {
         self.thread = thread

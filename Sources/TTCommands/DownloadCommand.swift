@@ -90,7 +90,7 @@ struct DownloadCommand: Command {
         configuration.listen = listen
         if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
-            if dht != nil { throw TTError(.unavailable, kind: "no_peers", "no peers found: \(why) and the DHT found none") }
+            if dht?.hasContacts == true { throw TTError(.unavailable, kind: "no_peers", "no peers found: \(why) and the DHT found none") }
             throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
         }
 
