@@ -71,7 +71,9 @@ struct DownloadCommand: Command {
         // The peer port number is the DHT node's UDP port (BEP 5 'port'; one port number for both).
         if let dht, listen.port == 0 { listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort)! }
         if let dht {
-            let (found, replied) = dht.waitForFirstLookup(timeout: 15)
+            // Other sources present: do not hold the start for a slow first lookup.
+            let others = !peers.isEmpty || (!arguments.has("--no-trackers") && !torrent.trackers.isEmpty) || !arguments.all("--tracker").isEmpty
+            let (found, replied) = dht.waitForFirstLookup(timeout: others ? 2 : 15)
             for peer in found where !peers.contains(peer) { peers.append(peer) }
             invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
         }
