@@ -86,7 +86,13 @@ final class SwarmDHT: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         lock.lock()
         defer { lock.unlock() }
-        while lookupsFinished == 0, lock.wait(until: deadline) {}
+        // Done at the end of the first lookup, or half a second after its first peer.
+        var firstPeer: Date?
+        while lookupsFinished == 0 {
+            if !found.isEmpty, firstPeer == nil { firstPeer = Date() }
+            let until = firstPeer.map { min(deadline, $0.addingTimeInterval(0.5)) } ?? deadline
+            if !lock.wait(until: until) && Date() >= until { break }
+        }
         return (found, lastRepliesCount)
     }
 
