@@ -63,8 +63,15 @@ public final class DHTThread: @unchecked Sendable {
         for action in actions { action(node) }
     }
 
-    /// Saves the routing table, closes the socket and waits for the thread.
-    public func stop() {
+    /// Saves the routing table, closes the socket and waits for the thread; returns what the node
+    /// knew, so a node on another port (the engine's) can carry on from it.
+    @discardableResult
+    public func stop() -> NodeState {
+        stopAndJoin()
+        return node.state
+    }
+
+    private func stopAndJoin() {
         let first = lock.withLock { () -> Bool in
             defer { stopping = true }
             return !stopping
@@ -77,5 +84,5 @@ public final class DHTThread: @unchecked Sendable {
         close(wakeWrite)
     }
 
-    deinit { stop() }
+    deinit { stopAndJoin() }
 }

@@ -1,7 +1,5 @@
-/// Why a network operation failed, naming the address or host involved.
-///
-/// `exitCode` maps each case to the sysexits code of CONVENTIONS: the remote being
-/// unavailable (refused, unreachable, DNS) is 69, a timeout 75, a peer hanging up 76.
+/// Why a network operation failed, naming the address or host involved. The command layer maps
+/// each case to an exit code (TTError); this module holds none.
 public enum NetError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The remote actively refused the connection (RST, ECONNREFUSED).
     case refused(address: String)
@@ -27,30 +25,6 @@ public enum NetError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badAddress(let text): return "bad address '\(text)': expected HOST:PORT or [IPv6]:PORT"
         case .closed(let address): return "\(address): the remote closed the connection"
         case .system(let operation, let reason): return "\(operation): \(reason)"
-        }
-    }
-
-    /// The sysexits code for this failure (69 unavailable, 75 timeout, 76 protocol, 64 usage, 74 local I/O).
-    public var exitCode: Int32 {
-        switch self {
-        case .refused, .unreachable, .dns: return 69
-        case .timeout: return 75
-        case .closed: return 76
-        case .badAddress: return 64
-        case .system: return 74
-        }
-    }
-
-    /// A short machine-readable kind for `--json` errors.
-    public var kind: String {
-        switch self {
-        case .refused: return "refused"
-        case .unreachable: return "unreachable"
-        case .timeout: return "timeout"
-        case .dns: return "dns"
-        case .badAddress: return "usage"
-        case .closed: return "closed"
-        case .system: return "io_error"
         }
     }
 }

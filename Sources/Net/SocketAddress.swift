@@ -105,6 +105,14 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The IP alone: `127.0.0.1` or `::1`.
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool {
+        ipBytes.count == 4 ? ipBytes[0] == 127 : ipBytes == [UInt8](repeating: 0, count: 15) + [1]
+    }
+
+    /// 0.0.0.0 or ::.
+    public var isUnspecified: Bool { ipBytes.allSatisfy { $0 == 0 } }
+
     public var ip: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         ipBytes.withUnsafeBytes { raw in

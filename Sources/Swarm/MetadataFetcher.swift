@@ -22,93 +22,53 @@ public struct MetadataFetcher: Sendable {
     }
 
     /// The first verified info dictionary from `peers`; the errors of every peer tried otherwise.
-    public func fetch(from peers: [SocketAddress]) -> Result<[UInt8], MetadataError> {
+    public func fetch(from peers: [SocketAddress]) -> Result<[UInt8], SwarmError> {
         var failures: [String] = []
         for peer in peers {
-            do throws(MetadataError) {
+            do throws(SwarmError) {
                 return .success(try fetch(from: peer))
             } catch {
-                failures.append("\(peer): \(error)")
+                failures.append(error.description.hasPrefix("peer ") ? error.description : "\(peer): \(error)")
             }
         }
-        return .failure(.noPeerHadIt(failures))
+        return .failure(.noMetadata(failures))
     }
 
-    /// Our extension id for ut_metadata messages the peer sends us.
-    static let localMetadataID = 3
-
-    func fetch(from address: SocketAddress) throws(MetadataError) -> [UInt8] {
-        let deadline = Deadline.after(timeout)
-        let connection: TCPConnection
-        do { connection = try TCPConnection.connect(to: address, timeout: min(timeout, 10)) } catch { throw .peer("\(error)") }
-        defer { connection.close() }
-        var decoder = FrameDecoder(expectingHandshake: true)
-        func send(_ bytes: [UInt8]) throws(MetadataError) {
-            do { try connection.send(bytes, deadline: deadline) } catch { throw .peer("\(error)") }
-        }
-        func next() throws(MetadataError) -> PeerFrame {
-            while true {
-                do {
-                    if let frame = try decoder.next() { return frame }
-                } catch {
-                    throw .peer(error.description)
-                }
-                let bytes: [UInt8]
-                do { bytes = try connection.receive(max: 65536, deadline: deadline) } catch { throw .peer("\(error)") }
-                if bytes.isEmpty { throw .peer("closed the connection") }
-                decoder.append(bytes)
-            }
-        }
-        let reserved = ReservedBits([ReservedBits.extensionProtocol, ReservedBits.fast])
-        try send(Handshake(reserved: reserved, infoHash: infoHashes.wire, peerID: peerID).encoded()
-                 + ExtensionHandshake(messages: ["ut_metadata": Self.localMetadataID], version: clientVersion).message.encoded())
-        guard case .handshake(let theirs) = try next() else { throw .peer("no handshake") }
-        guard theirs.infoHash == infoHashes.wire else { throw .peer("answered for another torrent") }
-        guard theirs.reserved.supportsExtensions else { throw .peer("does not support the extension protocol (BEP 10)") }
-        var remoteID: Int?
-        var size = 0
-        var pieces: [[UInt8]?] = []
-        var received = 0
+    func fetch(from address: SocketAddress) throws(SwarmError) -> [UInt8] {
+        let deadline = monotonicSeconds() + timeout
+        var configuration = PeerSession.Configuration(infoHash: infoHashes.wire, peerID: peerID)
+        configuration.clientVersion = clientVersion
+        configuration.wantsMetadata = true
+        let link = try PeerLink(connecting: address, configuration: configuration, timeout: min(timeout, 10))
+        defer { link.close() }
+        link.open()
+        func fail(_ why: String) -> SwarmError { .metadata(peer: address.description, why) }
+        var assembler: MetadataAssembler?
         while true {
-            guard case .message(let message, _) = try next() else { continue }
-            guard case .extended(let id, let payload) = message else { continue }
-            if id == 0 {
-                let handshake: ExtensionHandshake
-                do { handshake = try ExtensionHandshake(decoding: payload) } catch { throw .peer(error.description) }
-                guard let metadataID = handshake.messages["ut_metadata"], metadataID > 0 else {
-                    throw .peer("does not offer ut_metadata (BEP 9)")
+            switch try link.next(deadline: deadline, waitingFor: "the metadata") {
+            case .session(.handshake(let theirs)):
+                guard theirs.reserved.supportsExtensions else { throw fail("does not support the extension protocol (BEP 10)") }
+            case .session(.extensionHandshake(let handshake)):
+                guard link.session.peerSupports(PeerSession.metadataExtension) else { throw fail("does not offer ut_metadata (BEP 9)") }
+                guard let started = MetadataAssembler(metadataSize: handshake.metadataSize) else {
+                    throw fail("announced no usable metadata_size")
                 }
-                guard let total = handshake.metadataSize, total > 0, total <= MetadataMessage.maxMetadataSize else {
-                    throw .peer("announced no usable metadata_size")
+                assembler = started
+                link.update { session in
+                    for request in started.requests { session.sendExtension(PeerSession.metadataExtension, payload: request.encoded()) }
                 }
-                remoteID = metadataID
-                size = total
-                pieces = Array(repeating: nil, count: (total + MetadataMessage.pieceSize - 1) / MetadataMessage.pieceSize)
-                var out: [UInt8] = []
-                for piece in pieces.indices {
-                    PeerMessage.extended(id: UInt8(metadataID), payload: MetadataMessage.request(piece: piece).encoded()).encode(into: &out)
-                }
-                try send(out)
-                continue
-            }
-            guard id == UInt8(Self.localMetadataID), remoteID != nil else { continue }
-            let metadata: MetadataMessage
-            do { metadata = try MetadataMessage(decoding: payload) } catch { throw .peer(error.description) }
-            switch metadata {
-            case .reject(let piece): throw .peer("rejected metadata piece \(piece)")
-            case .request: continue  // we have nothing to give yet
-            case .data(let piece, let total, let bytes):
-                guard total == size, piece < pieces.count, pieces[piece] == nil else { throw .peer("sent metadata that does not fit") }
-                let expected = piece == pieces.count - 1 ? size - piece * MetadataMessage.pieceSize : MetadataMessage.pieceSize
-                guard bytes.count == expected else { throw .peer("sent metadata piece \(piece) of \(bytes.count) bytes, expected \(expected)") }
-                pieces[piece] = bytes
-                received += 1
-                if received == pieces.count {
-                    let info = pieces.flatMap { $0! }
+            case .session(.metadata(.reject(let piece))):
+                throw fail("rejected metadata piece \(piece)")
+            case .session(.metadata(.data(let piece, let total, let bytes))):
+                guard assembler != nil else { continue }
+                do { try assembler!.receive(piece: piece, totalSize: total, bytes: bytes) } catch { throw fail(error.description) }
+                if let info = assembler!.bytes {
                     let matches = infoHashes.v1.map { SHA1.hash(info) == $0 } ?? infoHashes.v2.map { SHA256.hash(info) == $0 } ?? false
-                    guard matches else { throw .peer("sent metadata whose hash is not the magnet's info hash") }
+                    guard matches else { throw fail("sent metadata whose hash is not the magnet's info hash") }
                     return info
                 }
+            default:
+                continue
             }
         }
     }
@@ -152,18 +112,5 @@ extension MetadataFetcher {
         out += info
         out += Array("e".utf8)
         return out
-    }
-}
-
-public enum MetadataError: Error, Sendable, CustomStringConvertible {
-    case peer(String)
-    case noPeerHadIt([String])
-
-    public var description: String {
-        switch self {
-        case .peer(let why): return why
-        case .noPeerHadIt(let failures):
-            return failures.isEmpty ? "no peer to ask for the metadata" : "no peer gave the metadata: " + failures.prefix(3).joined(separator: "; ")
-        }
     }
 }

@@ -2,33 +2,24 @@ import Metainfo
 import Net
 import PeerWire
 
-/// One peer as the swarm sees it: the channel, the wire decoder, both sides' choke and
-/// interest, what the peer has, what we asked of it and what it asked of us, and its rates.
-/// Lives on the event loop's thread only.
+/// One peer as the swarm sees it: the stream under it, its protocol session, what we asked of it
+/// and what it asked of us, and its rates. Lives on the event loop's thread only.
 final class PeerConnection {
     let key: Int
     let address: SocketAddress
-    let channel: StreamChannel
-    let incoming: Bool
-    var decoder = FrameDecoder(expectingHandshake: true, maxMessageLength: 1 << 20)
-    var handshake: Handshake?
-    var extensions: ExtensionHandshake?
+    let stream: any ByteStream
+    let source: PeerSource
+    var session: PeerSession
+
+    var incoming: Bool { source == .incoming }
     var has: Bitfield
-    var sentBitfield = false
-
-    var amChoking = true
-    var amInterested = false
-    var peerChoking = true
-    var peerInterested = false
-    /// BEP 6 fast extension negotiated both ways.
-    var fast = false
-
-    /// Requests we sent and have not had answered.
-    var inFlight: Set<PiecePicker.Block> = []
-    /// How many requests we keep outstanding; follows the peer's rate.
-    var queueDepth = 32
-    /// Requests the peer sent us, served as the socket drains.
-    var uploadQueue: [BlockRequest] = []
+    /// Requests we sent and have not had answered, with when each went out.
+    var inFlight: [PiecePicker.Block: Double] = [:]
+    var pipeline = RequestPipeline()
+    /// Requests the peer sent us, served as the stream drains.
+    var uploadQueue: [BlockInfo] = []
+    /// A disk read for this peer is running off the loop.
+    var readInFlight = false
 
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0
@@ -40,32 +31,83 @@ final class PeerConnection {
     var connectedAt: Double
     var snubbed = false
     var hashFailures = 0
+    /// Reported to components (after the extension handshake, or the first message without one).
+    var announced = false
 
-    init(key: Int, address: SocketAddress, channel: StreamChannel, incoming: Bool, pieceCount: Int, now: Double) {
+    init(key: Int, stream: any ByteStream, source: PeerSource, session: PeerSession, pieceCount: Int, now: Double) {
         self.key = key
-        self.address = address
-        self.channel = channel
-        self.incoming = incoming
+        self.address = stream.remote
+        self.stream = stream
+        self.source = source
+        self.session = session
         self.has = Bitfield(pieceCount: pieceCount)
         self.lastBlockAt = now
         self.connectedAt = now
     }
 
     var name: String { address.description }
-    var client: String? { handshake?.peerID.client }
+    var handshakeDone: Bool { session.handshakeDone }
+    var client: String? { session.theirHandshake?.peerID.client }
 
+    /// Queues a message and writes what the session has to send.
     func send(_ message: PeerMessage) {
-        channel.write(message.encoded())
+        session.send(message)
+        flush()
     }
 
-    /// Once a second: smooth the rates and size the request queue to about half a second of data,
-    /// at most 2 MiB in flight per peer (which bounds the piece buffers we hold for it).
+    func flush() {
+        guard session.hasOutput, stream.isOpen else { return }
+        stream.write(session.takeOutput())
+    }
+
+    /// Once a second: smooth the rates and resize the request pipeline.
     func tick() {
         downloadRate = downloadRate * 0.6 + Double(bytesThisTick) * 0.4
         uploadRate = uploadRate * 0.6 + Double(uploadedThisTick) * 0.4
         bytesThisTick = 0
         uploadedThisTick = 0
-        let blocksPerHalfSecond = Int(downloadRate / 2 / Double(PieceLayout.blockSize))
-        queueDepth = snubbed ? 1 : min(128, max(16, blocksPerHalfSecond))
+        pipeline.resize(rate: downloadRate, peerQueue: session.peerRequestQueue, snubbed: snubbed)
+    }
+
+    func snapshot() -> ConnectedPeer {
+        var listen: SocketAddress? = incoming ? nil : address
+        if incoming, let port = session.theirExtensions?.listenPort { listen = SocketAddress(ip: address.ip, port: UInt16(port)) }
+        let offered = session.theirExtensions?.messages.filter { $0.value > 0 }.keys
+        return ConnectedPeer(id: key, address: address, listenAddress: listen, transport: stream.transport,
+                             isEncrypted: stream.isEncrypted, source: source, outgoing: !incoming, isSeed: has.isComplete,
+                             extensions: Set(offered ?? [:].keys), clientVersion: session.theirExtensions?.version)
+    }
+}
+
+/// How many requests to keep outstanding with one peer: the bandwidth-delay product, where the
+/// delay is what a block takes from request to arrival (a peer that answers in batches every
+/// 500 ms, as Transmission does, has that in it), with room to grow, up to the peer's `reqq`.
+/// A fixed depth caps the rate at depth × 16 KiB per batch interval (16 → 512 KiB/s there).
+struct RequestPipeline: Equatable {
+    /// Outstanding requests to keep.
+    private(set) var depth = RequestPipeline.initialDepth
+    /// Smoothed seconds from request to block.
+    private(set) var latency: Double?
+
+    static let initialDepth = 32
+    static let minimumDepth = 16
+    /// Without a `reqq` we assume what most clients queue (libtorrent 500, Transmission 512, aria2 250+).
+    static let defaultPeerQueue = 250
+    static let maximumDepth = 1024
+
+    mutating func blockArrived(after seconds: Double) {
+        guard seconds >= 0 else { return }
+        latency = latency.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
+    }
+
+    /// Keeps enough in flight to cover twice the observed delay at the current rate (between 1 and
+    /// 3 s of data, libtorrent's queue time): the factor lets the rate grow past what the current
+    /// depth allows, as slow start does, and the 3 s bound stops our own queueing from feeding it.
+    mutating func resize(rate: Double, peerQueue: Int?, snubbed: Bool) {
+        if snubbed { depth = 1; return }
+        let window = min(3.0, max(1.0, 2 * (latency ?? 0.5)))
+        let wanted = Int((rate * window / Double(Lengths.blockSize)).rounded(.up))
+        let ceiling = min(Self.maximumDepth, max(Self.minimumDepth, peerQueue ?? Self.defaultPeerQueue))
+        depth = min(ceiling, max(Self.minimumDepth, wanted))
     }
 }

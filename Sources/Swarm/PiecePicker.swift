@@ -1,4 +1,5 @@
 import Metainfo
+import PeerWire
 
 /// Which block to ask which peer for next: rarest-first over whole pieces, with the first
 /// few pieces at random, pieces finished before new ones are started, and an endgame that
@@ -38,6 +39,8 @@ public struct PiecePicker {
     }
 
     public let layout: PieceLayout
+    /// Block arithmetic (the only place blocks are computed).
+    let lengths: Lengths
     /// Pieces verified and stored.
     public private(set) var have: [Bool]
     public private(set) var haveCount = 0
@@ -56,6 +59,7 @@ public struct PiecePicker {
     public init(layout: PieceLayout, have: [Bool], generator: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
         precondition(have.count == layout.pieceCount)
         self.layout = layout
+        self.lengths = Lengths(layout: layout)
         self.have = have
         self.haveCount = have.filter { $0 }.count
         self.availability = [Int](repeating: 0, count: layout.pieceCount)
@@ -119,7 +123,7 @@ public struct PiecePicker {
         // 2. New pieces: random at first, then rarest first (random among equals).
         while picked.count < count, let piece = nextNewPiece(peerHas: peerHas) {
             makeIneligible(piece)
-            inProgress[piece] = PieceProgress(blockCount: layout.blockCount(of: PieceIndex.unchecked(piece, layout)))
+            inProgress[piece] = PieceProgress(blockCount: lengths.blockCount(of: PieceIndex.unchecked(piece, layout)))
             fill(piece, for: peer, into: &picked, limit: count, duplicate: false, inFlight: inFlight)
         }
         if picked.count >= count { return picked }
@@ -152,7 +156,8 @@ public struct PiecePicker {
             let requesters = progress.requestedBy[block]
             if requesters.contains(peer) { continue }
             if !requesters.isEmpty && !duplicate { continue }
-            let candidate = Block(piece: piece, begin: block * PieceLayout.blockSize, length: layout.blockLength(of: index, block: block))
+            let info = lengths.block(block, of: index)
+            let candidate = Block(piece: piece, begin: info.begin, length: info.length)
             if inFlight.contains(candidate) { continue }
             progress.requestedBy[block].append(peer)
             progress.workers.insert(peer)
@@ -185,7 +190,7 @@ public struct PiecePicker {
     /// the piece is now complete; `alsoRequestedFrom` lists other peers to send a cancel to.
     public mutating func received(_ block: Block, from peer: PeerKey) -> (wanted: Bool, pieceComplete: Bool, alsoRequestedFrom: [PeerKey]) {
         guard let progress = inProgress[block.piece] else { return (false, false, []) }
-        let index = block.begin / PieceLayout.blockSize
+        let index = block.begin / Lengths.blockSize
         guard index < progress.blockCount, !progress.received[index] else { return (false, false, []) }
         progress.received[index] = true
         progress.receivedCount += 1
@@ -206,7 +211,7 @@ public struct PiecePicker {
     /// A request will not be answered (choke, reject, disconnect, snub): the block can go to someone else.
     public mutating func abandoned(_ block: Block, by peer: PeerKey) {
         guard let progress = inProgress[block.piece] else { return }
-        let index = block.begin / PieceLayout.blockSize
+        let index = block.begin / Lengths.blockSize
         guard index < progress.blockCount else { return }
         progress.requestedBy[index].removeAll { $0 == peer }
         if progress.receivedCount == 0 && progress.requestedBy.allSatisfy(\.isEmpty) {

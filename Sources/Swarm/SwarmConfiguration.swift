@@ -3,7 +3,7 @@ import Net
 import PeerWire
 
 /// What a download (or a seed) is asked to do.
-public struct SwarmConfiguration: Sendable {
+public struct SwarmConfiguration {
     public var torrent: Torrent
     /// The .torrent bytes, kept in the resume state so `tt verify` finds the torrent later.
     public var torrentBytes: [UInt8]
@@ -42,6 +42,15 @@ public struct SwarmConfiguration: Sendable {
     public var trustData = false
     /// Stop after this many seconds.
     public var duration: Double?
+    /// How peers are reached: TCP unless a uTP, `auto` or encrypting dialer is set (or a simulated one).
+    public var dialer: any PeerDialer = TCPDialer()
+    /// Open a UDP port with the listener's number for the DHT and uTP (`SwarmEngine.datagramPort`).
+    public var openDatagramPort = true
+    /// Randomness for piece picking and the optimistic unchoke; seed it for reproducible runs.
+    public var random: any RandomNumberGenerator = SystemRandomNumberGenerator()
+    /// A seed (or a finished download that goes on seeding) dials the peers it learns of, so
+    /// leechers that accept no connections are served too.
+    public var seedsDialPeers = true
 
     public init(torrent: Torrent, torrentBytes: [UInt8], output: String) {
         self.torrent = torrent
@@ -57,9 +66,9 @@ public enum SwarmEvent: Sendable {
     case listening(SocketAddress)
     case trackerAnnounced(tracker: String, peers: Int)
     case trackerFailed(tracker: String, message: String)
-    case peerConnected(address: SocketAddress, client: String?, incoming: Bool)
-    case peerDropped(address: SocketAddress, reason: String)
-    case peerBanned(address: SocketAddress, reason: String)
+    case peerConnected(address: SocketAddress, client: String?, incoming: Bool, tag: PeerTag)
+    case peerDropped(address: SocketAddress, reason: String, tag: PeerTag)
+    case peerBanned(address: SocketAddress, reason: String, tag: PeerTag)
     case pieceVerified(piece: Int, peer: String?)
     case pieceFailed(piece: Int, peers: [String])
     /// Four times a second; rates are smoothed over seconds.
@@ -77,6 +86,13 @@ public enum SwarmEvent: Sendable {
         public var totalBytes: Int64
         public var bytesLeft: Int64
     }
+}
+
+/// How a peer is carried and where we learned of it (`"transport"`, `"encryption"`, `"source"`).
+public struct PeerTag: Sendable, Hashable {
+    public var transport: TransportKind
+    public var encrypted: Bool
+    public var source: PeerSource
 }
 
 public struct SwarmProgress: Sendable {
@@ -110,22 +126,4 @@ public struct SwarmSummary: Sendable {
     public var bannedPeers: Int
     public var peersSeen: Int
     public var resumePath: String
-}
-
-/// Why a swarm run ended early.
-public enum SwarmError: Error, Sendable, CustomStringConvertible {
-    /// The torrent cannot be written safely or laid out (exit 65).
-    case badTorrent(String)
-    /// No peer could be reached and none is left to try (exit 69).
-    case noPeers(String)
-    /// Disk trouble (exit 74).
-    case storage(String)
-    /// Serve-only, and no piece of the data matches the torrent (exit 1).
-    case nothingToServe(String)
-
-    public var description: String {
-        switch self {
-        case .badTorrent(let why), .noPeers(let why), .storage(let why), .nothingToServe(let why): return why
-        }
-    }
 }

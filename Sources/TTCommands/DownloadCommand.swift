@@ -1,3 +1,4 @@
+import DHT
 import Foundation
 import JSON
 import Metainfo
@@ -51,32 +52,41 @@ struct DownloadCommand: Command {
         guard var listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         let bytes: [UInt8]
         var dht: SwarmDHT?
-        defer { dht?.stop() }
         if source.hasPrefix("magnet:") {
             let magnet: MagnetLink
             do { magnet = try MagnetLink(parsing: source) } catch { throw TTError(metainfo: error, source: "magnet link") }
-            dht = try DHTSwarmOptions.start(invocation, infoHash: magnet.infoHashes.wire, isPrivate: false, listen: listen, announcePort: nil)
-            bytes = try torrentFromMagnet(source, peers: peers, dht: dht, invocation: invocation)
+            dht = try DHTSwarmOptions.start(invocation, infoHash: magnet.infoHashes.wire, isPrivate: false, listen: listen)
+            do { bytes = try torrentFromMagnet(source, peers: peers, dht: dht, invocation: invocation) } catch {
+                _ = dht?.handOver()
+                throw error
+            }
         } else {
             bytes = try TorrentInput.readInput(source, environment)
         }
         let torrent: Torrent
-        do { torrent = try Torrent(bytes: bytes) } catch { throw TTError(metainfo: error, source: source == "-" ? "stdin" : source) }
+        do { torrent = try Torrent(bytes: bytes) } catch {
+            _ = dht?.handOver()
+            throw TTError(metainfo: error, source: source == "-" ? "stdin" : source)
+        }
         if torrent.isPrivate, let running = dht {
-            running.stop()  // BEP 27: a private torrent's peers come from its trackers only
+            _ = running.handOver()  // BEP 27: a private torrent's peers come from its trackers only
             dht = nil
         } else if dht == nil {
-            dht = try DHTSwarmOptions.start(invocation, infoHash: torrent.infoHashes.wire, isPrivate: torrent.isPrivate, listen: listen, announcePort: nil)
+            dht = try DHTSwarmOptions.start(invocation, infoHash: torrent.infoHashes.wire, isPrivate: torrent.isPrivate, listen: listen)
         }
         // The peer port number is the DHT node's UDP port (BEP 5 'port'; one port number for both).
         if let dht, listen.port == 0 { listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort)! }
+        var dhtPeers: [SocketAddress] = []
         if let dht {
             // Other sources present: do not hold the start for a slow first lookup.
             let others = !peers.isEmpty || (!arguments.has("--no-trackers") && !torrent.trackers.isEmpty) || !arguments.all("--tracker").isEmpty
             let (found, replied) = dht.waitForFirstLookup(timeout: others ? 2 : 15)
-            for peer in found where !peers.contains(peer) { peers.append(peer) }
+            dhtPeers = found
             invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
         }
+        let dhtHadContacts = dht?.hasContacts ?? false
+        // The engine's own node (on its UDP port and loop) carries on from here.
+        let component = dht?.handOver()
 
         var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
                                                output: environment.path(arguments.value("--output") ?? "."))
@@ -90,25 +100,21 @@ struct DownloadCommand: Command {
         if let seconds = try arguments.integer("--peer-timeout", in: 1...3600) { configuration.snubTimeout = Double(seconds) }
         if let seconds = try arguments.integer("--checkpoint", in: 1...3600) { configuration.checkpointInterval = seconds }
         configuration.listen = listen
-        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
+        if configuration.peers.isEmpty && dhtPeers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
-            if dht?.hasContacts == true { throw TTError(.unavailable, kind: "no_peers", "no peers found: \(why) and the DHT found none") }
+            if dhtHadContacts { throw TTError(.unavailable, kind: "no_peers", "no peers found: \(why) and the DHT found none") }
             throw .usage("no way to find peers: \(why); give --peer HOST:PORT or --tracker URL")
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
+        if let component { engine.add(component) }
         let summary: SwarmSummary
         do {
             summary = try engine.run()
         } catch {
             view.finishBar()
-            switch error {
-            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
-            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
-            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
-            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
-            }
+            throw TTError(swarm: error)
         }
         view.finishBar()
         return summary.outcome == .interrupted ? .interrupted : .success
@@ -176,9 +182,9 @@ final class DownloadView: @unchecked Sendable {
         case .started(let info):
             invocation.note("\(info.name): \(Format.bytes(info.totalBytes)) in \(info.pieceCount) pieces → \(info.contentPath)"
                 + (info.piecesHave > 0 ? " (\(info.piecesHave) pieces already here: \(info.piecesTrusted) from saved state, \(info.piecesRechecked) re-checked)" : ""))
-        case .peerConnected(let address, let client, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
-        case .peerDropped(let address, let reason): invocation.log("peer \(address) dropped: \(reason)")
-        case .peerBanned(let address, let reason): bar.finish(); invocation.warn("banned peer \(address): \(reason)")
+        case .peerConnected(let address, let client, _, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
+        case .peerDropped(let address, let reason, _): invocation.log("peer \(address) dropped: \(reason)")
+        case .peerBanned(let address, let reason, _): bar.finish(); invocation.warn("banned peer \(address): \(reason)")
         case .pieceFailed(let piece, let peers): invocation.log("piece \(piece) failed its hash check (from \(peers.joined(separator: ", ")))")
         case .trackerAnnounced(let tracker, let peers): invocation.log("tracker \(tracker): \(peers) peers")
         case .trackerFailed(_, let message): invocation.log("tracker: \(message)")
@@ -253,12 +259,13 @@ final class DownloadView: @unchecked Sendable {
             return make("tracker_announced", [JSONField("tracker", .string(tracker)), JSONField("peers", .int(peers))])
         case .trackerFailed(let tracker, let message):
             return make("tracker_failed", [JSONField("tracker", .string(tracker)), JSONField("message", .string(message))])
-        case .peerConnected(let address, let client, let incoming):
-            return make("peer_connected", PeerView.fields(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))])
-        case .peerDropped(let address, let reason):
-            return make("peer_dropped", PeerView.fields(address) + [JSONField("reason", .string(reason))])
-        case .peerBanned(let address, let reason):
-            return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))])
+        case .peerConnected(let address, let client, let incoming, let tag):
+            return make("peer_connected", PeerView.fields(address) + [JSONField("client", .optional(client)), JSONField("incoming", .bool(incoming))]
+                        + PeerView.fields(tag))
+        case .peerDropped(let address, let reason, let tag):
+            return make("peer_dropped", PeerView.fields(address) + [JSONField("reason", .string(reason))] + PeerView.fields(tag))
+        case .peerBanned(let address, let reason, let tag):
+            return make("peer_banned", PeerView.fields(address) + [JSONField("reason", .string(reason))] + PeerView.fields(tag))
         case .pieceVerified(let piece, let source):
             return make("piece_verified", [JSONField("piece", .int(piece)), JSONField("peer", .optional(source))])
         case .pieceFailed(let piece, let peers):

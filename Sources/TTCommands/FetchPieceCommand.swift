@@ -5,6 +5,7 @@ import JSON
 import Metainfo
 import Net
 import PeerWire
+import Swarm
 
 /// `tt fetch-piece`: fetch one piece from one peer, check it against the torrent, write it.
 struct FetchPieceCommand: Command {
@@ -54,16 +55,16 @@ struct FetchPieceCommand: Command {
 
         let start = monotonicSeconds()
         let trace = PeerOptions.trace(invocation, start: start, toStderr: toStdout)
-        let client = try PeerClient(address: address, connectTimeout: connectTimeout, timeout: timeout, trace: trace,
-                                    log: invocation.log)
-        var greeting = try PeerGreeting.greet(client, infoHash: torrent.infoHashes.wire, pieceCount: torrent.pieceCount,
-                                              wait: 1, sendFirst: [.interested])
+        let lengths = Lengths(layout: torrent.layout)
+        let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: torrent.infoHashes.wire, lengths: lengths),
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log)
+        var greeting = try PeerGreeting.greet(client, wait: 1, sendFirst: [.interested])
         if greeting.has(piece: piece.value) == false {
             throw TTError(.protocolError, kind: "piece_missing", "peer \(address) does not have piece \(piece.value)",
                           details: [("peer", address.description)])
         }
         let fast = greeting.handshake.reserved.supportsFast
-        var download = PieceDownload(piece: UInt32(piece.value), length: torrent.layout.length(of: piece),
+        var download = PieceDownload(piece: piece, lengths: lengths,
                                      maxInFlight: min(pipeline, max(1, greeting.extensions?.requestQueue ?? pipeline)))
         var requestStart: Double?
         var rejects = 0
@@ -73,36 +74,36 @@ struct FetchPieceCommand: Command {
             if canRequest {
                 let requests = download.nextRequests()
                 if requestStart == nil && !requests.isEmpty { requestStart = monotonicSeconds() }
-                for request in requests { try client.send(.request(request)) }
+                client.link.update { session in for request in requests { session.send(.request(request)) } }
             }
             let what = canRequest ? "piece \(piece.value) blocks" : "unchoke"
-            let message = try client.next(deadline: .after(timeout), waitingFor: what)
-            switch message {
-            case .piece(let index, let begin, let block):
+            let event = try client.next(deadline: monotonicSeconds() + timeout, waitingFor: what)
+            switch event {
+            case .block(let index, let begin, let block), .session(.message(.piece(let index, let begin, let block))):
                 do { try download.receive(index: index, begin: begin, block: block) } catch {
                     throw TTError(peerWire: error, peer: address.description)
                 }
-            case .reject(let request):
+            case .session(.message(.reject(let request))):
                 download.rejected(request)
                 rejects += 1
                 if rejects > 4 * download.blockCount {
                     throw TTError(.protocolError, kind: "rejected", "peer \(address) rejected our requests for piece \(piece.value) \(rejects) times",
                                   details: [("peer", address.description)])
                 }
-            case .choke:
+            case .session(.message(.choke)):
                 greeting.choked = true
                 chokes += 1
                 download.choked(peerHasFast: fast)
             default:
-                try greeting.absorb(message, pieceCount: torrent.pieceCount, peer: address.description)
-                if case .haveNone = message {
+                greeting.absorb(event)
+                if case .session(.message(.haveNone)) = event {
                     throw TTError(.protocolError, kind: "piece_missing", "peer \(address) has no pieces (have_none)",
                                   details: [("peer", address.description)])
                 }
             }
         }
         let finished = monotonicSeconds()
-        client.connection.close()
+        client.close()
         let data = download.data
         let digest = SHA1.hash(data)
         let expected = Array(torrent.pieceHash(piece)!)

@@ -48,10 +48,11 @@ struct HandshakeCommand: Command {
         let pieceCount = input.torrent?.pieceCount
         let start = monotonicSeconds()
         let trace = PeerOptions.trace(invocation, start: start, toStderr: false)
-        let client = try PeerClient(address: address, connectTimeout: connectTimeout, timeout: timeout, trace: trace,
-                                    log: invocation.log)
-        let greeting = try PeerGreeting.greet(client, infoHash: infoHash, pieceCount: pieceCount, wait: wait)
-        client.connection.close()
+        let lengths = input.torrent.map { Lengths(layout: $0.layout) }
+        let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log)
+        let greeting = try PeerGreeting.greet(client, wait: wait)
+        client.close()
         let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount)
         if let trace {
             trace.event("result", view.objectFields)

@@ -3,123 +3,84 @@ import JSON
 import Metainfo
 import Net
 import PeerWire
+import Swarm
 
-/// One outgoing peer connection used in blocking style with deadlines (for `handshake` and
-/// `fetch-piece`): send messages, wait for the next one, trace both directions.
+/// One outgoing peer for `handshake` and `fetch-piece`: a `PeerLink` (the same `PeerSession` the
+/// swarm uses) with the command's deadlines, trace and error mapping.
 final class PeerClient {
     let address: SocketAddress
-    let connection: TCPConnection
-    private var decoder = FrameDecoder(expectingHandshake: true)
-    private let trace: PeerTrace?
-    private let log: (String) -> Void
+    let link: PeerLink
     /// Silence longer than this is a timeout (exit 75).
     let timeout: Double
     var peerName: String { address.description }
 
-    /// Our handshake's reserved bits: extension protocol and fast.
-    static let ourReserved = ReservedBits([ReservedBits.extensionProtocol, ReservedBits.fast])
+    /// Our session for a torrent (`lengths` known) or just an info hash.
+    static func configuration(infoHash: [UInt8], lengths: Lengths?) -> PeerSession.Configuration {
+        var configuration = PeerSession.Configuration(infoHash: infoHash, peerID: PeerOptions.ourPeerID)
+        configuration.lengths = lengths
+        configuration.clientVersion = PeerOptions.ourVersion
+        configuration.requestQueue = 250
+        return configuration
+    }
 
-    init(address: SocketAddress, connectTimeout: Double, timeout: Double, trace: PeerTrace?, log: @escaping (String) -> Void) throws(TTError) {
+    init(address: SocketAddress, configuration: PeerSession.Configuration, connectTimeout: Double, timeout: Double,
+         trace: PeerTrace?, log: (String) -> Void) throws(TTError) {
         self.address = address
         self.timeout = timeout
-        self.trace = trace
-        self.log = log
         trace?.event("connect", [JSONFieldShim.peer(address)])
         do {
-            connection = try TCPConnection.connect(to: address, timeout: connectTimeout)
+            link = try PeerLink(connecting: address, configuration: configuration, timeout: connectTimeout)
         } catch {
-            throw TTError(net: error)
+            throw TTError(swarm: error)
+        }
+        if let trace {
+            link.trace = { traced in
+                let direction = traced.outgoing ? "out" : "in"
+                switch traced.frame {
+                case .handshake(let handshake): trace.handshake(direction, handshake)
+                case .message(let message, let length): trace.message(direction, message, length: length)
+                }
+            }
         }
         trace?.event("connected", [])
         log("connected to \(address)")
     }
 
-    deinit { connection.close() }
+    func close() { link.close() }
 
-    func send(_ message: PeerMessage) throws(TTError) {
-        let bytes = message.encoded()
-        trace?.message("out", message, length: bytes.count)
-        do { try connection.send(bytes, deadline: .after(timeout)) } catch { throw wrap(error, while: "sending \(message.name)") }
-    }
+    func send(_ message: PeerMessage) { link.send(message) }
 
-    /// Sends our handshake and waits for the peer's; returns it and the round-trip time.
-    func handshake(infoHash: [UInt8], peerID: PeerID) throws(TTError) -> (Handshake, Double) {
-        let ours = Handshake(reserved: Self.ourReserved, infoHash: infoHash, peerID: peerID)
-        trace?.handshake("out", ours)
+    /// Sends our handshake (and, once theirs is in, our extension handshake) and waits for the
+    /// peer's; returns it and the round-trip time.
+    func handshake() throws(TTError) -> (Handshake, Double) {
         let sent = monotonicSeconds()
-        do { try connection.send(ours.encoded(), deadline: .after(timeout)) } catch { throw wrap(error, while: "sending our handshake") }
-        let deadline = Deadline.after(timeout)
+        link.open()
+        let deadline = monotonicSeconds() + timeout
         while true {
-            do throws(PeerWireError) {
-                if case .handshake(let theirs)? = try decoder.next() {
-                    let rtt = monotonicSeconds() - sent
-                    trace?.handshake("in", theirs)
-                    guard theirs.infoHash == infoHash else {
-                        throw PeerWireError.wrongInfoHash(expected: infoHash, received: theirs.infoHash)
-                    }
-                    return (theirs, rtt)
-                }
-            } catch {
-                throw TTError(peerWire: error, peer: peerName)
+            if case .session(.handshake(let theirs)) = try next(deadline: deadline, waitingFor: "the peer's handshake") {
+                return (theirs, monotonicSeconds() - sent)
             }
-            try fill(deadline: deadline, waitingFor: "the peer's handshake", beforeHandshake: true)
         }
     }
 
-    /// The next message, waiting at most `deadline` (timeout is exit 75).
-    func next(deadline: Deadline, waitingFor what: String) throws(TTError) -> PeerMessage {
-        while true {
-            do throws(PeerWireError) {
-                if case .message(let message, let length)? = try decoder.next() {
-                    trace?.message("in", message, length: length)
-                    return message
-                }
-            } catch {
-                throw TTError(peerWire: error, peer: peerName)
-            }
-            try fill(deadline: deadline, waitingFor: what, beforeHandshake: false)
+    /// The next event, waiting at most until `deadline` (timeout is exit 75).
+    func next(deadline: Double, waitingFor what: String) throws(TTError) -> PeerLinkEvent {
+        do {
+            return try link.next(deadline: deadline, waitingFor: what)
+        } catch .peerTimeout {
+            throw TTError(.timeout, kind: "timeout", "peer \(peerName): no answer for \(Format.seconds(timeout)) waiting for \(what)",
+                          details: [("peer", peerName)])
+        } catch {
+            throw TTError(swarm: error)
         }
     }
 
     /// Like `next`, but nil when the deadline passes (for optional waits).
-    func nextIfAny(deadline: Deadline) throws(TTError) -> PeerMessage? {
+    func nextIfAny(deadline: Double) throws(TTError) -> PeerLinkEvent? {
         do {
-            return try next(deadline: deadline, waitingFor: "")
-        } catch let error where error.code == .timeout {
-            return nil
-        }
-    }
-
-    private func fill(deadline: Deadline, waitingFor what: String, beforeHandshake: Bool) throws(TTError) {
-        let bytes: [UInt8]
-        do {
-            bytes = try connection.receive(max: 256 * 1024, deadline: deadline)
+            return try link.nextIfAny(deadline: deadline)
         } catch {
-            throw wrap(error, while: "waiting for \(what)", beforeHandshake: beforeHandshake)
-        }
-        if bytes.isEmpty {
-            trace?.event("closed", [])
-            if beforeHandshake {
-                throw TTError(.protocolError, kind: "closed",
-                              "peer \(peerName) closed the connection before its handshake (it may not have this torrent, or refuses us)",
-                              details: [("peer", peerName)])
-            }
-            throw TTError(.protocolError, kind: "closed", "peer \(peerName) closed the connection while we were waiting for \(what)",
-                          details: [("peer", peerName)])
-        }
-        decoder.append(bytes)
-    }
-
-    private func wrap(_ error: NetError, while what: String, beforeHandshake: Bool = false) -> TTError {
-        switch error {
-        case .timeout:
-            return TTError(.timeout, kind: "timeout", "peer \(peerName): no answer for \(Format.seconds(timeout)) \(what)",
-                           details: [("peer", peerName)])
-        case .closed:
-            return TTError(.protocolError, kind: "closed",
-                           "peer \(peerName) hung up \(beforeHandshake ? "before its handshake" : what)", details: [("peer", peerName)])
-        default:
-            return TTError(net: error)
+            throw TTError(swarm: error)
         }
     }
 }

@@ -3,6 +3,7 @@ import JSON
 import Metainfo
 import Net
 import PeerWire
+import Swarm
 
 /// Options and set-up shared by `handshake` and `fetch-piece`.
 enum PeerOptions {
@@ -85,27 +86,21 @@ struct PeerGreeting {
         return nil
     }
 
-    /// Takes one message of the greeting phase; validates bitfields against `pieceCount` when known.
-    mutating func absorb(_ message: PeerMessage, pieceCount: Int?, peer: String) throws(TTError) {
-        switch message {
-        case .bitfield(let bytes):
-            if let pieceCount {
-                do { _ = try Bitfield.decoding(bytes, pieceCount: pieceCount) } catch { throw TTError(peerWire: error, peer: peer) }
+    /// Takes one event of the greeting phase (the session has checked indices against the torrent).
+    mutating func absorb(_ event: PeerLinkEvent) {
+        switch event {
+        case .session(.extensionHandshake(let handshake)): extensions = handshake
+        case .session(.message(let message)):
+            switch message {
+            case .bitfield(let bytes): bitfield = bytes; availabilitySource = "bitfield"
+            case .haveAll: haveAll = true; availabilitySource = "have_all"
+            case .haveNone: availabilitySource = "have_none"
+            case .have(let piece): haves.insert(piece)
+            case .choke: choked = true
+            case .unchoke: choked = false
+            case .allowedFast(let piece): allowedFast.insert(piece)
+            default: break
             }
-            bitfield = bytes
-            availabilitySource = "bitfield"
-        case .haveAll: haveAll = true; availabilitySource = "have_all"
-        case .haveNone: availabilitySource = "have_none"
-        case .have(let piece):
-            if let pieceCount, Int(piece) >= pieceCount {
-                throw TTError(peerWire: .pieceOutOfRange(message: "have", index: piece, pieceCount: pieceCount), peer: peer)
-            }
-            haves.insert(piece)
-        case .extended(0, let payload):
-            do { extensions = try ExtensionHandshake(decoding: payload) } catch { throw TTError(peerWire: error, peer: peer) }
-        case .choke: choked = true
-        case .unchoke: choked = false
-        case .allowedFast(let piece): allowedFast.insert(piece)
         default: break
         }
     }
@@ -114,20 +109,18 @@ struct PeerGreeting {
 
     /// Sends ours and reads theirs: handshake, extension handshake, have_none, then waits up to
     /// `wait` seconds for the peer's extension handshake and availability.
-    static func greet(_ client: PeerClient, infoHash: [UInt8], pieceCount: Int?, wait: Double,
-                      sendFirst: [PeerMessage] = []) throws(TTError) -> PeerGreeting {
-        let (handshake, rtt) = try client.handshake(infoHash: infoHash, peerID: PeerOptions.ourPeerID)
+    static func greet(_ client: PeerClient, wait: Double, sendFirst: [PeerMessage] = []) throws(TTError) -> PeerGreeting {
+        let (handshake, rtt) = try client.handshake()
         var greeting = PeerGreeting(handshake: handshake, rtt: rtt)
-        if handshake.reserved.supportsExtensions {
-            try client.send(ExtensionHandshake(messages: [:], version: PeerOptions.ourVersion, requestQueue: 250).message)
+        client.link.update { session in
+            session.sendAvailability(Bitfield(pieceCount: 0))
+            for message in sendFirst { session.send(message) }
         }
-        if handshake.reserved.supportsFast { try client.send(.haveNone) }
-        for message in sendFirst { try client.send(message) }
-        let deadline = Deadline.after(wait)
+        let deadline = monotonicSeconds() + wait
         let wantsExtensions = handshake.reserved.supportsExtensions
         while !(greeting.hasAvailability && (!wantsExtensions || greeting.extensions != nil)) {
-            guard let message = try client.nextIfAny(deadline: deadline) else { break }
-            try greeting.absorb(message, pieceCount: pieceCount, peer: client.peerName)
+            guard let event = try client.nextIfAny(deadline: deadline) else { break }
+            greeting.absorb(event)
         }
         return greeting
     }

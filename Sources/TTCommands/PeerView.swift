@@ -1,5 +1,6 @@
 import JSON
 import Net
+import Swarm
 
 /// The one JSON shape of a peer (CONVENTIONS): `{"addr": "127.0.0.1:6881", "ip": …, "port": …}`,
 /// with IPv6 written `[::1]:6881` — exactly what `handshake` and `--peer` accept.
@@ -10,6 +11,13 @@ enum PeerView {
     }
 
     static func fields(_ address: SocketAddress) -> [JSONField] { fields(ip: address.ip, port: Int(address.port)) }
+
+    /// How a peer is carried and where it came from (CONVENTIONS, second wave).
+    static func fields(_ tag: PeerTag) -> [JSONField] {
+        [JSONField("transport", .string(tag.transport.rawValue)),
+         JSONField("encryption", .string(tag.encrypted ? "rc4" : "plaintext")),
+         JSONField("source", .string(tag.source.rawValue))]
+    }
 
     static func json(_ address: SocketAddress) -> JSONValue { .object(fields(address)) }
 }

@@ -86,24 +86,3 @@ final class PeerTrace {
                                                    + PeerWireViews.peerIDFields(handshake.peerID)))]))
     }
 }
-
-extension TTError {
-    /// A network failure, naming the peer.
-    init(net error: NetError) {
-        let code = ExitCode(rawValue: error.exitCode) ?? .unavailable
-        self.init(code, kind: error.kind, error.description)
-    }
-
-    /// A protocol failure (exit 76), naming the peer.
-    init(peerWire error: PeerWireError, peer: String) {
-        let kind: String
-        switch error {
-        case .wrongInfoHash: kind = "wrong_info_hash"
-        case .messageTooLong: kind = "message_too_long"
-        case .unrequestedBlock: kind = "unrequested_block"
-        case .badBitfield: kind = "bad_bitfield"
-        default: kind = "protocol_error"
-        }
-        self.init(.protocolError, kind: kind, error.named(peer), details: [("peer", peer)])
-    }
-}

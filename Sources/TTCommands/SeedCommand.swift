@@ -1,3 +1,4 @@
+import DHT
 import Foundation
 import JSON
 import Metainfo
@@ -10,12 +11,14 @@ struct SeedCommand: Command {
     static let spec = CommandSpec(
         name: "seed",
         summary: "serve a torrent's data to peers (checks it first; announces to trackers)",
-        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--tracker URL…] [--json]",
+        usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--tracker URL…] [--peer HOST:PORT…] [--json]",
         options: [
             OptionSpec(["--port", "-p"], value: "N", help: "TCP port to listen on (default 6881; 0 picks a free one)"),
             OptionSpec(["--bind"], value: "IP", help: "address to listen on (default 0.0.0.0; '::' for IPv6)"),
             OptionSpec(["--tracker", "-a"], value: "URL", repeats: true,
                        help: "announce to this tracker (repeatable; default: the torrent's trackers)"),
+            OptionSpec(["--peer"], value: "HOST:PORT", repeats: true,
+                       help: "dial this peer and serve it (repeatable; for leechers that accept connections but make none)"),
             OptionSpec(["--no-announce"], help: "do not announce, even to the torrent's trackers"),
             OptionSpec(["--max-peers"], value: "N", help: "most peers served at once (default 64)"),
             OptionSpec(["--duration"], value: "SECONDS", help: "stop after this long (default: until Ctrl-C or SIGTERM)"),
@@ -27,7 +30,8 @@ struct SeedCommand: Command {
         opened read-only. Every piece is hashed once on all cores; pieces that do not match are not
         offered. Then it serves any peer on one event loop: handshake, extension handshake, bitfield
         (or have_all), requests read from disk, choking per BEP 3 by upload rate with an optimistic
-        unchoke. With --json it prints the JSON Lines events of 'tt download' (started, listening,
+        unchoke. Peers named with --peer, and those trackers return, are dialled too, so a leecher
+        that only accepts connections is served as well. With --json it prints the JSON Lines events of 'tt download' (started, listening,
         peer_connected, peer_dropped, tracker_announced, progress, finished).
         Stops on SIGTERM (exit 0) or Ctrl-C (exit 130), after announcing 'stopped'.
         """,
@@ -60,6 +64,7 @@ struct SeedCommand: Command {
         configuration.listen = listen
         configuration.maxPeers = try arguments.integer("--max-peers", in: 1...10000) ?? 64
         configuration.trustData = arguments.has("--skip-check")
+        configuration.peers = try arguments.all("--peer").map { text throws(TTError) in try PeerOptions.address(text) }
         if arguments.value("--duration") != nil { configuration.duration = try PeerOptions.seconds(invocation, "--duration", default: 0) }
         if arguments.has("--no-announce") {
             configuration.useTrackers = false
@@ -69,22 +74,20 @@ struct SeedCommand: Command {
         }
 
         // The DHT node takes the peer port number on UDP and announces it (BEP 5); private torrents: off.
-        let dht = try DHTSwarmOptions.start(invocation, infoHash: torrent.infoHashes.wire, isPrivate: torrent.isPrivate,
-                                            listen: listen, announcePort: port == 0 ? nil : UInt16(port))
-        defer { dht?.stop() }
-        if let dht, port == 0 { configuration.listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort) }
+        let dht = try DHTSwarmOptions.configuration(invocation, isPrivate: torrent.isPrivate, family: listen.family)
 
         let view = SeedView(invocation: invocation, torrent: torrent)
         let summary: SwarmSummary
         do {
-            summary = try SwarmEngine(configuration: configuration) { event in view.show(event) }.run()
-        } catch {
-            switch error {
-            case .badTorrent(let why): throw TTError(.dataError, kind: "bad_torrent", why)
-            case .noPeers(let why): throw TTError(.unavailable, kind: "no_peers", why)
-            case .storage(let why): throw TTError(.ioError, kind: "io_error", why)
-            case .nothingToServe(let why): throw TTError(.checkFailed, kind: "no_valid_pieces", why)
+            let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
+            if let dht {
+                let component = DHTComponent(configuration: dht, infoHash: NodeID(torrent.infoHashes.wire)!)
+                component.onStart = { node in invocation.log("DHT node \(node.ownID.hex) on UDP \(node.localAddress?.description ?? "?")") }
+                engine.add(component)
             }
+            summary = try engine.run()
+        } catch {
+            throw TTError(swarm: error)
         }
         return summary.outcome == .interrupted ? .interrupted : .success
     }
@@ -114,8 +117,8 @@ final class SeedView: @unchecked Sendable {
             }
         case .listening(let address):
             invocation.note("seeding \(torrent.name) on \(address) (info hash \(torrent.infoHashes.v1Hex ?? "-"))")
-        case .peerConnected(let address, let client, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
-        case .peerDropped(let address, let reason): invocation.log("peer \(address) left: \(reason)")
+        case .peerConnected(let address, let client, _, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
+        case .peerDropped(let address, let reason, _): invocation.log("peer \(address) left: \(reason)")
         case .trackerAnnounced(let tracker, let peers): invocation.log("tracker \(tracker): \(peers) peers")
         case .trackerFailed(_, let message): invocation.warn(message)
         case .finished(let summary):

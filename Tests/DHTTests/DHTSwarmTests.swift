@@ -67,6 +67,10 @@ import TestSupport
                              variables: variables)
         #expect(result.code == 0, "\(result.stderr)\n\(result.stdoutText.suffix(1500))")
         #expect(readBytes(directory.file("out/data.bin")) == made.bytes)
+        let events = result.stdoutText.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
+        let connected = events.filter { $0["event"]?.stringValue == "peer_connected" }
+        #expect(connected.contains { $0["addr"]?.stringValue == "127.0.0.4:\(ports[2])" && $0["source"]?.stringValue == "dht" },
+                "\(connected)")
         // Without the DHT the same magnet has no way to find a peer.
         let without = CLI.run(["download", magnet, "-o", directory.file("out2"), "--no-dht"], variables: variables)
         #expect(without.code == 69, "\(without.stderr)")

@@ -16,7 +16,7 @@ import Testing
         for text in ["127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "::1:80", "[::1]80", "[::1", ":80", "localhost:80"] {
             #expect(throws: NetError.self, "\(text)") { try SocketAddress(parsing: text) }
         }
-        #expect(NetError.badAddress("x").exitCode == 64)
+        // Its exit code (64) is asserted where exit codes live: CommandTests' ExitCodeMappingTests.
     }
 
     @Test func resolvesNamesAndLiterals() throws {
@@ -26,7 +26,7 @@ import Testing
         do {
             _ = try SocketAddress.resolve(host: "no-such-host.invalid", port: 1)
         } catch {
-            #expect(error.exitCode == 69)
+            guard case .dns = error else { Issue.record("expected a DNS error, got \(error)"); return }
         }
     }
 }
@@ -62,7 +62,6 @@ import Testing
         #expect(throws: NetError.refused(address: "127.0.0.1:\(port)")) {
             try TCPConnection.connect(to: SocketAddress(ip: "127.0.0.1", port: port)!, timeout: 5)
         }
-        #expect(NetError.refused(address: "x").exitCode == 69)
     }
 
     @Test func silenceTimesOut() throws {
@@ -73,7 +72,7 @@ import Testing
         do {
             _ = try client.receive(max: 10, deadline: .after(0.1))
         } catch {
-            #expect(error.exitCode == 75)
+            guard case .timeout = error else { Issue.record("expected a timeout, got \(error)"); return }
         }
         server.close()
     }

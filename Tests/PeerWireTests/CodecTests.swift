@@ -204,8 +204,15 @@ let everyMessage: [PeerMessage] = [
 }
 
 @Suite struct PieceDownloadTests {
+    /// A torrent of `count` pieces of `length` bytes, and its piece `index`.
+    func piece(_ index: Int, length: Int, count: Int = 4) -> (PieceIndex, Lengths) {
+        let lengths = Lengths(layout: PieceLayout(pieceLength: length, totalLength: Int64(length * count)))
+        return (lengths.piece(index)!, lengths)
+    }
+
     @Test func pipelinesAndAssembles() throws {
-        var download = PieceDownload(piece: 3, length: 40_000, maxInFlight: 2)
+        let (index, lengths) = piece(3, length: 40_000)
+        var download = PieceDownload(piece: index, lengths: lengths, maxInFlight: 2)
         let first = download.nextRequests()
         #expect(first == [BlockRequest(index: 3, begin: 0, length: 16384), BlockRequest(index: 3, begin: 16384, length: 16384)])
         #expect(download.nextRequests().isEmpty)
@@ -219,7 +226,8 @@ let everyMessage: [PeerMessage] = [
     }
 
     @Test func refusesBlocksNeverAsked() throws {
-        var download = PieceDownload(piece: 0, length: 65536, maxInFlight: 1)
+        let (index, lengths) = piece(0, length: 65536)
+        var download = PieceDownload(piece: index, lengths: lengths, maxInFlight: 1)
         _ = download.nextRequests()
         #expect(throws: PeerWireError.self) { try download.receive(index: 0, begin: 16384, block: [UInt8](repeating: 0, count: 16384)) }
         #expect(throws: PeerWireError.self) { try download.receive(index: 1, begin: 0, block: [UInt8](repeating: 0, count: 16384)) }
@@ -227,7 +235,8 @@ let everyMessage: [PeerMessage] = [
     }
 
     @Test func chokeAndRejectReRequest() {
-        var download = PieceDownload(piece: 0, length: 32768, maxInFlight: 4)
+        let (index, lengths) = piece(0, length: 32768)
+        var download = PieceDownload(piece: index, lengths: lengths, maxInFlight: 4)
         #expect(download.nextRequests().count == 2)
         download.rejected(BlockRequest(index: 0, begin: 0, length: 16384))
         #expect(download.nextRequests() == [BlockRequest(index: 0, begin: 0, length: 16384)])

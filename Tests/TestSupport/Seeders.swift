@@ -93,10 +93,12 @@ public enum Seeders {
         ], timeout: timeout + 30)
     }
 
-    /// Transmission 3 seeding `torrent` from `dataFolder`; its peer port on `host`.
+    /// Transmission 3 seeding `torrent` from `dataFolder`; its peer port on `host`. With `seeding` false
+    /// it starts with an empty `dataFolder` and leeches instead (it is not waited for).
     public static func transmissionSeeder(daemon: String, torrent: String, dataFolder: String, configFolder: String,
-                                          host: String = "127.0.0.4", port: Int, rpcPort: Int) throws -> ManagedProcess {
+                                          host: String = "127.0.0.4", port: Int, rpcPort: Int, seeding: Bool = true) throws -> ManagedProcess {
         try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dataFolder, withIntermediateDirectories: true)
         let watch = (configFolder as NSString).appendingPathComponent("watch")
         try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
         let settings = """
@@ -117,7 +119,7 @@ public enum Seeders {
             if runCommand(remote, ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
             usleep(200_000)
         }
-        deadline = Date().addingTimeInterval(30)
+        deadline = Date().addingTimeInterval(seeding ? 30 : 0)
         while Date() < deadline {
             let listing = runCommand(remote, ["127.0.0.1:\(rpcPort)", "-l"], timeout: 10).output
             transmissionListing = listing

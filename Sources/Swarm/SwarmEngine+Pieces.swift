@@ -1,0 +1,135 @@
+import Dispatch
+import Metainfo
+import PeerWire
+
+// MARK: - Piece assembly: requests out, blocks in, hash check and write off the loop
+
+extension SwarmEngine {
+    /// Keeps the peer's request pipeline full.
+    func requestMore(_ peer: PeerConnection) {
+        guard outcome == nil, peer.handshakeDone, !peer.session.peerChoking, peer.session.amInterested else { return }
+        // Back-pressure: while hashing and writing lag behind the network, stop asking.
+        guard checksInFlight < maxChecksInFlight else { return }
+        let room = peer.pipeline.depth - peer.inFlight.count
+        guard room > 0 else { return }
+        let has = peer.has
+        let blocks = picker.pick(for: peer.key, count: room, peerHas: { has[$0] }, inFlight: [])
+        guard !blocks.isEmpty else { return }
+        let sentAt = now
+        for block in blocks {
+            peer.inFlight[block] = sentAt
+            peer.session.send(.request(BlockRequest(index: UInt32(block.piece), begin: UInt32(block.begin), length: UInt32(block.length))))
+        }
+        peer.flush()
+    }
+
+    /// A `piece` message's block, straight from the receive buffer. Must not touch `peer.session`.
+    func receivedBlock(index: UInt32, begin: UInt32, _ bytes: UnsafeRawBufferPointer, from peer: PeerConnection) {
+        guard let info = lengths.receivedBlock(index: index, begin: begin, length: bytes.count) else {
+            // Not a block of ours (wrong offset or length): waste, as a late answer is.
+            wasted += Int64(bytes.count)
+            return
+        }
+        let piece = info.piece.value
+        let block = PiecePicker.Block(piece: piece, begin: info.begin, length: info.length)
+        guard let sentAt = peer.inFlight.removeValue(forKey: block) else {
+            // Late answers to cancelled or abandoned requests are normal; count them as waste.
+            wasted += Int64(bytes.count)
+            return
+        }
+        let arrived = now
+        peer.pipeline.blockArrived(after: arrived - sentAt)
+        peer.lastBlockAt = arrived
+        peer.snubbed = false
+        peer.downloadedBytes += Int64(bytes.count)
+        peer.bytesThisTick += Int64(bytes.count)
+        downloaded += Int64(bytes.count)
+        let outcome = picker.received(block, from: peer.key)
+        guard outcome.wanted else {
+            wasted += Int64(bytes.count)
+            return
+        }
+        let length = lengths.length(of: info.piece)
+        if buffers[piece] == nil {
+            if var spare = spareBuffers.popLast() {
+                // Reused storage: every byte is overwritten by the piece's blocks before the check.
+                if spare.count != length { spare = [UInt8](repeating: 0, count: length) }
+                buffers[piece] = spare
+            } else {
+                buffers[piece] = [UInt8](repeating: 0, count: length)
+            }
+        }
+        buffers[piece]!.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress, let source = bytes.baseAddress else { return }
+            base.advanced(by: info.begin).copyMemory(from: source, byteCount: info.length)
+        }
+        // Endgame: the others asked for this block too; tell them not to bother.
+        for key in outcome.alsoRequestedFrom where key != peer.key {
+            guard let other = peers[key], other.inFlight.removeValue(forKey: block) != nil else { continue }
+            other.send(.cancel(info.request))
+        }
+        if outcome.pieceComplete, let data = buffers.removeValue(forKey: piece) {
+            check(info.piece, data, from: peer)
+        }
+    }
+
+    /// Hash check and write on a worker; the result comes back to the loop.
+    private func check(_ piece: PieceIndex, _ data: [UInt8], from peer: PeerConnection) {
+        checksInFlight += 1
+        let hashes = self.hashes!, store = self.store!
+        let source = peer.name
+        loop.offload({ () -> (good: Bool, failure: String?, data: [UInt8]) in
+            guard hashes.matches(piece, data) else { return (false, nil, data) }
+            do { try store.writePiece(piece, data) } catch { return (true, "\(error)", data) }
+            return (true, nil, data)
+        }, then: { [self] result in
+            checksInFlight -= 1
+            if spareBuffers.count < maxChecksInFlight + 4 { spareBuffers.append(result.data) }
+            checked(piece, good: result.good, writeFailure: result.failure, source: source)
+            // Requests paused by back-pressure resume here.
+            for peer in peers.values { requestMore(peer) }
+        })
+    }
+
+    private func checked(_ index: PieceIndex, good: Bool, writeFailure: String?, source: String) {
+        if let writeFailure {
+            finish(.failure(.storage(writeFailure)))
+            return
+        }
+        let piece = index.value
+        guard good else {
+            hashFailures += 1
+            wasted += Int64(lengths.length(of: index))
+            let contributors = picker.failed(piece)
+            report(.pieceFailed(piece: piece, peers: contributors.compactMap { peers[$0]?.name }))
+            for key in contributors {
+                guard let peer = peers[key] else { continue }
+                peer.hashFailures += 1
+                if contributors.count == 1 || peer.hashFailures >= 2 {
+                    ban(peer, reason: "sent data for piece \(piece) that failed its hash check")
+                }
+            }
+            for peer in peers.values { requestMore(peer) }
+            return
+        }
+        picker.verified(piece)
+        unflushed.append(piece)
+        report(.pieceVerified(piece: piece, peer: source))
+        for peer in peers.values where peer.handshakeDone {
+            peer.send(.have(piece: UInt32(piece)))
+            if picker.isComplete && peer.session.amInterested { setInterested(peer, false) }
+        }
+        if picker.isComplete { completed() }
+    }
+
+    private func completed() {
+        report(.completed(progress()))
+        if !completedAnnounced {
+            completedAnnounced = true
+            announce(event: .completed)
+        }
+        // Seeds do not download: drop peers that are seeds too.
+        for peer in peers.values where peer.has.isComplete { drop(peer, reason: "both complete") }
+        if !configuration.seedAfterDownload { finish(.success(.complete)) }
+    }
+}

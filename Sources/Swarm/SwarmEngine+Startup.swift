@@ -1,0 +1,132 @@
+import Dispatch
+import Foundation
+import Glibc
+import Metainfo
+import PeerWire
+import Storage
+
+// MARK: - Start-up: storage, resume state, recheck
+
+extension SwarmEngine {
+    /// Opens storage, reads the resume state and re-checks whatever else is on disk.
+    func prepare() throws(SwarmError) {
+        let torrent = configuration.torrent
+        if torrent.version == .v2 {
+            // BEP 52 pieces stop at file ends, so request lengths differ from the v1 arithmetic.
+            throw .badTorrent("\(torrent.name): v2-only torrents cannot be downloaded yet (v1 and hybrid can)")
+        }
+        if let unsafe = torrent.unsafePaths.first {
+            throw .badTorrent("refusing \(torrent.name): unsafe path \"\(unsafe.path)\" (\(unsafe.reason.rawValue))")
+        }
+        do {
+            layout = try FileLayout(torrent: torrent)
+            hashes = try PieceHashes(torrent: torrent, layout: layout)
+            if let path = configuration.contentPath {
+                contentPath = path
+            } else {
+                contentPath = try PieceStore.contentPath(output: configuration.output, layout: layout)
+            }
+        } catch {
+            throw Self.map(error)
+        }
+        lengths = Lengths(layout: layout.pieces)
+        let pieceCount = layout.pieceCount
+        resumePath = ResumeState.path(output: configuration.output, infoHashes: torrent.infoHashes)
+        var trusted = Bitfield(pieceCount: pieceCount)
+        if configuration.serveOnly {
+            try prepareToServe()
+            return
+        }
+        if configuration.resume, FileManager.default.fileExists(atPath: resumePath),
+           let state = try? ResumeState.load(path: resumePath),
+           state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.pieceCount == pieceCount {
+            trusted = state.verified
+        }
+        // Files that already hold data before we create anything: their pieces get re-checked.
+        let existing: [Bool] = layout.files.indices.map { index in
+            guard !layout.files[index].isPadding else { return true }
+            let path = layout.isMultiFile ? contentPath + "/" + layout.files[index].displayPath : contentPath
+            var info = stat()
+            return stat(path, &info) == 0 && info.st_size > 0
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.output, withIntermediateDirectories: true)
+        } catch {
+            throw .storage("\(configuration.output): cannot create the folder: \(error.localizedDescription)")
+        }
+        do {
+            store = try PieceStore(layout: layout, contentPath: contentPath, access: .readWrite(.sparse))
+        } catch {
+            throw Self.map(error)
+        }
+        var have = [Bool](repeating: false, count: pieceCount)
+        var toCheck: [Int] = []
+        for piece in 0..<pieceCount {
+            if trusted[piece] { have[piece] = true; continue }
+            let spans = layout.spans(of: lengths.piece(piece)!)
+            if !spans.isEmpty && spans.allSatisfy({ existing[$0.file] }) { toCheck.append(piece) }
+        }
+        let rechecked = recheck(toCheck)
+        for piece in rechecked { have[piece] = true }
+        durable = trusted
+        for piece in rechecked { durable[piece] = true }
+        picker = PiecePicker(layout: layout.pieces, have: have, generator: random)
+        let bytesHave = bytesOf(have)
+        report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
+                              piecesHave: picker.haveCount, piecesTrusted: trusted.setCount, piecesRechecked: rechecked.count,
+                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave)))
+        if !rechecked.isEmpty { saveState(force: true, synchronously: true) }
+    }
+
+    /// Serve-only: the data is opened read-only and checked (or trusted); nothing is created or recorded.
+    func prepareToServe() throws(SwarmError) {
+        let torrent = configuration.torrent
+        do {
+            store = try PieceStore(layout: layout, contentPath: contentPath, access: .read)
+        } catch {
+            throw Self.map(error)
+        }
+        let pieceCount = layout.pieceCount
+        var have = [Bool](repeating: configuration.trustData, count: pieceCount)
+        if !configuration.trustData {
+            for piece in recheck(Array(0..<pieceCount)) { have[piece] = true }
+        }
+        picker = PiecePicker(layout: layout.pieces, have: have, generator: random)
+        report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
+                              piecesHave: picker.haveCount, piecesTrusted: configuration.trustData ? pieceCount : 0,
+                              piecesRechecked: configuration.trustData ? 0 : picker.haveCount,
+                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesOf(have))))
+        if picker.haveCount == 0 && pieceCount > 0 {
+            throw .nothingToServe("\(contentPath): no piece matches \(torrent.name); nothing to serve")
+        }
+    }
+
+    /// Hashes pieces found on disk on all cores; returns the good ones.
+    func recheck(_ pieces: [Int]) -> [Int] {
+        guard !pieces.isEmpty else { return [] }
+        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: pieces.count)
+        results.initialize(repeating: false)
+        defer { results.deallocate() }
+        nonisolated(unsafe) let output = results
+        let store = self.store!, hashes = self.hashes!, lengths = self.lengths!
+        DispatchQueue.concurrentPerform(iterations: pieces.count) { index in
+            guard let piece = lengths.piece(pieces[index]) else { return }
+            if let bytes = try? store.readPiece(piece) { output[index] = hashes.matches(piece, bytes) }
+        }
+        return pieces.indices.filter { results[$0] }.map { pieces[$0] }
+    }
+
+    func bytesOf(_ have: [Bool]) -> Int64 {
+        var total: Int64 = 0
+        for piece in have.indices where have[piece] { if let index = lengths.piece(piece) { total += Int64(lengths.length(of: index)) } }
+        return total
+    }
+
+    static func map(_ error: StorageError) -> SwarmError {
+        switch error {
+        case .unsafePath, .badTorrent: return .badTorrent(error.description)
+        default: return .storage(error.description)
+        }
+    }
+
+}

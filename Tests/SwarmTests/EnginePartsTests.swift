@@ -1,0 +1,111 @@
+import Net
+import Testing
+import Tracker
+@testable import Swarm
+
+/// The engine's pure parts, with values alone: the roster, the request pipeline, the announce schedule.
+@Suite struct PeerRosterTests {
+    let a = SocketAddress(ip: "127.0.0.2", port: 6881)!
+    let b = SocketAddress(ip: "127.0.0.3", port: 6881)!
+
+    @Test func backsOffThenGivesUpAfterThreeFailures() {
+        var roster = PeerRoster()
+        let added = roster.add(a, source: .tracker), again = roster.add(a, source: .dht)
+        #expect(added && !again)  // known already: its first source stays
+        #expect(roster.source(of: a) == .tracker)
+        #expect(roster.ready(now: 0, connected: []) == [a])
+        roster.dialling(a)
+        #expect(roster.ready(now: 0, connected: []).isEmpty)  // being dialled
+        roster.failed(a, error: "refused", now: 0)
+        #expect(roster.ready(now: 1, connected: []).isEmpty && roster.ready(now: 2, connected: []) == [a])
+        roster.dialling(a); roster.failed(a, error: "refused", now: 2)
+        #expect(roster.ready(now: 5, connected: []).isEmpty && roster.ready(now: 6, connected: []) == [a])
+        roster.dialling(a); roster.failed(a, error: "refused", now: 6)
+        #expect(roster.ready(now: 1000, connected: []).isEmpty && !roster.hasRetryable)
+        #expect(roster.lastErrors == ["127.0.0.2:6881: refused"])
+    }
+
+    @Test func aHandshakeForgivesFailuresAndAHangUpWaitsBeforeRedialling() {
+        var roster = PeerRoster()
+        roster.add(a, source: .peerOption)
+        roster.dialling(a); roster.failed(a, error: "refused", now: 0)
+        roster.dialling(a); roster.dialled(a); roster.handshaken(a)
+        #expect(roster.ready(now: 10, connected: [a]).isEmpty)  // connected
+        roster.disconnected(a, now: 10, reason: "closed")
+        #expect(roster.ready(now: 14, connected: []).isEmpty && roster.ready(now: 15, connected: []) == [a])
+    }
+
+    @Test func neverDialsItselfOrTheBanned() {
+        var roster = PeerRoster()
+        roster.listenPort = 6881
+        roster.loopbackIsOurs = true
+        // Bound to every address: any loopback address with our port is us, as a tracker echoes it back.
+        let echoed = roster.add(SocketAddress(ip: "127.0.0.1", port: 6881)!, source: .tracker)
+        let otherLoopback = roster.add(a, source: .tracker)
+        let otherPort = roster.add(SocketAddress(ip: "127.0.0.1", port: 6882)!, source: .tracker)
+        #expect(!echoed && !otherLoopback && otherPort)
+        // Bound to one address: only that one is us.
+        var bound = PeerRoster()
+        bound.listenPort = 6881
+        bound.localIPs = ["127.0.0.1"]
+        let self1 = bound.add(SocketAddress(ip: "127.0.0.1", port: 6881)!, source: .tracker)
+        let someoneElse = bound.add(a, source: .tracker)
+        #expect(!self1 && someoneElse)
+        // A peer that answered with our own peer id is remembered as us.
+        bound.markOurs(a)
+        let readded = bound.add(a, source: .pex)
+        #expect(bound.ready(now: 0, connected: []).isEmpty && !readded)
+        bound.add(b, source: .tracker)
+        bound.ban(b)
+        #expect(bound.ready(now: 0, connected: []).isEmpty && !bound.hasRetryable)
+    }
+}
+
+@Suite struct RequestPipelineTests {
+    @Test func growsPastABatchingPeersWindowUpToItsQueue() {
+        // A peer answering every 500 ms: with 16 in flight it gives 512 KiB/s, and a fixed depth stays there.
+        var pipeline = RequestPipeline()
+        var rate = 512.0 * 1024
+        for _ in 0..<10 {
+            pipeline.blockArrived(after: 0.5)
+            pipeline.resize(rate: rate, peerQueue: 512, snubbed: false)
+            rate = Double(pipeline.depth) * 16384 / 0.5  // what that depth gives at one batch per 500 ms
+        }
+        #expect(pipeline.depth == 512, "depth \(pipeline.depth)")
+        pipeline.resize(rate: Double(100 << 20), peerQueue: 250, snubbed: false)
+        #expect(pipeline.depth == 250)  // never past the peer's reqq
+        pipeline.resize(rate: Double(100 << 20), peerQueue: nil, snubbed: false)
+        #expect(pipeline.depth == RequestPipeline.defaultPeerQueue)
+    }
+
+    @Test func aSlowOrSnubbedPeerGetsLittle() {
+        var pipeline = RequestPipeline()
+        pipeline.blockArrived(after: 0.05)
+        pipeline.resize(rate: 20_000, peerQueue: 500, snubbed: false)
+        #expect(pipeline.depth == RequestPipeline.minimumDepth)
+        pipeline.resize(rate: 20_000, peerQueue: 500, snubbed: true)
+        #expect(pipeline.depth == 1)
+        // A tiny reqq is honoured only down to the floor peers all accept.
+        pipeline.resize(rate: Double(10 << 20), peerQueue: 2, snubbed: false)
+        #expect(pipeline.depth == RequestPipeline.minimumDepth)
+    }
+}
+
+@Suite struct AnnounceSchedulerTests {
+    @Test func followsTheIntervalAndRetriesSoonerWhenShortOfPeers() throws {
+        var scheduler = AnnounceScheduler(tiers: TrackerTiers([["http://127.0.0.1:1/announce"]]))
+        #expect(scheduler.isDue(now: 0, wanted: true) && !scheduler.isDue(now: 0, wanted: false))
+        let begun = scheduler.begin(), second = scheduler.begin()
+        let tiers = try #require(begun)
+        #expect(second == nil && !scheduler.isDue(now: 0, wanted: true))  // one at a time
+        scheduler.succeeded(tiers: tiers, interval: 900, minInterval: 60, shortOfPeers: false, now: 0)
+        #expect(!scheduler.isDue(now: 899, wanted: true) && scheduler.isDue(now: 900, wanted: true))
+        _ = scheduler.begin()
+        scheduler.succeeded(tiers: tiers, interval: 900, minInterval: 60, shortOfPeers: true, now: 1000)
+        #expect(!scheduler.isDue(now: 1059, wanted: true) && scheduler.isDue(now: 1060, wanted: true))
+        _ = scheduler.begin()
+        scheduler.failed(tiers: tiers, error: "refused", now: 2000)
+        #expect(scheduler.lastError == "refused" && scheduler.isDue(now: 2030, wanted: true))
+        #expect(!AnnounceScheduler(tiers: TrackerTiers([])).isDue(now: 0, wanted: true))
+    }
+}
