@@ -65,6 +65,8 @@ public final class DHTSwarmAgent {
         }
         let done: (Lookup, [DHTNode.AnnounceResult]) -> Void = { [weak self] lookup, results in
             guard let self, self.running else { return }
+            // BEP 42: once replies told us our address, take an id derived from it (not for ro nodes).
+            if self.lookups == 1, !self.node.configuration.readOnly { self.node.adoptSecureID() }
             self.onLookupFinished?(lookup, results)
             if let port = self.announcePort, let own = self.ownAddress(port: port) { self.advertiseSelf(own) }
             let wait = self.peersFound.isEmpty || lookup.repliesReceived == 0 ? self.retryInterval : self.interval

@@ -27,6 +27,7 @@ enum DHTServeCommand {
         invocation.note("DHT node \(node.ownID.hex) listening on UDP \(local?.description ?? "?")")
         if !node.configuration.bootstrap.isEmpty || !node.savedContacts.isEmpty {
             node.bootstrap { lookup in
+                node.adoptSecureID()  // BEP 42: an id derived from the address the replies report
                 if json {
                     environment.writeJSON(.object([JSONField("event", .string("bootstrapped")), JSONField("time", DHTViews.seconds(session.elapsed)),
                                                    JSONField("nodes", .int(node.state.table.count)),

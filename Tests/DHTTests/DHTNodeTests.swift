@@ -160,4 +160,24 @@ func makeNode(_ loop: EventLoop, bootstrap: [SocketAddress] = [], id: NodeID? = 
         second.close()
         server.close()
     }
+
+    @Test func bep42IdFromTheReportedAddressAndPortMessagesFillTheTable() throws {
+        let loop = EventLoop()
+        let server = try makeNode(loop)
+        let other = try makeNode(loop)
+        let node = try makeNode(loop, bootstrap: [server.localAddress!])
+        let agent = DHTSwarmAgent(node: node, infoHash: .random(), announcePort: 6881)
+        var finished = 0
+        agent.onLookupFinished = { _, _ in finished += 1 }
+        agent.start()
+        #expect(spin(loop, timeout: 5) { finished >= 1 })
+        #expect(node.externalAddress?.ip == "127.0.0.1")
+        #expect(node.ownID.isSecure(forExternalIP: [127, 0, 0, 1]))
+        // A peer's BEP 5 'port' message: its node is pinged and enters the table once it answers.
+        #expect(node.state.table.entry(at: other.localAddress!) == nil)
+        agent.nodeSeen(other.localAddress!)
+        #expect(spin(loop, timeout: 5) { node.state.table.entry(at: other.localAddress!) != nil })
+        agent.stop()
+        for each in [server, other, node] { each.close() }
+    }
 }
