@@ -10,6 +10,8 @@ public enum ClientVersion {
               code.allSatisfy({ $0.isLetter || $0.isNumber }) else {
             return String(validatingUTF8Bytes: bytes).flatMap { $0.allSatisfy(\.isASCII) ? $0 : nil } ?? bytes.map { String(format2: $0) }.joined()
         }
+        // libtorrent packs minor and tiny into the last byte (minor << 4 | tiny): 2.0.8 is 02 08.
+        if code == "LT" { return "libtorrent \(bytes[2]).\(bytes[3] >> 4).\(bytes[3] & 0xf)" }
         return "\(names[code] ?? code) \(bytes[2]).\(bytes[3])"
     }
 }

@@ -97,7 +97,7 @@ private func addr(_ text: String) -> SocketAddress { try! SocketAddress(parsing:
             #expect(node.isSecure(forExternalIP: ip))
             #expect(!node.isSecure(forExternalIP: [ip[0] ^ 0xff, ip[1], ip[2], ip[3]]))
         }
-        #expect(ClientVersion.describe(Array("LT".utf8) + [2, 8]) == "libtorrent 2.8")
+        #expect(ClientVersion.describe(Array("LT".utf8) + [2, 8]) == "libtorrent 2.0.8")
         #expect(ClientVersion.describe(NodeState.version) == "tt 0.1")
     }
 

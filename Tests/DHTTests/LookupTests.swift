@@ -13,10 +13,9 @@ struct SimulatedNetwork {
         for node in nodes {
             var table = RoutingTable(ownID: node.id)
             for other in nodes.shuffled(using: &generator).prefix(60) where other != node { table.nodeReplied(other, now: 0) }
-            for other in nodes.sorted(by: { node.id.isCloser($0.id, than: $1.id) }).prefix(9) where other != node {
-                table.nodeReplied(other, now: 0)
-            }
-            neighbours[node.address] = table.entries.map(\.node)
+            // Every node also knows its own closest neighbours, as a converged DHT does.
+            let nearest = nodes.sorted(by: { node.id.isCloser($0.id, than: $1.id) }).prefix(9).filter { $0 != node }
+            neighbours[node.address] = Array(Set(table.entries.map(\.node) + nearest))
         }
     }
 

@@ -23,7 +23,7 @@ func simulatedNode(_ index: Int, _ generator: inout SplitMix) -> NodeInfo {
 @Suite struct RoutingTableTests {
     @Test func thousandsOfNodesSplitAroundOurIdAndStayBounded() {
         var generator = SplitMix(state: 42)
-        let own = NodeID.random()
+        let own = simulatedNode(-1, &generator).id
         var table = RoutingTable(ownID: own)
         var all: [NodeInfo] = []
         for index in 0..<20_000 {
@@ -35,11 +35,15 @@ func simulatedNode(_ index: Int, _ generator: inout SplitMix) -> NodeInfo {
         #expect(table.count <= table.bucketCount * RoutingTable.k)
         #expect(table.count >= (table.bucketCount - 2) * RoutingTable.k)  // far buckets are full
         #expect(table.replacementCount <= table.bucketCount * RoutingTable.k)
-        // The closest nodes to our own id are all known: the table is dense near us.
-        let truth = all.sorted { own.isCloser($0.id, than: $1.id) }.prefix(8)
-        #expect(table.closest(to: own) == Array(truth))
-        // Only the last bucket's range may hold nodes sharing many bits with us.
-        #expect(table.entries.allSatisfy { own.commonPrefixLength(with: $0.node.id) < table.bucketCount || true })
+        // Dense near us: every node sharing at least as many bits as the last bucket covers is known,
+        // the closest is known, and the table's closest 8 are among the true closest 24 (a full bucket
+        // one level up keeps its first arrivals, as Kademlia's do).
+        let truth = all.sorted { own.isCloser($0.id, than: $1.id) }
+        let deep = all.filter { own.commonPrefixLength(with: $0.id) >= table.bucketCount - 1 }
+        #expect(deep.allSatisfy { node in table.entries.contains { $0.node == node } })
+        let known = table.closest(to: own)
+        #expect(known.first == truth.first)
+        #expect(known.count == 8 && known.allSatisfy { truth.prefix(24).contains($0) })
     }
 
     @Test func ownIdRejectedAndOneEntryPerAddress() {
