@@ -24,7 +24,7 @@ struct SimulatedNetwork {
 
 @Suite struct LookupTests {
     @Test func convergesOnTheEightClosestWithAlphaThreeInFlight() {
-        let network = SimulatedNetwork(count: 1_000, seed: 3)
+        let network = SimulatedNetwork(count: 400, seed: 3)
         let target = NodeID.random()
         var lookup = Lookup(target: target, seeds: Array(network.nodes.prefix(3)))
         var now = 0.0
