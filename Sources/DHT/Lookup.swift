@@ -57,11 +57,13 @@ public struct Lookup: Sendable {
             guard node.id != ownID, node.address.port != 0, !excludedAddresses.contains(node.address),
                   !candidates.contains(where: { $0.node.address == node.address || (!$0.isContact && $0.node.id == node.id) }) else { continue }
             let position = candidates.firstIndex { target.isCloser(node.id, than: $0.node.id) } ?? candidates.count
+            // Full: a node farther than every candidate is not worth keeping.
+            if candidates.count >= maxCandidates && position == candidates.count { continue }
             candidates.insert(Candidate(node: node, state: .fresh), at: position)
-        }
-        // Drop the farthest fresh candidates beyond the bound; asked ones stay (their replies still match).
-        while candidates.count > maxCandidates, let last = candidates.lastIndex(where: { $0.state == .fresh }) {
-            candidates.remove(at: last)
+            // Drop the farthest fresh candidate beyond the bound; asked ones stay (their replies still match).
+            if candidates.count > maxCandidates, let last = candidates.lastIndex(where: { $0.state == .fresh }) {
+                candidates.remove(at: last)
+            }
         }
     }
 
