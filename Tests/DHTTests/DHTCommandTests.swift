@@ -41,3 +41,25 @@ final class UDPSocketHolder {
         port = socket.localAddress!.port
     }
 }
+
+/// `tt dht serve` as a process: JSON Lines of queries, a summary when stopped; IPv6 (BEP 32) too.
+@Suite(.serialized) struct DHTServeTests {
+    @Test func serveLogsQueriesAndStopsWithASummaryOnIPv4AndIPv6() throws {
+        let state = TemporaryDirectory("tt-dht-serve-log")
+        for (host, bracketed) in [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")] {
+            let port = freePort()
+            let serve = try DHTHelpers.ttServe(host: host, port: port, state: state.path)
+            let ping = CLI.run(["dht", "ping", "\(bracketed):\(port)", "--bind", host == "::1" ? "::" : "0.0.0.0", "--json", "--no-state"])
+            #expect(ping.code == 0, "\(ping.stderr)")
+            let pong = try JSONParser().parse(ping.stdout)
+            #expect(pong["node"]?["version"]?.stringValue == "tt 0.1")
+            #expect(pong["ip"]?.stringValue?.hasPrefix(host == "::1" ? "[::1]:" : "127.0.0.1:") == true)
+            #expect(DHTHelpers.waitFor(serve, "\"q\":\"ping\"", timeout: 10))
+            serve.stop()
+            let lines = serve.log.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
+            #expect(lines.first?["event"]?.stringValue == "listening")
+            #expect(lines.contains { $0["event"]?.stringValue == "query" && $0["q"]?.stringValue == "ping" && $0["id"]?.stringValue?.count == 40 })
+            #expect(lines.last?["event"]?.stringValue == "stopped" && lines.last?["queries"]?.intValue == 1, "\(serve.log)")
+        }
+    }
+}
