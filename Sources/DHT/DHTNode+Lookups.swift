@@ -38,6 +38,7 @@ extension DHTNode {
         let kind: LookupKind
         let onPeers: (([SocketAddress], NodeInfo) -> Void)?
         var completion: ((Lookup) -> Void)?
+        var stepScheduled = false
         init(lookup: Lookup, kind: LookupKind, onPeers: (([SocketAddress], NodeInfo) -> Void)?, completion: @escaping (Lookup) -> Void) {
             self.lookup = lookup
             self.kind = kind
@@ -71,6 +72,13 @@ extension DHTNode {
         if run.lookup.isFinished, let completion = run.completion {
             run.completion = nil
             completion(run.lookup)
+        } else if let due = run.lookup.nextTimeout, run.completion != nil, !run.stepScheduled {
+            // Wake when a query turns slow, so its slot goes to the next candidate.
+            run.stepScheduled = true
+            loop.schedule(after: max(0.01, due - monotonicSeconds())) { [weak self] in
+                run.stepScheduled = false
+                self?.step(run)
+            }
         }
     }
 

@@ -23,6 +23,8 @@ public struct Lookup: Sendable {
     public var alpha = 3
     public var k = RoutingTable.k
     public var queryTimeout: Double = 2
+    /// A query unanswered this long no longer holds one of the `alpha` slots (its reply still counts).
+    public var slowAfter: Double = 0.75
     public var maxCandidates = 256
     public var maxQueries = 200
 
@@ -74,7 +76,8 @@ public struct Lookup: Sendable {
                 candidates[index].state = .failed
             }
         }
-        var inFlight = candidates.filter { if case .inFlight = $0.state { return true } else { return false } }.count
+        // Slow queries give their slot to the next candidate, as libtorrent's traversals do.
+        var inFlight = candidates.filter { if case .inFlight(let since) = $0.state { return now - since < slowAfter } else { return false } }.count
         var chosen: [NodeInfo] = []
         var alive = 0
         for index in candidates.indices {
@@ -94,7 +97,10 @@ public struct Lookup: Sendable {
 
     /// The earliest time a query in flight times out (when to call `nextQueries` again).
     public var nextTimeout: Double? {
-        candidates.compactMap { if case .inFlight(let since) = $0.state { return since + queryTimeout } else { return nil } }.min()
+        candidates.compactMap { candidate -> Double? in
+            guard case .inFlight(let since) = candidate.state else { return nil }
+            return since + slowAfter  // the earlier of the two deadlines that change what to send
+        }.min()
     }
 
     /// A reply from `address`: its id, the nodes it named, peers and a token (get_peers).

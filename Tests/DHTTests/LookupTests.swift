@@ -55,7 +55,8 @@ struct SimulatedNetwork {
         var pending: [NodeInfo] = []
         while !lookup.isFinished, now < 200 {
             pending = lookup.nextQueries(now: now)
-            #expect(lookup.candidates.filter { if case .inFlight = $0.state { return true } else { return false } }.count <= 3)
+            // At most alpha queries younger than slowAfter; slow ones gave their slot away.
+            #expect(lookup.candidates.filter { if case .inFlight(let since) = $0.state { return now - since < lookup.slowAfter } else { return false } }.count <= 3)
             for node in pending where !silent.contains(node.address) {
                 let id = network.nodes.first { $0.address == node.address }!.id
                 lookup.replied(from: node.address, id: id, nodes: Array(network.neighbours[node.address]!.prefix(16)))
@@ -83,5 +84,19 @@ struct SimulatedNetwork {
         // A reply from an address we never asked changes nothing.
         lookup.replied(from: try! SocketAddress(parsing: "127.9.9.9:1"), id: .random(), nodes: [])
         #expect(lookup.repliesReceived == 1)
+    }
+
+    @Test func aSlowQueryGivesItsSlotAwayButItsLateReplyCounts() {
+        let seeds = (1...5).map { NodeInfo(id: .random(), address: SocketAddress(ipBytes: [127, 0, 0, UInt8($0)], port: 1)!) }
+        var lookup = Lookup(target: .random(), seeds: seeds)
+        #expect(lookup.nextQueries(now: 0).count == 3)
+        #expect(lookup.nextQueries(now: 0.5).isEmpty)
+        #expect(lookup.nextTimeout == 0.75)
+        #expect(lookup.nextQueries(now: 0.8).count == 2)  // the three are slow: the rest may go
+        let late = lookup.candidates.first { if case .inFlight(let since) = $0.state { return since == 0 } else { return false } }!
+        lookup.replied(from: late.node.address, id: late.node.id, nodes: [])
+        #expect(lookup.repliesReceived == 1)
+        _ = lookup.nextQueries(now: 2.1)  // the other two first ones time out
+        #expect(lookup.candidates.filter { $0.state == .failed }.count == 2)
     }
 }
