@@ -28,6 +28,8 @@ public final class DHTNode {
         public var outgoing: Bool
         public var address: SocketAddress
         public var message: KRPCMessage
+        /// For a response or error: the method of the query it answers (when it matched one).
+        public var answers: String? = nil
     }
 
     public let port: DatagramPort
@@ -125,7 +127,10 @@ public final class DHTNode {
             }
             return
         }
-        onTrace?(TraceEvent(outgoing: false, address: address, message: message))
+        if let onTrace {
+            let matched = pending[message.transactionID].flatMap { $0.address == address ? $0.method : nil }
+            onTrace(TraceEvent(outgoing: false, address: address, message: message, answers: matched))
+        }
         let now = monotonicSeconds()
         switch message.body {
         case .query(let query):

@@ -65,7 +65,11 @@ enum DHTViews {
             JSONField("direction", .string(event.outgoing ? "out" : "in")), JSONField("addr", .string(event.address.description)),
             JSONField("y", .string(message.y)),
         ]
-        if case .query(let query) = message.body { fields.append(JSONField("q", .string(query.method))) }
+        if case .query(let query) = message.body {
+            fields.append(JSONField("q", .string(query.method)))
+        } else if let method = event.answers {
+            fields.append(JSONField("q", .string(method)))  // the query this answers, for jq filters
+        }
         fields.append(JSONField("t", .string(Hex.encode(message.transactionID))))
         if let version = message.version { fields.append(JSONField("v", .string(ClientVersion.describe(version)))) }
         if let observed = message.observedAddress { fields.append(JSONField("ip", .string(observed.description))) }

@@ -30,7 +30,8 @@ import TestSupport
         let lines = trace.stdoutText.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
         #expect(lines.first?["event"]?.stringValue == "krpc" && lines.first?["q"]?.stringValue == "find_node")
         #expect(lines.first?["a"]?["target"]?.stringValue == String(repeating: "ab", count: 20))
-        #expect(lines.contains { $0["direction"]?.stringValue == "in" && $0["y"]?.stringValue == "r" })
+        #expect(lines.contains { $0["direction"]?.stringValue == "in" && $0["y"]?.stringValue == "r" && $0["q"]?.stringValue == "find_node"
+            && ($0["r"]?["nodes"]?.arrayValue != nil || $0["r"]?["id"]?.stringValue?.count == 40) })
         #expect(lines.last?["event"]?.stringValue == "result")
     }
 
