@@ -24,19 +24,27 @@ let package = Package(
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
-        // libFuzzer entry point; see scripts/fuzz. Built normally it is a tiny corpus replayer.
-        .executableTarget(name: "FuzzMetainfo", dependencies: ["Bencode", "Metainfo", "JSON"]),
+        // The properties each decoder family keeps on any input, and one libFuzzer entry point per
+        // family (scripts/fuzz --list). Built normally, each executable replays a corpus.
+        .target(name: "FuzzChecks", dependencies: ["Bencode", "JSON", "Metainfo", "PeerWire", "Tracker", "Storage"]),
+        .executableTarget(name: "FuzzMetainfo", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzPeerWire", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzHTTPTracker", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzUDPTracker", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzTrackerServer", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzResume", dependencies: ["FuzzChecks"]),
 
         .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "JSON"]),
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "Hashing"]),
         .testTarget(name: "TrackerTests", dependencies: ["Tracker", "Metainfo", "Bencode", "Net", "TestSupport"]),
         .testTarget(name: "PeerWireTests", dependencies: ["PeerWire", "Metainfo", "Net", "Bencode", "TestSupport"]),
-        .testTarget(name: "NetTests", dependencies: ["Net"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "TestSupport"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
         .testTarget(name: "DHTTests", dependencies: ["DHT", "Bencode", "Net", "JSON", "Metainfo", "TTCommands", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzChecks"]),
         .testTarget(name: "InteropTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["TTCommands", "Metainfo", "Bencode", "Hashing", "JSON", "Net", "PeerWire", "Tracker"], path: "Tests/TestSupport"),
     ]

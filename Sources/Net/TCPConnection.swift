@@ -141,6 +141,12 @@ public final class TCPConnection: @unchecked Sendable {
         if fileDescriptor >= 0 { shutdown(fileDescriptor, Int32(SHUT_WR)) }
     }
 
+    /// Stops reading: a thread blocked in `receive` wakes up and sees end of stream. Safe from
+    /// another thread, unlike `close`, because the descriptor stays allocated.
+    public func shutdownRead() {
+        if fileDescriptor >= 0 { shutdown(fileDescriptor, Int32(SHUT_RD)) }
+    }
+
     public func close() {
         if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
         fileDescriptor = -1

@@ -32,7 +32,7 @@ public final class PieceStore: @unchecked Sendable {
     /// Absolute on-disk path of each file in `layout.files` (pad files included, never touched).
     public let paths: [String]
     private let writable: Bool
-    private let descriptors: DescriptorCache
+    let descriptors: DescriptorCache
 
     /// `OUT/<name>` for a download into `output`, refusing unsafe names.
     public static func contentPath(output: String, layout: FileLayout) throws(StorageError) -> String {
@@ -234,10 +234,15 @@ final class DescriptorCache: @unchecked Sendable {
         var users: Int
         var dirty: Bool
         var lastUse: UInt64
+        var path: String
     }
-    private let state = Mutex<(entries: [Int: Entry], clock: UInt64)>(([:], 0))
+    /// `failure`: an fsync that failed when a dirty descriptor was evicted; the next `syncDirty`
+    /// (the checkpoint) throws it, so the resume state never records writes that may be lost.
+    private let state = Mutex<(entries: [Int: Entry], clock: UInt64, failure: StorageError?)>(([:], 0, nil))
     private let limit: Int
     private let writable: Bool
+    /// fsync(2); tests swap in a failing one (a failing disk cannot be had on demand).
+    var syncFile: @Sendable (Int32) -> Int32 = { fsync($0) }
 
     init(limit: Int, writable: Bool) {
         self.limit = limit
@@ -268,7 +273,7 @@ final class DescriptorCache: @unchecked Sendable {
             throw .io(path: path, operation: "open", errno: errno)
         }
         if !writable { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
-        var toClose: [(Int32, Bool)] = []
+        var toClose: [(fd: Int32, dirty: Bool, path: String)] = []
         let chosen: Int32 = state.withLock { state in
             state.clock += 1
             if var entry = state.entries[file] {  // another thread opened it meanwhile
@@ -276,19 +281,23 @@ final class DescriptorCache: @unchecked Sendable {
                 entry.dirty = entry.dirty || dirty
                 entry.lastUse = state.clock
                 state.entries[file] = entry
-                toClose.append((fd, false))
+                toClose.append((fd, false, path))
                 return entry.fd
             }
-            state.entries[file] = Entry(fd: fd, users: 1, dirty: dirty, lastUse: state.clock)
+            state.entries[file] = Entry(fd: fd, users: 1, dirty: dirty, lastUse: state.clock, path: path)
             while state.entries.count > limit {
                 guard let victim = state.entries.filter({ $0.value.users == 0 }).min(by: { $0.value.lastUse < $1.value.lastUse }) else { break }
-                toClose.append((victim.value.fd, victim.value.dirty))
+                toClose.append((victim.value.fd, victim.value.dirty, victim.value.path))
                 state.entries[victim.key] = nil
             }
             return fd
         }
-        for (victim, dirty) in toClose {
-            if dirty { fsync(victim) }
+        for (victim, dirty, victimPath) in toClose {
+            // Written data of an evicted file must reach the disk before its descriptor goes.
+            if dirty && syncFile(victim) != 0 {
+                let failure = StorageError.io(path: victimPath, operation: "fsync", errno: errno)
+                state.withLock { if $0.failure == nil { $0.failure = failure } }
+            }
             close(victim)
         }
         return chosen
@@ -314,9 +323,12 @@ final class DescriptorCache: @unchecked Sendable {
             }
             return list
         }
-        var failure: StorageError?
+        var failure: StorageError? = state.withLock { state in
+            defer { state.failure = nil }
+            return state.failure
+        }
         for (file, fd) in dirty {
-            if fsync(fd) != 0 && failure == nil { failure = .io(path: paths[file], operation: "fsync", errno: errno) }
+            if syncFile(fd) != 0 && failure == nil { failure = .io(path: paths[file], operation: "fsync", errno: errno) }
             release(file: file, fd: fd)
         }
         if let failure { throw failure }

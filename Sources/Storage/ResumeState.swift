@@ -87,6 +87,22 @@ public struct ResumeState: Sendable, Equatable {
         return try ResumeState(decoding: [UInt8](data), path: path)
     }
 
+    /// The state to resume a download from: nil without a word when there is no file; nil and the
+    /// reason when the file is unreadable, corrupt, truncated or for another torrent — the caller
+    /// then trusts nothing and re-checks everything on disk.
+    public static func loadForResume(path: String, key: String, pieceCount: Int) -> (state: ResumeState?, problem: String?) {
+        guard FileManager.default.fileExists(atPath: path) else { return (nil, nil) }
+        let state: ResumeState
+        do { state = try load(path: path) } catch { return (nil, "\(error); re-checking everything on disk") }
+        guard state.infoHashHex == key else {
+            return (nil, "\(path) is for another torrent (\(state.infoHashHex.prefix(64).debugDescription)); re-checking everything on disk")
+        }
+        guard state.verified.pieceCount == pieceCount else {
+            return (nil, "\(path) records \(state.verified.pieceCount) pieces, the torrent has \(pieceCount); re-checking everything on disk")
+        }
+        return (state, nil)
+    }
+
     /// Saves to `OUT/.tt/<hex>.resume`, creating `.tt/`; returns the path.
     @discardableResult
     public func save(output: String) throws(StorageError) -> String {

@@ -73,8 +73,9 @@ struct PeerRoster {
 
     /// A connection ended: redial after a pause (a peer that never got through its handshake
     /// keeps its attempt count, so one that always hangs up is given up).
-    mutating func disconnected(_ address: SocketAddress, now: Double, reason: String) {
+    mutating func disconnected(_ address: SocketAddress, now: Double, reason: String, redial: Bool = true) {
         guard candidates[address] != nil else { return }
+        if !redial { candidates[address]!.attempts = Self.maxAttempts }
         candidates[address]!.nextTry = now + Self.reconnectDelay
         candidates[address]!.lastError = reason
     }

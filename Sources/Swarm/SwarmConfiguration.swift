@@ -46,6 +46,9 @@ public struct SwarmConfiguration {
     public var dialer: any PeerDialer = TCPDialer()
     /// Open a UDP port with the listener's number for the DHT and uTP (`SwarmEngine.datagramPort`).
     public var openDatagramPort = true
+    /// Set the DHT bit in our handshake and send BEP 5 `port` (the datagram port) to peers that set
+    /// it too; for when a DHT node answers on `SwarmEngine.datagramPort`.
+    public var advertisesDHT = false
     /// Randomness for piece picking and the optimistic unchoke; seed it for reproducible runs.
     public var random: any RandomNumberGenerator = SystemRandomNumberGenerator()
     /// A seed (or a finished download that goes on seeding) dials the peers it learns of, so
@@ -85,6 +88,8 @@ public enum SwarmEvent: Sendable {
         public var piecesRechecked: Int
         public var totalBytes: Int64
         public var bytesLeft: Int64
+        /// Why the saved state was not used (corrupt, truncated, another torrent's), when it was not.
+        public var resumeProblem: String? = nil
     }
 }
 

@@ -42,7 +42,7 @@ extension SwarmEngine {
         // We serve the info dictionary (BEP 9), so magnet links work against us.
         session.metadata = configuration.torrent.infoBytes
         session.yourIP = stream.remote.ipBytes
-        if datagramPort != nil { session.reserved.insert(ReservedBits.dht) }
+        if configuration.advertisesDHT && datagramPort != nil { session.reserved.insert(ReservedBits.dht) }
         return session
     }
 
@@ -73,7 +73,8 @@ extension SwarmEngine {
         PeerTag(transport: peer.stream.transport, encrypted: peer.stream.isEncrypted, source: peer.source)
     }
 
-    func drop(_ peer: PeerConnection, reason: String, closeStream: Bool = true) {
+    /// Closes and forgets a peer; an outgoing one is dialled again after a pause unless `redial` is false.
+    func drop(_ peer: PeerConnection, reason: String, closeStream: Bool = true, redial: Bool = true) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
         if closeStream { peer.stream.close() }
         picker.peerGone(peer.key)
@@ -84,7 +85,7 @@ extension SwarmEngine {
         if peer.announced { for component in components { component.peerDisconnected(peer.snapshot()) } }
         report(.peerDropped(address: peer.address, reason: reason, tag: tag(peer)))
         if outcome == nil {
-            if !peer.incoming { roster.disconnected(peer.address, now: now, reason: reason) }
+            if !peer.incoming { roster.disconnected(peer.address, now: now, reason: reason, redial: redial) }
             for other in peers.values { requestMore(other) }
         }
     }

@@ -129,7 +129,7 @@ extension SwarmEngine {
             announce(event: .completed)
         }
         // Seeds do not download: drop peers that are seeds too.
-        for peer in peers.values where peer.has.isComplete { drop(peer, reason: "both complete") }
+        for peer in peers.values where peer.has.isComplete { drop(peer, reason: "both complete", redial: false) }
         if !configuration.seedAfterDownload { finish(.success(.complete)) }
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Metainfo
 import PeerWire
 import Storage
+import Synchronization
 
 // MARK: - Start-up: storage, resume state, recheck
 
@@ -37,10 +38,11 @@ extension SwarmEngine {
             try prepareToServe()
             return
         }
-        if configuration.resume, FileManager.default.fileExists(atPath: resumePath),
-           let state = try? ResumeState.load(path: resumePath),
-           state.infoHashHex == ResumeState.key(torrent.infoHashes), state.verified.pieceCount == pieceCount {
-            trusted = state.verified
+        var resumeProblem: String?
+        if configuration.resume {
+            let loaded = ResumeState.loadForResume(path: resumePath, key: ResumeState.key(torrent.infoHashes), pieceCount: pieceCount)
+            if let state = loaded.state { trusted = state.verified }
+            resumeProblem = loaded.problem
         }
         // Files that already hold data before we create anything: their pieces get re-checked.
         let existing: [Bool] = layout.files.indices.map { index in
@@ -74,7 +76,7 @@ extension SwarmEngine {
         let bytesHave = bytesOf(have)
         report(.started(.init(name: torrent.name, contentPath: contentPath, pieceCount: pieceCount,
                               piecesHave: picker.haveCount, piecesTrusted: trusted.setCount, piecesRechecked: rechecked.count,
-                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave)))
+                              totalBytes: layout.dataLength, bytesLeft: layout.dataLength - bytesHave, resumeProblem: resumeProblem)))
         if !rechecked.isEmpty { saveState(force: true, synchronously: true) }
     }
 
@@ -104,16 +106,15 @@ extension SwarmEngine {
     /// Hashes pieces found on disk on all cores; returns the good ones.
     func recheck(_ pieces: [Int]) -> [Int] {
         guard !pieces.isEmpty else { return [] }
-        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: pieces.count)
-        results.initialize(repeating: false)
-        defer { results.deallocate() }
-        nonisolated(unsafe) let output = results
+        // Storage's Verifier checks whole torrents; this checks only the pieces not trusted already.
+        let good = Mutex([Bool](repeating: false, count: pieces.count))
         let store = self.store!, hashes = self.hashes!, lengths = self.lengths!
         DispatchQueue.concurrentPerform(iterations: pieces.count) { index in
-            guard let piece = lengths.piece(pieces[index]) else { return }
-            if let bytes = try? store.readPiece(piece) { output[index] = hashes.matches(piece, bytes) }
+            guard let piece = lengths.piece(pieces[index]), let bytes = try? store.readPiece(piece), hashes.matches(piece, bytes) else { return }
+            good.withLock { $0[index] = true }
         }
-        return pieces.indices.filter { results[$0] }.map { pieces[$0] }
+        let verdicts = good.withLock { $0 }
+        return pieces.indices.filter { verdicts[$0] }.map { pieces[$0] }
     }
 
     func bytesOf(_ have: [Bool]) -> Int64 {

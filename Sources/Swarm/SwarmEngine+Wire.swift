@@ -55,6 +55,10 @@ extension SwarmEngine {
         var have = Bitfield(pieceCount: layout.pieceCount)
         for piece in 0..<layout.pieceCount where picker.have[piece] { have.set(piece) }
         peer.session.sendAvailability(have)
+        if peer.session.configuration.reserved.contains(ReservedBits.dht), handshake.reserved.contains(ReservedBits.dht),
+           let port = datagramPort?.localAddress?.port {
+            peer.session.send(.port(port))  // BEP 5: where our DHT node answers
+        }
         report(.peerConnected(address: peer.address, client: handshake.peerID.client, incoming: peer.incoming, tag: tag(peer)))
         if !peer.session.extensionsEnabled { announceToComponents(peer) }
     }
@@ -80,6 +84,11 @@ extension SwarmEngine {
             peer.has = peer.session.peerHas ?? Bitfield(pieceCount: layout.pieceCount)
             let has = peer.has
             picker.peerHas { has[$0] }
+            // Two seeds have nothing to trade: free the slot (a seed dials the peers it learns of).
+            if has.isComplete && (picker.isComplete || configuration.serveOnly) && picker.haveCount > 0 {
+                drop(peer, reason: "both complete", redial: false)
+                return
+            }
             updateInterest(peer)
         case .request(let request):
             queueUpload(request, for: peer)

@@ -170,6 +170,7 @@ final class DownloadView: @unchecked Sendable {
 
     func show(_ event: SwarmEvent) {
         if invocation.json {
+            if case .started(let info) = event, let problem = info.resumeProblem { invocation.warn(problem) }
             // JSON Lines carry one progress event a second (the engine reports four).
             if case .progress = event {
                 guard Date().timeIntervalSince(lastJSONProgress) >= 0.95 else { return }
@@ -180,6 +181,7 @@ final class DownloadView: @unchecked Sendable {
         }
         switch event {
         case .started(let info):
+            if let problem = info.resumeProblem { bar.finish(); invocation.warn(problem) }
             invocation.note("\(info.name): \(Format.bytes(info.totalBytes)) in \(info.pieceCount) pieces → \(info.contentPath)"
                 + (info.piecesHave > 0 ? " (\(info.piecesHave) pieces already here: \(info.piecesTrusted) from saved state, \(info.piecesRechecked) re-checked)" : ""))
         case .peerConnected(let address, let client, _, _): invocation.log("peer \(address) connected (\(client ?? "unknown client"))")
@@ -251,6 +253,7 @@ final class DownloadView: @unchecked Sendable {
                 JSONField("pieces_have", .int(info.piecesHave)),
                 JSONField("pieces_from_state", .int(info.piecesTrusted)),
                 JSONField("pieces_rechecked", .int(info.piecesRechecked)),
+                JSONField("resume_warning", .optional(info.resumeProblem)),
                 JSONField("bytes_total", .int(info.totalBytes)),
                 JSONField("bytes_left", .int(info.bytesLeft)),
             ])

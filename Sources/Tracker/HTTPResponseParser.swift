@@ -38,6 +38,7 @@ public struct HTTPResponseParser: Sendable {
     private var buffer: [UInt8] = []
     private var head: (status: Int, reason: String, headers: [(String, String)])?
     private var bodyStart = 0
+    private var headerScanned = 0
 
     public init(maxBody: Int, maxHeader: Int = 16 * 1024) {
         self.maxBody = maxBody
@@ -64,7 +65,7 @@ public struct HTTPResponseParser: Sendable {
         if head.status == 204 || head.status == 304 || (100..<200).contains(head.status) { return complete([]) }
         if let encoding = header("transfer-encoding", head.headers), encoding.lowercased().contains("chunked") {
             if let decoded = try decodeChunked(body) { return complete(decoded) }
-            if body.count > maxBody + 64 * 1024 { throw .bodyTooLarge(maxBody) }
+            if body.count > maxBody + 64 * 1024 + 2 { throw .bodyTooLarge(maxBody) }
             if endOfStream { throw .truncated }
             return .needMore
         }
@@ -83,12 +84,15 @@ public struct HTTPResponseParser: Sendable {
         headers.first { $0.0 == name }?.1
     }
 
-    private func findHeaderEnd() -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4)
+    /// Resumes where the last search stopped: a head trickled a byte at a time costs linear time.
+    private mutating func findHeaderEnd() -> Int? {
+        let from = max(0, headerScanned - 3)
+        guard buffer.count >= 4, from <= buffer.count - 4 else { return nil }
+        for index in from...(buffer.count - 4)
         where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
             return index
         }
+        headerScanned = buffer.count
         return nil
     }
 
@@ -113,15 +117,21 @@ public struct HTTPResponseParser: Sendable {
         var out: [UInt8] = []
         var index = body.startIndex
         while true {
-            guard let lineEnd = findCRLF(body, from: index) else {
-                if body.endIndex - index > 64 { throw .badChunk }
+            // A chunk-size line (with any extensions) longer than this is refused whether or
+            // not its end has arrived yet, so the answer never depends on how the body was cut.
+            let maxLine = 1024
+            guard let lineEnd = findCRLF(body, from: index, limit: maxLine + 2) else {
+                if body.endIndex - index > maxLine + 1 { throw .badChunk }
                 return nil
             }
+            guard lineEnd - index <= maxLine else { throw .badChunk }
             let sizeText = String(decoding: body[index..<lineEnd], as: UTF8.self)
             let sizeField = sizeText.split(separator: ";").first.map { String($0).trimmingSpaces } ?? ""
             guard let size = Int(sizeField, radix: 16), size >= 0 else { throw .badChunk }
             guard out.count + size <= maxBody else { throw .bodyTooLarge(maxBody) }
             let dataStart = lineEnd + 2
+            // Chunk framing counts too: by position, so every way of cutting the body agrees.
+            guard dataStart - body.startIndex <= maxBody + 64 * 1024 else { throw .bodyTooLarge(maxBody) }
             if size == 0 { return out }  // trailers, if any, are ignored
             guard body.endIndex - dataStart >= size + 2 else { return nil }
             out.append(contentsOf: body[dataStart..<(dataStart + size)])
@@ -129,9 +139,9 @@ public struct HTTPResponseParser: Sendable {
         }
     }
 
-    private func findCRLF(_ bytes: ArraySlice<UInt8>, from start: Int) -> Int? {
+    private func findCRLF(_ bytes: ArraySlice<UInt8>, from start: Int, limit: Int) -> Int? {
         var index = start
-        while index + 1 < bytes.endIndex {
+        while index + 1 < bytes.endIndex && index - start <= limit {
             if bytes[index] == 13 && bytes[index + 1] == 10 { return index }
             index += 1
         }

@@ -131,14 +131,54 @@ public enum HTTPTrackerCodec {
     // MARK: - Server side
 
     /// Splits a query string into (name, raw value bytes) pairs; nil on a malformed escape.
-    public static func parseQuery(_ query: Substring) -> [(String, [UInt8])]? {
+    public static func parseQuery(_ query: Substring) -> [(String, [UInt8])]? { parseQuery(Array(query.utf8)[...]) }
+
+    /// Splits raw query bytes into (name, raw value bytes) pairs; nil on a malformed escape.
+    public static func parseQuery(_ query: ArraySlice<UInt8>) -> [(String, [UInt8])]? {
         var out: [(String, [UInt8])] = []
-        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
+        for pair in query.split(separator: UInt8(ascii: "&")) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = percentDecode(parts[0]), let value = parts.count > 1 ? percentDecode(parts[1]) : [] else { return nil }
             out.append((String(decoding: name, as: UTF8.self), value))
         }
         return out
+    }
+
+    /// Why a query was refused; the reason goes back to the client as a failure reason.
+    public struct QueryError: Error, Equatable, Sendable {
+        public var reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
+    /// An announce as our tracker reads it from query parameters (the inverse of `announceTarget`).
+    public static func announceRequest(fromQuery params: [(String, [UInt8])]) throws(QueryError) -> AnnounceRequest {
+        func value(_ name: String) -> [UInt8]? { params.first { $0.0 == name }?.1 }
+        func text(_ name: String) -> String? { value(name).flatMap { String(validatingUTF8Bytes: $0) } }
+        guard let infoHash = value("info_hash"), infoHash.count == 20 else {
+            throw QueryError("missing or malformed info_hash (20 bytes needed)")
+        }
+        guard let peerID = value("peer_id"), peerID.count == 20 else {
+            throw QueryError("missing or malformed peer_id (20 bytes needed)")
+        }
+        guard let port = text("port").flatMap(UInt16.init) else { throw QueryError("missing or malformed port") }
+        guard let event = AnnounceRequest.Event(rawValue: text("event") ?? "") else {
+            throw QueryError("unknown event '\(TrackerError.excerpt(value("event") ?? []))'")
+        }
+        return AnnounceRequest(
+            infoHash: infoHash, peerID: peerID, port: port,
+            uploaded: text("uploaded").flatMap { Int64($0) } ?? 0, downloaded: text("downloaded").flatMap { Int64($0) } ?? 0,
+            left: text("left").flatMap { Int64($0) } ?? 0, event: event, numWant: text("numwant").flatMap { Int($0) },
+            key: text("key").flatMap { UInt32($0, radix: 16) } ?? 0, trackerID: text("trackerid"),
+            compact: text("compact") != "0")
+    }
+
+    /// The info hashes of a scrape query: at least one, each 20 bytes.
+    public static func scrapeHashes(fromQuery params: [(String, [UInt8])]) throws(QueryError) -> [[UInt8]] {
+        let hashes = params.filter { $0.0 == "info_hash" }.map(\.1)
+        guard !hashes.isEmpty, hashes.allSatisfy({ $0.count == 20 }) else {
+            throw QueryError("scrape needs info_hash parameters of 20 bytes")
+        }
+        return hashes
     }
 
     /// An announce answer as our tracker sends it.

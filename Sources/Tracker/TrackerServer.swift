@@ -134,50 +134,78 @@ public final class TrackerServer: @unchecked Sendable {
                 usleep(10_000)
                 continue
             }
-            connectionSlots.wait()
-            DispatchQueue.global().async { [self] in
-                self.serve(connection)
+            // Every slot taken: the client that has been sending its request the longest gives
+            // up its slot, so slow clients cannot stop the tracker answering others.
+            if connectionSlots.wait(timeout: .now()) == .timedOut {
+                _ = evictSlowestReader()
+                connectionSlots.wait()
+            }
+            let token = readers.withLock { readers in
+                readers.next += 1
+                readers.reading[readers.next] = connection
+                return readers.next
+            }
+            // A thread per connection (at most 64): blocked readers must not starve a shared pool,
+            // and the request deadline counts from the accept.
+            let deadline = Deadline.after(5)
+            Thread.detachNewThread { [self] in
+                self.serve(connection, token: token, deadline: deadline)
+                self.readers.withLock { _ = $0.reading.removeValue(forKey: token) }
                 connection.close()
                 self.connectionSlots.signal()
             }
         }
     }
 
-    private func serve(_ connection: TCPConnection) {
-        let deadline = Deadline.after(5)
-        var request: [UInt8] = []
-        while true {
+    /// Connections still sending their request, oldest first by token.
+    private let readers = Mutex<(next: Int, reading: [Int: TCPConnection])>((0, [:]))
+
+    /// Wakes the oldest connection still reading its request (it sees end of stream and
+    /// gives up its slot); false when every slot is busy answering.
+    private func evictSlowestReader() -> Bool {
+        let oldest = readers.withLock { readers -> TCPConnection? in
+            guard let key = readers.reading.keys.min() else { return nil }
+            return readers.reading.removeValue(forKey: key)
+        }
+        oldest?.shutdownRead()
+        return oldest != nil
+    }
+
+    private func serve(_ connection: TCPConnection, token: Int, deadline: Deadline) {
+        var reader = HTTPRequestReader(maxHead: 8192)
+        var line: HTTPRequestLine
+        readLoop: while true {
             guard let chunk = try? connection.receive(max: 8192, deadline: deadline), !chunk.isEmpty else { return }
-            request += chunk
-            if let end = request.firstRange(of: [13, 10, 13, 10]) {
-                request.removeSubrange(end.lowerBound...)
-                break
-            }
-            if request.count > 8192 {
+            do {
+                switch try reader.feed(chunk) {
+                case .needMore: continue
+                case .request(let request): line = request; break readLoop
+                }
+            } catch .headTooLarge {
                 respond(connection, status: "431 Request Header Fields Too Large", body: HTTPTrackerCodec.encodeFailure("request too large"))
+                return
+            } catch {
+                respond(connection, status: "400 Bad Request", body: HTTPTrackerCodec.encodeFailure("malformed request line"))
                 return
             }
         }
-        let line = String(decoding: request.prefix { $0 != 13 }, as: UTF8.self)
-        let parts = line.split(separator: " ")
-        guard parts.count == 3, parts[0] == "GET" else {
+        readers.withLock { _ = $0.reading.removeValue(forKey: token) }
+        guard line.method == "GET" else {
             respond(connection, status: "400 Bad Request", body: HTTPTrackerCodec.encodeFailure("only GET requests"))
             return
         }
-        let target = parts[1]
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let query = target.firstIndex(of: "?").map { target[target.index(after: $0)...] } ?? ""
+        let path = line.path
         let client = connection.remote
-        guard let params = HTTPTrackerCodec.parseQuery(query) else {
+        guard let params = HTTPTrackerCodec.parseQuery(line.query) else {
             fail(connection, client: client, "malformed percent-encoding in the query")
             return
         }
         if path.hasSuffix("/announce") {
             handleHTTPAnnounce(connection, client: client, params: params)
         } else if path.hasSuffix("/scrape") {
-            let hashes = params.filter { $0.0 == "info_hash" }.map(\.1)
-            guard !hashes.isEmpty, hashes.allSatisfy({ $0.count == 20 }) else {
-                fail(connection, client: client, "scrape needs info_hash parameters of 20 bytes")
+            let hashes: [[UInt8]]
+            do { hashes = try HTTPTrackerCodec.scrapeHashes(fromQuery: params) } catch {
+                fail(connection, client: client, error.reason)
                 return
             }
             let time = now()
@@ -191,29 +219,11 @@ public final class TrackerServer: @unchecked Sendable {
     }
 
     private func handleHTTPAnnounce(_ connection: TCPConnection, client: SocketAddress, params: [(String, [UInt8])]) {
-        func value(_ name: String) -> [UInt8]? { params.first { $0.0 == name }?.1 }
-        func text(_ name: String) -> String? { value(name).map { String(decoding: $0, as: UTF8.self) } }
-        guard let infoHash = value("info_hash"), infoHash.count == 20 else {
-            fail(connection, client: client, "missing or malformed info_hash (20 bytes needed)")
+        let request: AnnounceRequest
+        do { request = try HTTPTrackerCodec.announceRequest(fromQuery: params) } catch {
+            fail(connection, client: client, error.reason)
             return
         }
-        guard let peerID = value("peer_id"), peerID.count == 20 else {
-            fail(connection, client: client, "missing or malformed peer_id (20 bytes needed)")
-            return
-        }
-        guard let port = text("port").flatMap(UInt16.init) else {
-            fail(connection, client: client, "missing or malformed port")
-            return
-        }
-        guard let event = AnnounceRequest.Event(rawValue: text("event") ?? "") else {
-            fail(connection, client: client, "unknown event '\(text("event") ?? "")'")
-            return
-        }
-        let request = AnnounceRequest(
-            infoHash: infoHash, peerID: peerID, port: port,
-            uploaded: text("uploaded").flatMap { Int64($0) } ?? 0, downloaded: text("downloaded").flatMap { Int64($0) } ?? 0,
-            left: text("left").flatMap { Int64($0) } ?? 0, event: event, numWant: text("numwant").flatMap { Int($0) },
-            key: 0, compact: text("compact") != "0")
         let time = now()
         let (counts, picked) = state.withLock { $0.answer(request, ip: client.ip, ipBytes: client.ipBytes, now: time) }
         counters.withLock { $0.announces += 1 }
@@ -315,5 +325,12 @@ public final class TrackerServer: @unchecked Sendable {
             if options.logsRequests { log(LogEntry(transport: "udp", action: "scrape", client: client.description, infoHashes: hashes)) }
             return UDPTrackerCodec.scrapeReply(transactionID: transactionID, entries)
         }
+    }
+}
+
+private extension ArraySlice where Element == UInt8 {
+    func hasSuffix(_ text: String) -> Bool {
+        let tail = Array(text.utf8)
+        return count >= tail.count && suffix(tail.count).elementsEqual(tail)
     }
 }

@@ -9,7 +9,7 @@ import Testing
     @Test func corpusDecodesWithoutTrapsAndRoundTrips() throws {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
-        let folder = url.appendingPathComponent("Fixtures/fuzz-corpus").path
+        let folder = url.appendingPathComponent("Fixtures/fuzz-corpus/metainfo").path
         let names = try FileManager.default.contentsOfDirectory(atPath: folder)
         #expect(names.count > 100)
         var decoded = 0

@@ -36,6 +36,12 @@ import Testing
         return try JSONParser().parse(result.stdout)
     }
 
+    /// The parameterised tests below run once per fixture: an empty list would pass them all unseen.
+    @Test func theFixtureListIsNotEmpty() {
+        #expect(Self.goodFixtures.count >= 8, "Fixtures/good holds \(Self.goodFixtures.count) torrents")
+        #expect(Self.goodFixtures.filter { !$0.contains("v2") && !$0.contains("hybrid") }.count >= 5)
+    }
+
     @Test(arguments: goodFixtures)
     func infoAgreesWithLibtorrent(name: String) throws {
         try #require(RealTools.libtorrent, "python3-libtorrent could not be installed")

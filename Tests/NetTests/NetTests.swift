@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 @testable import Net
 
@@ -48,7 +49,11 @@ import Testing
     }
 
     @Test func ipv6Loopback() throws {
-        guard let listener = try? TCPListener(bind: SocketAddress(ip: "::1", port: 0)!) else { return }  // no IPv6 here
+        if let missing = ipv6LoopbackMissing {
+            withKnownIssue("no IPv6 loopback on this machine: \(missing)") { Issue.record("IPv6 loopback test not run") }
+            return
+        }
+        let listener = try TCPListener(bind: SocketAddress(ip: "::1", port: 0)!)
         let client = try TCPConnection.connect(to: listener.localAddress, timeout: 5)
         let server = try listener.accept(deadline: .after(5))
         try client.send(Array("hello".utf8))

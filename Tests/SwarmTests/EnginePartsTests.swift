@@ -109,3 +109,13 @@ import Tracker
         #expect(!AnnounceScheduler(tiers: TrackerTiers([])).isDue(now: 0, wanted: true))
     }
 }
+
+extension PeerRosterTests {
+    @Test func aPeerWithNothingToTradeIsNotRedialled() {
+        var roster = PeerRoster()
+        roster.add(a, source: .tracker)
+        roster.dialling(a); roster.dialled(a); roster.handshaken(a)
+        roster.disconnected(a, now: 0, reason: "both complete", redial: false)
+        #expect(roster.ready(now: 1000, connected: []).isEmpty)
+    }
+}

@@ -1,4 +1,5 @@
 import Metainfo
+import TestSupport
 import Testing
 @testable import Swarm
 
@@ -105,13 +106,18 @@ import Testing
 
     /// Random peers come and go, pieces start, fail, get abandoned and verified; every new piece the
     /// picker starts must be one of the rarest that the peer has and that nobody has started.
-    @Test func rarestFirstHoldsThroughRandomEvents() {
+    /// Seeded: a failure names its seed and reproduces.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func rarestFirstHoldsThroughRandomEvents(seed: UInt64) {
         let layout = PieceLayout(pieceLength: 16_384, totalLength: 300 * 16_384)
-        var generator = SystemRandomNumberGenerator()
-        var picker = PiecePicker(layout: layout, have: Array(repeating: false, count: 300))
+        var generator = SplitMix(seed: seed)
+        var picker = PiecePicker(layout: layout, have: Array(repeating: false, count: 300), generator: SplitMix(seed: seed &+ 100))
         picker.randomFirstPieces = 0
         var peers: [Int: Set<Int>] = [:]
         var started: [Int: [PiecePicker.Block]] = [:]
+        // Pieces handed out and neither verified nor failed yet.
+        var unfinished: Set<Int> = []
+        var newPiecesChecked = 0
         for step in 0..<3000 {
             switch Int.random(in: 0..<10, using: &generator) {
             case 0, 1:  // a peer joins with a random subset
@@ -120,27 +126,31 @@ import Testing
                 peers[key] = has
                 picker.peerHas { has.contains($0) }
             case 2:  // a peer leaves
-                guard let (key, has) = peers.randomElement(using: &generator) else { continue }
+                guard let key = peers.keys.sorted().randomElement(using: &generator), let has = peers[key] else { continue }
                 picker.peerGone(key)
                 picker.peerLeft { has.contains($0) }
                 peers[key] = nil
                 started[key] = nil
-            default:  // a peer asks for one block; check it is of a rarest eligible piece, then finish or fail it
-                guard let (key, has) = peers.randomElement(using: &generator) else { continue }
+            default:  // a peer asks for one block; a new piece must be a rarest eligible one
+                guard let key = peers.keys.sorted().randomElement(using: &generator), let has = peers[key] else { continue }
                 let blocks = picker.pick(for: key, count: 1, peerHas: { has.contains($0) }, inFlight: [])
                 guard let block = blocks.first else { continue }
-                if started[key]?.contains(where: { $0.piece == block.piece }) != true && !picker.inEndgame {
-                    // A new piece: nothing eligible that this peer has may be rarer.
-                    let rarity = picker.availability[block.piece]
-                    #expect(rarity >= 1)
+                if !unfinished.contains(block.piece) && !picker.inEndgame {
+                    let eligible = has.filter { !picker.have[$0] && !unfinished.contains($0) }
+                    let rarest = eligible.map { picker.availability[$0] }.min()
+                    #expect(picker.availability[block.piece] == rarest, "seed \(seed), step \(step): piece \(block.piece) is not among the rarest")
+                    newPiecesChecked += 1
                     started[key, default: []].append(block)
                 }
+                unfinished.insert(block.piece)
                 let outcome = picker.received(block, from: key)
                 if outcome.pieceComplete {
+                    unfinished.remove(block.piece)
                     if Bool.random(using: &generator) { picker.verified(block.piece) } else { _ = picker.failed(block.piece) }
                 }
             }
         }
+        #expect(newPiecesChecked > 100, "the run started enough new pieces to mean something")
         // Availability always equals the number of connected peers that have each piece.
         for piece in 0..<300 {
             #expect(picker.availability[piece] == peers.values.filter { $0.contains(piece) }.count, "piece \(piece)")

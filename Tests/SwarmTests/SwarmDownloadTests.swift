@@ -16,11 +16,12 @@ import Testing
         return (result.status, events, result.output)
     }
 
-    func startSeed(torrent: String, data: String, port: Int) throws -> ManagedProcess {
-        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", String(port), "--bind", "127.0.0.1", "--no-announce", "-q"],
+    /// `tt seed` on a port it binds itself (port 0), read back from its `listening` event.
+    func startSeed(torrent: String, data: String) throws -> (process: ManagedProcess, port: Int) {
+        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", "0", "--bind", "127.0.0.1", "--no-announce", "--json"],
                                       label: "tt-seed")
-        #expect(waitForTCP(port: port), "tt seed did not listen: \(seed.log)")
-        return seed
+        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        return (seed, port)
     }
 
     /// A peer that has everything and answers every request with flipped bytes.
@@ -62,9 +63,8 @@ import Testing
         let made = try Seeders.makeTorrent(in: directory, size: 64 * pieceLength - 777, pieceLength: pieceLength)
         let torrent = try Torrent(bytes: readBytes(made.torrent))
         #expect(torrent.pieceCount == 64)
-        let portA = freePort(), portB = freePort()
-        let seedA = try startSeed(torrent: made.torrent, data: made.data, port: portA)
-        let seedB = try startSeed(torrent: made.torrent, data: made.data, port: portB)
+        let (seedA, portA) = try startSeed(torrent: made.torrent, data: made.data)
+        let (seedB, portB) = try startSeed(torrent: made.torrent, data: made.data)
         defer { seedA.stop(); seedB.stop() }
         let corrupt = try corruptPeer(infoHash: torrent.infoHashes.wire, data: made.bytes, pieceLength: pieceLength)
         let staller = try stallingPeer(infoHash: torrent.infoHashes.wire)
@@ -96,8 +96,7 @@ import Testing
         directory.write("src/set/empty", [])
         let created = CLI.run(["create", "src/set", "--piece-size", "32K", "-o", "set.torrent", "--no-date"], cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")
-        let port = freePort()
-        let seed = try startSeed(torrent: directory.file("set.torrent"), data: directory.file("src/set"), port: port)
+        let (seed, port) = try startSeed(torrent: directory.file("set.torrent"), data: directory.file("src/set"))
         defer { seed.stop() }
         let result = download(["set.torrent", "-o", "out", "--peer", "127.0.0.1:\(port)", "--bind", "127.0.0.1"], cwd: directory.path)
         #expect(result.status == 0, "\(result.output.suffix(2000))")
@@ -120,10 +119,16 @@ import Testing
         for _ in 0..<4 {
             let before = recordedPieces(directory.path + "/out", torrent: made.torrent)
             let child = try ManagedProcess(ttExecutable, arguments, cwd: directory.path)
-            usleep(UInt32.random(in: 200_000...1_800_000))
+            // Wait for this run's first checkpoint (the state records more than before), then kill
+            // at a random instant after it: mid-write, mid-checkpoint or between them.
+            let deadline = Date().addingTimeInterval(60)
+            while child.isRunning && Date() < deadline
+                    && recordedPieces(directory.path + "/out", torrent: made.torrent).count <= before.count {
+                usleep(20_000)
+            }
+            usleep(UInt32.random(in: 0...400_000))  // the kill instant, chosen at random
             if child.isRunning { kill(child.pid, SIGKILL); kills += 1 }
-            _ = child.wait(timeout: 10)
-            usleep(50_000)
+            #expect(child.wait(timeout: 10) != nil)
             // The run trusted at least what the state recorded before it.
             let started = child.log.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }.first { $0["event"] == "started" }
             if let started { #expect((started["pieces_from_state"]?.intValue ?? -1) >= Int64(before.count)) }
@@ -190,10 +195,15 @@ final class ThrottledSeeder: @unchecked Sendable {
     private var isStopped = false
     var address: String { listener.localAddress.description }
 
+    /// Signalled when the accept thread has left its loop.
+    private let acceptEnded = DispatchSemaphore(value: 0)
+
     init(infoHash: [UInt8], data: [UInt8], pieceLength: Int, pauseMicroseconds: UInt32) throws {
         listener = try TCPListener(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
         let listener = self.listener
+        let acceptEnded = self.acceptEnded
         Thread.detachNewThread { [weak self] in
+            defer { acceptEnded.signal() }
             while let self, !self.stopped.withLock({ self.isStopped }) {
                 guard let connection = try? listener.accept(deadline: .after(0.2)) else { continue }
                 Thread.detachNewThread {
@@ -218,9 +228,10 @@ final class ThrottledSeeder: @unchecked Sendable {
         }
     }
 
+    /// Ends the accept loop and waits for it (bounded) before closing the listener under it.
     func stop() {
         stopped.withLock { isStopped = true }
-        usleep(300_000)
+        _ = acceptEnded.wait(timeout: .now() + 10)
         listener.close()
     }
 }
@@ -231,11 +242,10 @@ final class ThrottledSeeder: @unchecked Sendable {
         let directory = TemporaryDirectory()
         let made = try Seeders.makeTorrent(in: directory, size: 100_000, pieceLength: 32_768, seed: 5)
         let torrent = try Torrent(bytes: readBytes(made.torrent))
-        let port = freePort()
-        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", String(port), "--bind", "127.0.0.1",
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", "0", "--bind", "127.0.0.1",
                                                      "--no-announce", "--json"])
         defer { seed.stop() }
-        #expect(waitForTCP(port: port))
+        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
         let connection = try TCPConnection.connect(to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!, timeout: 5)
         defer { connection.close() }
         try connection.send(FakePeer.handshake(infoHash: torrent.infoHashes.wire, fast: true, peerID: Array("-XX0001-clientclient".utf8)))
@@ -274,11 +284,10 @@ final class ThrottledSeeder: @unchecked Sendable {
         try #require(created.code == 0, "\(created.stderr)")
         let torrent = try Torrent(bytes: readBytes(directory.file("set.torrent")))
         #expect(torrent.infoBytes.count > 16_384)  // more than one metadata piece
-        let port = freePort()
-        let seed = try ManagedProcess(ttExecutable, ["seed", directory.file("set.torrent"), directory.file("src/set"), "--port", String(port),
-                                                     "--bind", "127.0.0.1", "--no-announce", "-q"])
+        let seed = try ManagedProcess(ttExecutable, ["seed", directory.file("set.torrent"), directory.file("src/set"), "--port", "0",
+                                                     "--bind", "127.0.0.1", "--no-announce", "--json"])
         defer { seed.stop() }
-        #expect(waitForTCP(port: port))
+        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
         let result = download(MagnetLink(torrent: torrent).link, peer: "127.0.0.1:\(port)", in: directory)
         #expect(result.status == 0, "\(result.output.suffix(2000))")
         for index in [0, 350, 699] {

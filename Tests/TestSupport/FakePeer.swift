@@ -80,6 +80,8 @@ public final class FakePeerTracker: @unchecked Sendable {
     public let listener: TCPListener
     private let stopped = NSLock()
     private var isStopped = false
+    /// Signalled when the accept thread has left its loop.
+    private let acceptEnded = DispatchSemaphore(value: 0)
     public var url: String { "http://\(listener.localAddress)/announce" }
 
     public init(peers: [(ip: [UInt8], port: UInt16)]) throws {
@@ -90,7 +92,9 @@ public final class FakePeerTracker: @unchecked Sendable {
         let response = Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
         body = []
         let listener = self.listener
+        let acceptEnded = self.acceptEnded
         Thread.detachNewThread { [weak self] in
+            defer { acceptEnded.signal() }
             while let self, !self.stopped.withLock({ self.isStopped }) {
                 guard let connection = try? listener.accept(deadline: .after(0.2)) else { continue }
                 var request: [UInt8] = []
@@ -105,9 +109,10 @@ public final class FakePeerTracker: @unchecked Sendable {
         }
     }
 
+    /// Ends the accept loop and waits for it (bounded) before closing the listener under it.
     public func stop() {
         stopped.withLock { isStopped = true }
-        usleep(300_000)
+        _ = acceptEnded.wait(timeout: .now() + 10)
         listener.close()
     }
 }

@@ -14,6 +14,10 @@ public final class FakeHTTPTracker: @unchecked Sendable {
         case endless
         /// Close without a byte.
         case close
+        /// A 200 with a Content-Length of this many bytes, all of them sent (e.g. 100 MB).
+        case huge(Int)
+        /// A chunked 200 whose chunks never end (until the client gives up or 256 MiB).
+        case endlessChunked
     }
 
     public let port: Int
@@ -85,6 +89,23 @@ public final class FakeHTTPTracker: @unchecked Sendable {
             }
         case .close:
             return
+        case .huge(let size):
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n"
+            guard (try? connection.send(Array(head.utf8), deadline: .after(5))) != nil else { return }
+            let chunk = [UInt8](repeating: UInt8(ascii: "d"), count: 65536)
+            var sent = 0
+            while sent < size && !isStopped {
+                let part = min(chunk.count, size - sent)
+                if (try? connection.send(Array(chunk[0..<part]), deadline: .after(5))) == nil { return }
+                sent += part
+            }
+        case .endlessChunked:
+            let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            guard (try? connection.send(Array(head.utf8), deadline: .after(5))) != nil else { return }
+            let chunk = Array("ffff\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 0xFFFF) + Array("\r\n".utf8)
+            for _ in 0..<4096 where !isStopped {
+                if (try? connection.send(chunk, deadline: .after(5))) == nil { return }
+            }
         }
     }
 

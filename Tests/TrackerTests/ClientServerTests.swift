@@ -41,7 +41,11 @@ import TestSupport
     }
 
     @Test func ipv6OverUDPAndHTTP() throws {
-        guard let server = try? server(bind: "::1") else { return }  // no IPv6 loopback here
+        if let missing = ipv6LoopbackMissing {
+            withKnownIssue("no IPv6 loopback on this machine: \(missing)") { Issue.record("IPv6 tracker test not run") }
+            return
+        }
+        let server = try server(bind: "::1")
         defer { server.stop() }
         let client = TrackerClient()
         for url in ["udp://[::1]:\(server.udpAddress!.port)", "http://[::1]:\(server.httpAddress!.port)/announce"] {

@@ -158,7 +158,7 @@ import Testing
 
     @Test(arguments: ["1.2.3", "1.2.3.256", "a.b.c.d", "1..2.3", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::"])
     func rejectsBadAddresses(_ text: String) {
-        #expect(IPText.parseV4(text) == nil || text.contains(":"))
+        #expect(IPText.parseV4(text) == nil)
         #expect(IPText.parseV6(text) == nil)
     }
 

@@ -1,0 +1,56 @@
+import Foundation
+import Net
+import TestSupport
+import Testing
+
+/// Hostile trackers and clients against the `tt` binary: bounded time and memory, a documented
+/// exit code, and `tt tracker` answering others while slow clients hold every connection slot.
+@Suite(.serialized) struct HostileTrackerTests {
+    let hash = "0123456789abcdef0123456789abcdef01234567"
+    static let memoryLimitKiB = 96 * 1024
+
+    @Test(arguments: [("100 MB body", FakeHTTPTracker.Reply.huge(100_000_000)),
+                      ("never-ending chunked body", FakeHTTPTracker.Reply.endlessChunked),
+                      ("never-ending body", FakeHTTPTracker.Reply.endless)])
+    func anOversizeAnswerIsRefusedWithBoundedMemory(name: String, reply: FakeHTTPTracker.Reply) throws {
+        let fake = try FakeHTTPTracker { _ in reply }
+        defer { fake.stop() }
+        let run = runMeasured(ttExecutable, ["announce", hash, "--tracker", fake.url, "--timeout", "20"], timeout: 60)
+        #expect(!run.crashed)
+        #expect(run.status == 76, "\(name): \(run.output)")
+        #expect(run.output.contains("larger than") && run.output.contains(fake.url), "\(name): \(run.output)")
+        #expect(run.peakKiB < Self.memoryLimitKiB, "\(name): peak memory \(run.peakKiB) KiB")
+        #expect(run.seconds < 30, "\(name): took \(run.seconds) s")
+    }
+
+    @Test func slowClientsHoldingEverySlotDoNotStopTheTrackerAnswering() throws {
+        let tracker = try ManagedProcess(ttExecutable, ["tracker", "--http-port", "0", "--udp-port", "off", "--bind", "127.0.0.1", "--json"])
+        defer { tracker.stop() }
+        var port: Int?
+        let deadline = Date().addingTimeInterval(30)
+        while port == nil && Date() < deadline && tracker.isRunning {
+            if let line = tracker.log.split(separator: "\n").first(where: { $0.contains("\"listening\"") }),
+               let range = line.range(of: "\"http_port\":") {
+                port = Int(line[range.upperBound...].prefix { $0.isNumber })
+            } else { usleep(10_000) }
+        }
+        let httpPort = try #require(port, "tt tracker did not report its port: \(tracker.log)")
+        let address = SocketAddress(ip: "127.0.0.1", port: UInt16(httpPort))!
+        // More slow clients than the tracker has slots (64): each sends half a request line and stalls.
+        var slow: [TCPConnection] = []
+        defer { slow.forEach { $0.close() } }
+        for _ in 0..<80 {
+            let connection = try TCPConnection.connect(to: address, timeout: 5)
+            try connection.send(Array("GET /announce?info_hash=".utf8))
+            slow.append(connection)
+        }
+        // A real client is answered at once, long before a slow client's 5 s request deadline frees a slot.
+        let started = Date()
+        let result = CLI.run(["announce", hash, "--tracker", "http://127.0.0.1:\(httpPort)/announce", "--timeout", "10", "--json"])
+        let seconds = Date().timeIntervalSince(started)
+        #expect(result.code == 0, "\(result.stderr)")
+        #expect(seconds < 3, "answered after \(seconds) s")
+        #expect(tracker.isRunning)
+        #expect(highWaterKiB(tracker.pid) < Self.memoryLimitKiB)
+    }
+}
