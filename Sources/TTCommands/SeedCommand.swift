@@ -75,6 +75,7 @@ struct SeedCommand: Command {
 
         // The DHT node takes the peer port number on UDP and announces it (BEP 5); private torrents: off.
         let dht = try DHTSwarmOptions.configuration(invocation, isPrivate: torrent.isPrivate, family: listen.family)
+        configuration.advertisesDHT = dht != nil  // DHT reserved bit and BEP 5 'port' to peers
 
         let view = SeedView(invocation: invocation, torrent: torrent)
         let summary: SwarmSummary

@@ -1,3 +1,4 @@
+import DHT
 import Foundation
 import JSON
 import Metainfo
@@ -128,5 +129,26 @@ import TestSupport
     private func made(_ directory: TemporaryDirectory) -> String {
         let data = directory.write("seed/q.bin", pseudoRandomBytes(count: 40_000, seed: 24))
         return directory.write("q.torrent", (try? TorrentCreator(options: .init()).create(path: data)) ?? [])
+    }
+
+    @Test func portMessagesPutEachSidesNodeInTheOthersRoutingTable() throws {
+        guard RealTools.libtorrent else { withKnownIssue("libtorrent's Python binding is not available") { Issue.record("missing") }; return }
+        let directory = TemporaryDirectory("tt-dht-port-message")
+        let made = try Seeders.makeTorrent(in: directory, size: 300_000, seed: 25)
+        // A libtorrent leecher with its DHT on and no contact at all; tt seed dials it (--peer).
+        let ltPort = freePort(host: "127.0.0.7")
+        let leecher = try DHTHelpers.libtorrentNode(host: "127.0.0.7", port: ltPort, contacts: [], torrent: made.torrent,
+                                                    saveFolder: directory.file("lt"))
+        defer { leecher.stop() }
+        let seedState = TemporaryDirectory("tt-dht-port-state")
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--bind", "127.0.0.1", "--port", String(freePort()),
+                                                     "--peer", "127.0.0.7:\(ltPort)", "--no-announce", "--json"],
+                                      label: "tt seed", environment: ["XDG_STATE_HOME": seedState.path])
+        // libtorrent learns tt's node from tt's 'port' message (it has no other contact).
+        #expect(DHTHelpers.waitFor(leecher, "dht_nodes 1", timeout: 30), "\(leecher.log.suffix(500))\n\(seed.log.suffix(500))")
+        seed.stop()
+        // tt learned libtorrent's node from libtorrent's 'port' message: it is in the saved table.
+        let saved = try RoutingTableFile.load(seedState.path + "/tt/dht.dat")
+        #expect(saved?.nodes.contains { $0.address.description == "127.0.0.7:\(ltPort)" } == true, "\(String(describing: saved))")
     }
 }
