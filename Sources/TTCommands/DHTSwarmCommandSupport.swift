@@ -85,15 +85,15 @@ final class SwarmDHT: @unchecked Sendable {
         }
     }
 
-    /// Blocks until the first lookup finished, half a second after its first peer, or `timeout`.
-    func waitForFirstLookup(timeout: Double) -> (peers: [SocketAddress], nodesReplied: Int) {
+    /// Blocks until the first lookup finished, `grace` seconds after its first peer, or `timeout`.
+    func waitForFirstLookup(timeout: Double, grace: Double) -> (peers: [SocketAddress], nodesReplied: Int) {
         let deadline = Date().addingTimeInterval(timeout)
         lock.lock()
         defer { lock.unlock() }
         var firstPeer: Date?
         while lookupsFinished == 0 {
             if !found.isEmpty, firstPeer == nil { firstPeer = Date() }
-            let until = firstPeer.map { min(deadline, $0.addingTimeInterval(0.5)) } ?? deadline
+            let until = firstPeer.map { min(deadline, $0.addingTimeInterval(grace)) } ?? deadline
             if !lock.wait(until: until) && Date() >= until { break }
         }
         return (found, lastRepliesCount)

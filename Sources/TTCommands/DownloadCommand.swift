@@ -80,7 +80,8 @@ struct DownloadCommand: Command {
         if let dht {
             // Other sources present: do not hold the start for a slow first lookup.
             let others = !peers.isEmpty || (!arguments.has("--no-trackers") && !torrent.trackers.isEmpty) || !arguments.all("--tracker").isEmpty
-            let (found, replied) = dht.waitForFirstLookup(timeout: others ? 2 : 15)
+            // The engine's own node keeps looking (its peers join as they come): the first one is enough here.
+            let (found, replied) = dht.waitForFirstLookup(timeout: others ? 2 : 15, grace: 0)
             dhtPeers = found
             invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
         }
@@ -134,7 +135,8 @@ extension DownloadCommand {
             invocation.log($0)
         }
         if let dht {
-            let (found, replied) = dht.waitForFirstLookup(timeout: 15)
+            // A few peers to try for the metadata, without waiting for the end of the lookup.
+            let (found, replied) = dht.waitForFirstLookup(timeout: 15, grace: 0.25)
             invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
             for peer in found where !peers.contains(peer) { peers.append(peer) }
         }
