@@ -5,8 +5,10 @@ import Synchronization
 
 /// `tt tracker`'s engine: HTTP and UDP announce and scrape over one `TrackerState`.
 ///
-/// One thread accepts HTTP connections (each served on a global queue, one request per
-/// connection, 5 s to send it, 8 KiB at most); one thread serves UDP. Both poll a stop flag.
+/// One thread accepts HTTP connections (each served on a thread of its own, at most 64 at once,
+/// one request per connection, 5 s from the accept to send it, 8 KiB at most; when all 64 are
+/// taken, the one that has been sending its request longest is dropped); one thread serves UDP.
+/// Both poll a stop flag.
 public final class TrackerServer: @unchecked Sendable {
     public struct Options: Sendable {
         public var bind: String = "127.0.0.1"

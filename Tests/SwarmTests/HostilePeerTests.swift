@@ -63,6 +63,29 @@ import Testing
         #expect(run.output.contains("4294967295"), "the drop names the piece: \(run.output.suffix(1500))")
     }
 
+    /// Offsets and sizes a peer chooses: each is checked before any arithmetic or allocation.
+    @Test(arguments: [
+        ("piece at offset 2^32-1", PeerMessage.piece(index: 0, begin: UInt32.max, block: [1, 2, 3]).encoded()),
+        ("piece for index 2^32-1", PeerMessage.piece(index: UInt32.max, begin: 0, block: [1]).encoded()),
+        ("bitfield of 1 MiB - 1", PeerMessage.bitfield([UInt8](repeating: 0xFF, count: (1 << 20) - 1)).encoded()),
+        ("request for 2^32-1 bytes", PeerMessage.request(BlockRequest(index: 0, begin: 16_384, length: UInt32.max)).encoded()),
+        ("allowed_fast 2^32-1", PeerMessage.allowedFast(piece: UInt32.max).encoded() + PeerMessage.haveNone.encoded()),
+    ])
+    func hostileOffsetsAndSizesDropThePeer(name: String, message: [UInt8]) throws {
+        let directory = TemporaryDirectory()
+        let made = try Seeders.makeTorrent(in: directory, size: 300_000, pieceLength: 32_768, seed: 46)
+        let torrent = try Torrent(bytes: readBytes(made.torrent))
+        let peer = try hostilePeer(infoHash: torrent.infoHashes.wire) { connection in
+            try connection.send(PeerMessage.haveAll.encoded() + PeerMessage.unchoke.encoded() + message)
+        }
+        defer { peer.stop() }
+        let run = download(made.torrent, peers: [peer.address], in: directory, extra: ["--peer-timeout", "5"])
+        #expect(!run.crashed, "\(name): \(run.output.suffix(1500))")
+        #expect(run.status == 69 || run.status == 76, "\(name): exit \(String(describing: run.status)): \(run.output.suffix(1500))")
+        #expect(run.peakKiB < Self.memoryLimitKiB, "\(name): peak memory \(run.peakKiB) KiB")
+        #expect(run.seconds < 60, "\(name): took \(run.seconds) s")
+    }
+
     @Test func aHundredThousandHavesASecondDoNotStopTheDownload() throws {
         let directory = TemporaryDirectory()
         let pieceLength = 32_768
@@ -93,16 +116,26 @@ import Testing
         #expect(run.peakKiB < Self.memoryLimitKiB, "peak memory \(run.peakKiB) KiB")
     }
 
-    /// A magnet link's peer: the extension handshake from `handshake`, then `afterRequest` once tt
-    /// asks for metadata piece 0 (its ut_metadata id as it announced).
+    /// A magnet link's peer announcing `metadataSize`; each ut_metadata request tt sends is answered
+    /// with `answer(piece)` under tt's own ut_metadata id (nil: hang up).
     func metadataPeer(infoHash: [UInt8], metadataSize: Int, answer: @escaping @Sendable (Int) -> [UInt8]?) throws -> FakePeer {
         try hostilePeer(infoHash: infoHash) { connection in
             try connection.send(ExtensionHandshake(messages: ["ut_metadata": 3], version: "fake 1", metadataSize: metadataSize).message.encoded())
-            guard case .extended(0, let payload)? = try FakePeer.waitFor(connection, { if case .extended(0, _) = $0 { return true }; return false }),
-                  let theirs = try ExtensionHandshake(decoding: payload).messages["ut_metadata"] else { return }
-            while case .extended(3, let request)? = try FakePeer.waitFor(connection, { if case .extended(3, _) = $0 { return true }; return false }) {
-                guard case .request(let piece) = try MetadataMessage(decoding: request), let bytes = answer(piece) else { return }
-                try connection.send(PeerMessage.extended(id: UInt8(theirs), payload: bytes).encoded())
+            // One decoder for the whole conversation: tt's handshake and first request may share a read.
+            var decoder = FrameDecoder(expectingHandshake: false)
+            var theirs: Int?
+            let deadline = Deadline.after(20)
+            while true {
+                while case .message(let message, _)? = try decoder.next() {
+                    guard case .extended(let id, let payload) = message else { continue }
+                    if id == 0 { theirs = try ExtensionHandshake(decoding: payload).messages["ut_metadata"]; continue }
+                    guard id == 3, let theirs, case .request(let piece) = try MetadataMessage(decoding: payload),
+                          let bytes = answer(piece) else { return }
+                    try connection.send(PeerMessage.extended(id: UInt8(theirs), payload: bytes).encoded())
+                }
+                let bytes = try connection.receive(max: 65536, deadline: deadline)
+                if bytes.isEmpty { return }
+                decoder.append(bytes)
             }
         }
     }

@@ -28,10 +28,14 @@ public enum Seeders {
     """
 
     /// libtorrent (Python binding) seeding `torrent` from the folder holding `data`.
-    public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int) throws -> ManagedProcess {
+    /// `uploadLimit` (bytes/s) slows it down, loopback included, so other seeders get a share.
+    public static func libtorrentSeeder(torrent: String, dataFolder: String, host: String = "127.0.0.2", port: Int,
+                                        uploadLimit: Int? = nil) throws -> ManagedProcess {
+        let limit = uploadLimit.map { "ses.apply_settings({'upload_rate_limit': \($0), 'ignore_limits_on_local_network': False})" } ?? ""
         let script = """
         import sys, time, libtorrent as lt
         \(libtorrentSettings)
+        \(limit)
         ti = lt.torrent_info(sys.argv[2])
         h = ses.add_torrent({'ti': ti, 'save_path': sys.argv[3], 'flags': lt.torrent_flags.seed_mode if False else 0})
         while True:

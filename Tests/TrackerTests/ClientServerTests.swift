@@ -152,7 +152,6 @@ import TestSupport
         #expect(CLI.run(["scrape", hash, "--tracker", udp]).code == 0)
         kill(process.pid, SIGTERM)
         #expect(process.wait(timeout: 10) == 0)
-        usleep(50_000)
         let lines = process.log.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
         #expect(lines.map { $0["event"]?.stringValue ?? "?" } == ["listening", "announce", "announce", "scrape", "stopped"])
         #expect(lines.last?["announces"]?.intValue == 2 && lines.last?["peers"]?.intValue == 2)

@@ -1,5 +1,6 @@
 import Foundation
 import Net
+@testable import Tracker
 import TestSupport
 import Testing
 
@@ -21,6 +22,24 @@ import Testing
         #expect(run.output.contains("larger than") && run.output.contains(fake.url), "\(name): \(run.output)")
         #expect(run.peakKiB < Self.memoryLimitKiB, "\(name): peak memory \(run.peakKiB) KiB")
         #expect(run.seconds < 30, "\(name): took \(run.seconds) s")
+    }
+
+    /// A UDP tracker that answers every packet, many times over, with someone else's transaction id.
+    @Test func aUDPTrackerAnsweringWithAnotherTransactionIDTimesOut() throws {
+        let fake = try FakeUDPTracker { packet, _ in
+            guard packet.count >= 16 else { return [] }
+            let transaction = (UInt32(packet[12]) << 24 | UInt32(packet[13]) << 16 | UInt32(packet[14]) << 8 | UInt32(packet[15])) &+ 1
+            let reply = UDPTrackerCodec.connectReply(transactionID: transaction, connectionID: 0xC0FFEE)
+            return Array(repeating: reply, count: 50)
+        }
+        defer { fake.stop() }
+        let run = runMeasured(ttExecutable, ["announce", hash, "--tracker", fake.url, "--timeout", "2", "--udp-retransmit", "0.5"], timeout: 30)
+        #expect(!run.crashed)
+        #expect(run.status == 75, "\(run.output)")
+        #expect(run.output.contains("wrong transaction id") && run.output.contains(fake.url), "\(run.output)")
+        #expect(run.peakKiB < Self.memoryLimitKiB, "peak memory \(run.peakKiB) KiB")
+        #expect(run.seconds < 10, "took \(run.seconds) s")
+        #expect(fake.packets.count >= 2, "it retransmitted while ignoring the strays")
     }
 
     @Test func slowClientsHoldingEverySlotDoNotStopTheTrackerAnswering() throws {
