@@ -1,3 +1,4 @@
+import DHT
 import Foundation
 import JSON
 import Testing
@@ -60,6 +61,27 @@ final class UDPSocketHolder {
             #expect(lines.first?["event"]?.stringValue == "listening")
             #expect(lines.contains { $0["event"]?.stringValue == "query" && $0["q"]?.stringValue == "ping" && $0["id"]?.stringValue?.count == 40 })
             #expect(lines.last?["event"]?.stringValue == "stopped" && lines.last?["queries"]?.intValue == 1, "\(serve.log)")
+        }
+    }
+}
+
+@Suite struct DHTProbeTests {
+    @Test func blockingPingOfATTNodeAndOfASilentPort() throws {
+        let state = TemporaryDirectory("tt-dht-probe")
+        let port = freePort()
+        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", port: port, state: state.path)
+        defer { serve.stop() }
+        let pong = try DHTProbe.ping(SocketAddress(ip: "127.0.0.1", port: UInt16(port))!, timeout: 5).get()
+        #expect(pong.version.map(ClientVersion.describe) == "tt 0.1")
+        #expect(pong.observedAddress?.ip == "127.0.0.1")
+        let silent = try UDPSocketHolder()
+        guard case .failure(.timeout) = DHTProbe.ping(SocketAddress(ip: "127.0.0.1", port: silent.port)!, timeout: 0.3) else {
+            Issue.record("a silent port answered")
+            return
+        }
+        guard case .failure(.blocked) = DHTProbe.ping(SocketAddress(ip: "192.0.2.1", port: 6881)!, timeout: 0.3) else {
+            Issue.record("a public address was not blocked")
+            return
         }
     }
 }
