@@ -132,6 +132,18 @@ public enum PeerMessage: Hashable, Sendable {
         }
     }
 
+    /// The 13 bytes before a `piece` message's block (length prefix, id, index, offset), for senders
+    /// that put the block behind them themselves (read from disk in place, no copy).
+    public static func pieceHeader(index: UInt32, begin: UInt32, blockLength: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(13 + blockLength)
+        for value in [UInt32(9 + blockLength), index, begin] {
+            out += [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+            if out.count == 4 { out.append(MessageID.piece) }
+        }
+        return out
+    }
+
     /// Decodes one message from its id and payload (the bytes after the id).
     public init(id: UInt8, payload: ArraySlice<UInt8>) throws(PeerWireError) {
         func need(_ name: String, _ count: Int) throws(PeerWireError) {

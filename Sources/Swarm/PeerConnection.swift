@@ -18,8 +18,6 @@ final class PeerConnection {
     var pipeline = RequestPipeline()
     /// Requests the peer sent us, served as the stream drains.
     var uploadQueue: [BlockInfo] = []
-    /// A disk read for this peer is running off the loop.
-    var readInFlight = false
 
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0
@@ -94,6 +92,9 @@ struct RequestPipeline: Equatable {
     /// Without a `reqq` we assume what most clients queue (libtorrent 500, Transmission 512, aria2 250+).
     static let defaultPeerQueue = 250
     static let maximumDepth = 1024
+    /// At most this many in flight to a peer that answers within `slowAnswer` (2 MiB of blocks).
+    static let fastPeerDepth = 128
+    static let slowAnswer = 0.25
 
     mutating func blockArrived(after seconds: Double) {
         guard seconds >= 0 else { return }
@@ -107,7 +108,10 @@ struct RequestPipeline: Equatable {
         if snubbed { depth = 1; return }
         let window = min(3.0, max(1.0, 2 * (latency ?? 0.5)))
         let wanted = Int((rate * window / Double(Lengths.blockSize)).rounded(.up))
-        let ceiling = min(Self.maximumDepth, max(Self.minimumDepth, peerQueue ?? Self.defaultPeerQueue))
+        // A queue deeper than `fastPeerDepth` only pays for a peer whose blocks take long to come
+        // (it answers in batches, or is far away); for a quick one it only feeds the endgame duplicates.
+        let queue = min(Self.maximumDepth, max(Self.minimumDepth, peerQueue ?? Self.defaultPeerQueue))
+        let ceiling = (latency ?? 0) >= Self.slowAnswer ? queue : min(queue, Self.fastPeerDepth)
         depth = min(ceiling, max(Self.minimumDepth, wanted))
     }
 }

@@ -52,6 +52,8 @@ public struct PiecePicker {
     private var inProgress: [Int: PieceProgress] = [:]
     /// Pieces waiting for the hash check (all blocks received).
     private var checking: Set<Int> = []
+    /// In the endgame, how many peers may be asked for one block.
+    static let maxRequestersPerBlock = 2
     /// Pieces to pick at random before switching to rarest-first.
     public var randomFirstPieces = 4
     private var generator: any RandomNumberGenerator
@@ -156,6 +158,8 @@ public struct PiecePicker {
             let requesters = progress.requestedBy[block]
             if requesters.contains(peer) { continue }
             if !requesters.isEmpty && !duplicate { continue }
+            // Endgame: one extra copy of a block at most (libtorrent caps them too), not one per peer.
+            if requesters.count >= Self.maxRequestersPerBlock { continue }
             let info = lengths.block(block, of: index)
             let candidate = Block(piece: piece, begin: info.begin, length: info.length)
             if inFlight.contains(candidate) { continue }

@@ -86,7 +86,7 @@ extension SwarmEngine {
         report(.peerDropped(address: peer.address, reason: reason, tag: tag(peer)))
         if outcome == nil {
             if !peer.incoming { roster.disconnected(peer.address, now: now, reason: reason, redial: redial) }
-            for other in peers.values { requestMore(other) }
+            for other in orderedPeers { requestMore(other) }
         }
     }
 

@@ -32,6 +32,10 @@ extension SwarmEngine {
         }
         let piece = info.piece.value
         let block = PiecePicker.Block(piece: piece, begin: info.begin, length: info.length)
+        // The peer's rate counts every block of ours it sent: an endgame copy that lost the race
+        // still shows what the peer can give (the choker ranks by it).
+        peer.downloadedBytes += Int64(bytes.count)
+        peer.bytesThisTick += Int64(bytes.count)
         guard let sentAt = peer.inFlight.removeValue(forKey: block) else {
             // Late answers to cancelled or abandoned requests are normal; count them as waste.
             wasted += Int64(bytes.count)
@@ -41,8 +45,6 @@ extension SwarmEngine {
         peer.pipeline.blockArrived(after: arrived - sentAt)
         peer.lastBlockAt = arrived
         peer.snubbed = false
-        peer.downloadedBytes += Int64(bytes.count)
-        peer.bytesThisTick += Int64(bytes.count)
         downloaded += Int64(bytes.count)
         let outcome = picker.received(block, from: peer.key)
         guard outcome.wanted else {
@@ -87,7 +89,7 @@ extension SwarmEngine {
             if spareBuffers.count < maxChecksInFlight + 4 { spareBuffers.append(result.data) }
             checked(piece, good: result.good, writeFailure: result.failure, source: source)
             // Requests paused by back-pressure resume here.
-            for peer in peers.values { requestMore(peer) }
+            for peer in orderedPeers { requestMore(peer) }
         })
     }
 
@@ -109,13 +111,13 @@ extension SwarmEngine {
                     ban(peer, reason: "sent data for piece \(piece) that failed its hash check")
                 }
             }
-            for peer in peers.values { requestMore(peer) }
+            for peer in orderedPeers { requestMore(peer) }
             return
         }
         picker.verified(piece)
         unflushed.append(piece)
         report(.pieceVerified(piece: piece, peer: source))
-        for peer in peers.values where peer.handshakeDone {
+        for peer in orderedPeers where peer.handshakeDone {
             peer.send(.have(piece: UInt32(piece)))
             if picker.isComplete && peer.session.amInterested { setInterested(peer, false) }
         }
@@ -129,7 +131,7 @@ extension SwarmEngine {
             announce(event: .completed)
         }
         // Seeds do not download: drop peers that are seeds too.
-        for peer in peers.values where peer.has.isComplete { drop(peer, reason: "both complete", redial: false) }
+        for peer in orderedPeers where peer.has.isComplete { drop(peer, reason: "both complete", redial: false) }
         if !configuration.seedAfterDownload { finish(.success(.complete)) }
     }
 }

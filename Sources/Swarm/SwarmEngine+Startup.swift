@@ -31,6 +31,7 @@ extension SwarmEngine {
             throw Self.map(error)
         }
         lengths = Lengths(layout: layout.pieces)
+        uploadCache = UploadCache(pieceLength: layout.pieces.pieceLength)
         let pieceCount = layout.pieceCount
         resumePath = ResumeState.path(output: configuration.output, infoHashes: torrent.infoHashes)
         var trusted = Bitfield(pieceCount: pieceCount)

@@ -22,7 +22,7 @@ extension SwarmEngine {
     /// (what they give us while we download, what they take as we seed) plus one optimistic unchoke
     /// kept 30 s. Runs every 10 s and when a peer becomes interested.
     func rechoke() {
-        let candidates = peers.values.filter(\.handshakeDone).map { peer in
+        let candidates = orderedPeers.filter(\.handshakeDone).map { peer in
             Choker.Peer(key: peer.key, downloadRate: peer.downloadRate, uploadRate: peer.uploadRate,
                         interested: peer.session.peerInterested, snubbed: peer.snubbed, unchoked: !peer.session.amChoking,
                         connectedAt: peer.connectedAt)
@@ -31,7 +31,7 @@ extension SwarmEngine {
                                      current: optimistic, using: &random)
         optimistic = decision.optimistic
         let keep = decision.unchoked
-        for peer in peers.values {
+        for peer in orderedPeers {
             if keep.contains(peer.key) { unchoke(peer) } else { choke(peer) }
         }
     }
@@ -46,6 +46,8 @@ extension SwarmEngine {
         }
         if !peer.snubbed {
             peer.snubbed = true
+            // One request at a time from now on, not a full pipeline again before the next tick.
+            peer.pipeline.resize(rate: 0, peerQueue: nil, snubbed: true)
             abandonAll(peer)
         }
     }
@@ -58,62 +60,46 @@ extension SwarmEngine {
             return
         }
         guard peer.uploadQueue.count < 1000 else { return }
+        // Served once the whole read is decoded (`received`), so requests that came together are read together.
         peer.uploadQueue.append(block)
-        serveUploads(peer)
     }
 
-    /// Reads queued blocks on a worker while the stream keeps up (about 1 MiB buffered per peer) and
-    /// sends them from the loop: a slow disk never stalls other peers.
+    /// Sends queued blocks while the stream keeps up (about 1 MiB buffered per peer), in the order
+    /// asked. Blocks come from whole pieces held in `uploadCache`; a piece not held is read off the
+    /// loop (so a slow disk never stalls other peers) and the peers waiting for it go on when it is in.
     func serveUploads(_ peer: PeerConnection) {
-        guard !peer.readInFlight, peers[peer.key] != nil, !peer.uploadQueue.isEmpty else { return }
-        var budget = (1 << 20) - peer.stream.bufferedBytes
-        var batch: [BlockInfo] = []
-        while budget > 0, !peer.uploadQueue.isEmpty {
-            let block = peer.uploadQueue.removeFirst()
-            batch.append(block)
-            budget -= block.length
-        }
-        guard !batch.isEmpty else { return }
-        peer.readInFlight = true
-        readsInFlight += 1
-        let store = self.store!, lengths = self.lengths!, requested = batch
-        loop.offload({ () -> [UploadBlock] in
-            var blocks: [UploadBlock] = []
-            for info in requested {
-                var bytes = [UInt8](repeating: 0, count: info.length)
-                let offset = lengths.offset(of: info.piece) + Int64(info.begin)
-                let ok = (try? bytes.withUnsafeMutableBytes { try store.read(offset: offset, into: $0) }) ?? false
-                guard ok else { break }
-                blocks.append(UploadBlock(info: info, bytes: bytes))
+        guard peers[peer.key] != nil, outcome == nil, !peer.session.amChoking else { return }
+        var out: [UInt8] = []
+        while let block = peer.uploadQueue.first, peer.stream.bufferedBytes + out.count < 1 << 20 {
+            guard let piece = uploadCache.bytes(of: block.piece.value) else {
+                readForUpload(block.piece)
+                break
             }
-            return blocks
-        }, then: { [self] blocks in
+            peer.uploadQueue.removeFirst()
+            out += PeerMessage.pieceHeader(index: UInt32(block.piece.value), begin: UInt32(block.begin), blockLength: block.length)
+            out += piece[block.begin..<block.begin + block.length]
+            peer.uploadedBytes += Int64(block.length)
+            peer.uploadedThisTick += Int64(block.length)
+            uploaded += Int64(block.length)
+        }
+        guard !out.isEmpty else { return }
+        peer.flush()  // what the session queued first goes first
+        peer.stream.write(out)
+    }
+
+    /// Reads a whole piece off the loop into the upload cache, then serves every peer waiting.
+    private func readForUpload(_ piece: PieceIndex) {
+        guard uploadCache.beginRead(piece.value) else { return }
+        readsInFlight += 1
+        let store = self.store!
+        loop.offload({ () -> [UInt8]? in
+            (try? store.readPiece(piece)) ?? nil
+        }, then: { [self] bytes in
             readsInFlight -= 1
-            peer.readInFlight = false
-            sendUploads(blocks, failed: blocks.count < requested.count ? requested[blocks.count] : nil, to: peer)
+            uploadCache.endRead(piece.value, bytes: bytes)
+            for peer in orderedPeers where peer.uploadQueue.first?.piece == piece {
+                if bytes == nil { drop(peer, reason: "could not read piece \(piece) to serve it") } else { serveUploads(peer) }
+            }
         })
     }
-
-    private func sendUploads(_ blocks: [UploadBlock], failed: BlockInfo?, to peer: PeerConnection) {
-        guard peers[peer.key] != nil, outcome == nil else { return }
-        for block in blocks where !peer.session.amChoking {
-            let info = block.info, bytes = block.bytes
-            peer.session.send(.piece(index: UInt32(info.piece.value), begin: UInt32(info.begin), block: bytes))
-            peer.uploadedBytes += Int64(bytes.count)
-            peer.uploadedThisTick += Int64(bytes.count)
-            uploaded += Int64(bytes.count)
-        }
-        peer.flush()
-        if let failed {
-            drop(peer, reason: "could not read piece \(failed.piece) to serve it")
-            return
-        }
-        serveUploads(peer)
-    }
-}
-
-/// A block read for a peer, on its way back to the loop.
-struct UploadBlock: Sendable {
-    let info: BlockInfo
-    let bytes: [UInt8]
 }

@@ -24,6 +24,7 @@ extension SwarmEngine {
         // One top-up per read, not per block: requests go out together in one write.
         requestMore(peer)
         peer.flush()
+        serveUploads(peer)
     }
 
     private func handle(_ event: PeerSession.Event, from peer: PeerConnection) {

@@ -58,6 +58,8 @@ public final class SwarmEngine {
     var saveInFlight = false
     var checksInFlight = 0
     var readsInFlight = 0
+    /// Whole pieces read for uploading (sized once the layout is known).
+    var uploadCache = UploadCache(pieceLength: 0)
     let ioQueue = DispatchQueue(label: "tt.swarm.io")
     var trackerClient = TrackerClient()
     var announcer: AnnounceScheduler
@@ -112,8 +114,12 @@ public final class SwarmEngine {
         attach(stream, source: source, initiator: false)
     }
 
+    /// Every peer in connection order: loops that send go through this, so a run's writes do not
+    /// depend on the hash seed (simulations replay exactly).
+    var orderedPeers: [PeerConnection] { peers.keys.sorted().compactMap { peers[$0] } }
+
     /// Peers past their handshake, as components see them.
-    public var connectedPeers: [ConnectedPeer] { peers.values.filter(\.handshakeDone).map { $0.snapshot() } }
+    public var connectedPeers: [ConnectedPeer] { orderedPeers.filter(\.handshakeDone).map { $0.snapshot() } }
 
     /// Sends a payload of extension `name` to a connected peer; false when it does not speak it or is gone.
     @discardableResult
@@ -263,11 +269,11 @@ public final class SwarmEngine {
     private func tick() {
         ticks += 1
         let now = self.now
-        for peer in Array(peers.values) {
+        for peer in orderedPeers {
             peer.tick()
             checkSnub(peer, now: now)
         }
-        for peer in peers.values { requestMore(peer) }
+        for peer in orderedPeers { requestMore(peer) }
         if ticks % 10 == 0 { rechoke() }
         if !unflushed.isEmpty && ticks % max(1, configuration.checkpointInterval) == 0 { saveState(force: false, synchronously: false) }
         connectMore()

@@ -204,3 +204,11 @@ import Testing
         }
     }
 }
+
+@Suite struct PieceHeaderTests {
+    @Test func headerPlusBlockIsThePieceMessage() {
+        let block: [UInt8] = [1, 2, 3, 4, 5]
+        let framed = PeerMessage.pieceHeader(index: 7, begin: 16384, blockLength: block.count) + block
+        #expect(framed == PeerMessage.piece(index: 7, begin: 16384, block: block).encoded())
+    }
+}

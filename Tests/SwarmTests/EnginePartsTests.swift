@@ -1,3 +1,4 @@
+import Metainfo
 import Net
 import Testing
 import Tracker
@@ -78,6 +79,14 @@ import Tracker
         #expect(pipeline.depth == RequestPipeline.defaultPeerQueue)
     }
 
+    @Test func aQuickPeerKeepsAModestQueue() {
+        // Blocks back within milliseconds: 128 in flight already cover the delay; more only feeds the endgame.
+        var pipeline = RequestPipeline()
+        for _ in 0..<20 { pipeline.blockArrived(after: 0.01) }
+        pipeline.resize(rate: Double(200 << 20), peerQueue: 500, snubbed: false)
+        #expect(pipeline.depth == RequestPipeline.fastPeerDepth)
+    }
+
     @Test func aSlowOrSnubbedPeerGetsLittle() {
         var pipeline = RequestPipeline()
         pipeline.blockArrived(after: 0.05)
@@ -117,5 +126,39 @@ extension PeerRosterTests {
         roster.dialling(a); roster.dialled(a); roster.handshaken(a)
         roster.disconnected(a, now: 0, reason: "both complete", redial: false)
         #expect(roster.ready(now: 1000, connected: []).isEmpty)
+    }
+}
+
+@Suite struct UploadCacheTests {
+    @Test func readsEachPieceOnceAndDropsTheLeastRecentlyUsed() {
+        var cache = UploadCache(pieceLength: 8 << 20)  // holds 16 MiB: two pieces
+        #expect(cache.capacity == 16 << 20)
+        let first = cache.beginRead(1), again = cache.beginRead(1)
+        #expect(first && !again)  // one read per piece at a time
+        cache.endRead(1, bytes: [UInt8](repeating: 1, count: 8 << 20))
+        let held = cache.beginRead(1), one = cache.bytes(of: 1)?.first
+        #expect(!held && one == 1)
+        _ = cache.beginRead(2); cache.endRead(2, bytes: [UInt8](repeating: 2, count: 8 << 20))
+        _ = cache.bytes(of: 1)  // 1 is now the most recently used
+        _ = cache.beginRead(3); cache.endRead(3, bytes: [UInt8](repeating: 3, count: 8 << 20))
+        let two = cache.bytes(of: 2), stillOne = cache.bytes(of: 1), three = cache.bytes(of: 3)
+        #expect(two == nil && stillOne != nil && three != nil)
+        #expect(cache.heldBytes == 16 << 20)
+        // A failed read holds nothing and may be tried again.
+        _ = cache.beginRead(4); cache.endRead(4, bytes: nil)
+        let four = cache.bytes(of: 4), retry = cache.beginRead(4)
+        #expect(four == nil && retry)
+    }
+}
+
+@Suite struct EndgameCapTests {
+    @Test func aBlockIsAskedOfTwoPeersAtMost() {
+        let layout = PieceLayout(pieceLength: 16384, totalLength: 16384)  // one piece, one block
+        var picker = PiecePicker(layout: layout, have: [false])
+        for key in 1...3 { picker.peerHas(0); _ = key }
+        let first = picker.pick(for: 1, count: 4, peerHas: { _ in true }, inFlight: [])
+        let second = picker.pick(for: 2, count: 4, peerHas: { _ in true }, inFlight: [])
+        let third = picker.pick(for: 3, count: 4, peerHas: { _ in true }, inFlight: [])
+        #expect(first.count == 1 && second == first && third.isEmpty)
     }
 }

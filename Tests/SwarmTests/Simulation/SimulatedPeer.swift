@@ -2,7 +2,8 @@ import Metainfo
 import Net
 import PeerWire
 
-/// A peer in a simulated swarm, speaking the wire with PeerWire's codecs over a `SimulatedStream`,
+/// A peer in a simulated swarm, speaking the wire through PeerWire's `PeerSession` (the engine's own
+/// peer state machine, from the other end) over a `SimulatedStream`,
 /// whose behaviour a test sets: what it has, whether and when it unchokes, whether it answers,
 /// lies or leaves, and — as a leecher — what it asks of us. It records what it is sent, with the
 /// virtual time, so tests can assert on what the engine did.
@@ -29,6 +30,10 @@ final class SimulatedPeer {
         var requestDepth = 8
         /// Dials the engine instead of waiting to be dialled.
         var dialsEngine = false
+        /// Unchokes no one before this virtual time (so every peer is connected before any is served).
+        var unchokeNotBefore: Double = 0
+        /// Sets the BEP 10 and BEP 6 bits: have_all/have_none, and a reject for every request it drops.
+        var speaksExtensions = false
     }
 
     /// What it received, as seen on the wire (piece blocks recorded without their bytes).
@@ -45,8 +50,7 @@ final class SimulatedPeer {
     let peerID: PeerID
     private(set) var has: Bitfield
     private(set) var stream: SimulatedStream?
-    private var decoder = FrameDecoder(expectingHandshake: true)
-    private var handshakeSent = false
+    private var session: PeerSession?
     private(set) var engineHandshake: Handshake?
 
     private(set) var received: [Received] = []
@@ -89,42 +93,75 @@ final class SimulatedPeer {
     func attach(_ stream: SimulatedStream, dialled: Bool) {
         guard self.stream == nil, !left else { stream.close(); return }
         self.stream = stream
+        // A new connection starts from scratch (what it has stays).
+        var configuration = PeerSession.Configuration(infoHash: torrent.infoHash, peerID: peerID)
+        configuration.lengths = Lengths(layout: torrent.torrent.layout)
+        if !behaviour.speaksExtensions { configuration.reserved = ReservedBits() }
+        session = PeerSession(configuration, initiator: dialled)
+        engineHandshake = nil
+        engineHas = Bitfield(pieceCount: torrent.pieceCount)
+        engineInterested = false
+        amChoking = true
+        engineChoking = true
+        pending = []
+        outstanding = []
+        requested = []
         stream.onData = { [unowned self] bytes in receive(bytes) }
-        stream.onClose = { [unowned self] _ in closedByEngine = true; self.stream = nil }
+        stream.onClose = { [unowned self, unowned stream] _ in
+            closedByEngine = true
+            if self.stream === stream { self.stream = nil }
+        }
         stream.onDrained = { [unowned self] in serve() }
         stream.start()
-        if dialled { sendHandshake() }
+        session?.start()
+        flush()
     }
 
     var isConnected: Bool { stream?.isOpen == true }
 
-    private func send(_ message: PeerMessage) { stream?.write(message.encoded()) }
+    private func send(_ message: PeerMessage) {
+        session?.send(message)
+        flush()
+    }
 
-    private func sendHandshake() {
-        guard !handshakeSent else { return }
-        handshakeSent = true
-        stream?.write(Handshake(reserved: ReservedBits(), infoHash: torrent.infoHash, peerID: peerID).encoded())
-        if has.setCount > 0 { send(.bitfield(has.bytes)) }
-        if behaviour.leeches { send(.interested) }
+    private func flush() {
+        guard let stream, stream.isOpen, session?.hasOutput == true, let bytes = session?.takeOutput() else { return }
+        stream.write(bytes)
     }
 
     private func receive(_ bytes: ArraySlice<UInt8>) {
-        decoder.append(bytes)
+        session?.append(bytes)
         do {
-            while let frame = try decoder.next() {
-                switch frame {
-                case .handshake(let handshake):
-                    guard handshake.infoHash == torrent.infoHash else { leave(); return }
-                    engineHandshake = handshake
-                    sendHandshake()
-                case .message(let message, _):
-                    handle(message)
+            while stream != nil {
+                // Blocks come out while the session is busy: note them, act once it returns.
+                var blocks: [BlockRequest] = []
+                let event = try session?.next(onBlock: { index, begin, block in
+                    blocks.append(BlockRequest(index: index, begin: begin, length: UInt32(block.count)))
+                })
+                for block in blocks {
+                    received.append(Received(time: loop.now, message: .piece(index: block.index, begin: block.begin, block: [])))
+                    received(block: block)
                 }
-                guard stream != nil else { return }
+                guard let event else {
+                    if blocks.isEmpty { break } else { continue }
+                }
+                switch event {
+                case .handshake(let handshake):
+                    // The session queued ours in answer; then what we have, and whether we want anything.
+                    engineHandshake = handshake
+                    session?.sendAvailability(has)
+                    if behaviour.leeches { session?.send(.interested) }
+                case .message(let message):
+                    handle(message)
+                case .extensionHandshake, .metadata, .extensionMessage:
+                    break
+                }
+                flush()
             }
         } catch {
             leave()
         }
+        flush()
     }
 
     private func handle(_ message: PeerMessage) {
@@ -137,11 +174,20 @@ final class SimulatedPeer {
         switch message {
         case .interested:
             engineInterested = true
-            if behaviour.unchokes && amChoking && inUnchokedPhase { unchoke() }
+            if loop.now < behaviour.unchokeNotBefore {
+                loop.schedule(at: behaviour.unchokeNotBefore) { [self] in
+                    if isConnected && engineInterested && behaviour.unchokes && amChoking && inUnchokedPhase { unchoke() }
+                }
+            } else if behaviour.unchokes && amChoking && inUnchokedPhase {
+                unchoke()
+            }
         case .notInterested:
             engineInterested = false
         case .request(let request):
-            guard !amChoking, behaviour.answers else { return }
+            guard !amChoking, behaviour.answers else {
+                if session?.fast == true && amChoking { send(.reject(request)) }
+                return
+            }
             if behaviour.answerDelay > 0 {
                 loop.schedule(after: behaviour.answerDelay) { [self] in queue(request) }
             } else {
@@ -149,10 +195,9 @@ final class SimulatedPeer {
             }
         case .cancel(let request):
             pending.removeAll { $0 == request }
-        case .have(let piece):
-            if Int(piece) < torrent.pieceCount { engineHas.set(Int(piece)) }
-        case .bitfield(let bytes):
-            if let field = Bitfield(bytes: bytes, pieceCount: torrent.pieceCount) { engineHas = field }
+        case .have, .bitfield, .haveAll, .haveNone:
+            // The session checked and applied it.
+            if let field = session?.peerHas { engineHas = field }
             requestMore()
         case .choke:
             engineChoking = true
@@ -181,6 +226,8 @@ final class SimulatedPeer {
             loop.schedule(after: cycle.unchoked) { [self] in
                 guard isConnected else { return }
                 amChoking = true
+                // With the fast extension every dropped request is rejected (BEP 6).
+                if session?.fast == true { for request in pending { session?.send(.reject(request)) } }
                 pending.removeAll()
                 send(.choke)
                 loop.schedule(after: cycle.choked) { [self] in
@@ -241,7 +288,10 @@ final class SimulatedPeer {
             }
         }
         // A leecher that got everything the engine has starts over, so it stays interested and busy.
-        if outstanding.isEmpty && !engineHas.isEmpty { requested.removeAll() }
+        if outstanding.isEmpty && !engineHas.isEmpty && !requested.isEmpty {
+            requested.removeAll()
+            requestMore()
+        }
     }
 
     private var requested: Set<BlockRequest> = []

@@ -30,6 +30,8 @@ final class SimulatedStream: ByteStream {
     var onData: ((ArraySlice<UInt8>) -> Void)?
     var onClose: ((NetError?) -> Void)?
     var onDrained: (() -> Void)?
+    /// Sees every write as it is made (the simulation taps the engine's side to log what it sent).
+    var onWrite: (([UInt8]) -> Void)?
 
     /// The other end.
     weak var peer: SimulatedStream?
@@ -66,6 +68,7 @@ final class SimulatedStream: ByteStream {
     func write(_ bytes: [UInt8]) {
         guard isOpen, !bytes.isEmpty else { return }
         bytesWritten += Int64(bytes.count)
+        onWrite?(bytes)
         var offset = 0
         while offset < bytes.count {
             let end = min(bytes.count, offset + outgoing.segmentSize)

@@ -15,13 +15,13 @@ struct SimulatedTorrent {
     init(length: Int, pieceLength: Int, seed: UInt64, name: String = "simulated.bin") throws {
         var random = SeededGenerator(seed: seed)
         var data = [UInt8](repeating: 0, count: length)
-        var index = 0
-        while index < length {
-            var word = random.next()
-            for _ in 0..<8 where index < length {
-                data[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
+        data.withUnsafeMutableBytes { raw in
+            let words = raw.count / 8
+            for index in 0..<words { raw.storeBytes(of: random.next(), toByteOffset: index * 8, as: UInt64.self) }
+            var tail = random.next()
+            for index in words * 8..<raw.count {
+                raw[index] = UInt8(truncatingIfNeeded: tail)
+                tail >>= 8
             }
         }
         var hashes: [UInt8] = []

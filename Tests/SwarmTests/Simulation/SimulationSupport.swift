@@ -13,5 +13,5 @@ extension EventLoop {
 /// Names the seed in every failure, so `TT_SIM_SEED=n swift test --filter …` repeats it.
 struct SimulationContext {
     let seed: UInt64
-    var comment: Comment { "reproduce with TT_SIM_SEED=\(seed)" }
+    var comment: Comment { "reproduce with TT_SIM_SEED=\(seed) SWIFT_DETERMINISTIC_HASHING=1" }
 }
