@@ -25,7 +25,8 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "WebSeed", dependencies: ["Metainfo", "Hashing", "Net", "Storage", "Tracker"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker", "WebSeed"]),
-        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE"]),
+        .target(name: "DHT", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "JSON"]),
+        .target(name: "TTCommands", dependencies: ["DHT", "JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
@@ -52,6 +53,7 @@ let package = Package(
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
         .testTarget(name: "WebSeedTests", dependencies: ["WebSeed", "Metainfo", "Storage", "TestSupport"]),
+        .testTarget(name: "DHTTests", dependencies: ["DHT", "Bencode", "Net", "JSON", "Metainfo", "TTCommands", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzChecks"]),
         .testTarget(name: "InteropTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),

@@ -21,6 +21,8 @@ struct DemoCommand: Command {
         examples: ["tt demo", "tt demo --size 200M --keep /tmp/tt-demo"])
 
     static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
+        // Every stage stays on loopback: the DHT of seed and download must not reach the public routers.
+        setenv("TT_DHT_LOOPBACK_ONLY", "1", 1)
         let arguments = invocation.arguments
         var size = 8 << 20
         if let text = arguments.value("--size") {

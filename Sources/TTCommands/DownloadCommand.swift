@@ -1,3 +1,4 @@
+import DHT
 import Foundation
 import JSON
 import Metainfo
@@ -29,7 +30,7 @@ struct DownloadCommand: Command {
             FileSelectionOptions.files, FileSelectionOptions.only,
             OptionSpec(["--webseed"], value: "URL", repeats: true, help: "a web seed (BEP 19) besides the torrent's url-list (repeatable)"),
             OptionSpec(["--no-webseeds"], help: "do not use the torrent's web seeds"),
-        ],
+        ] + DHTSwarmOptions.options,
         positionals: 1...1,
         discussion: """
         A magnet link works too: the info dictionary is fetched from peers (BEP 9; from --peer, the link's
@@ -53,14 +54,47 @@ struct DownloadCommand: Command {
                 throw TTError(.usage, kind: "usage", "--peer \(text): \(error)")
             }
         }
+        let port = try arguments.integer("--port", in: 0...65_535) ?? 0
+        let bind = arguments.value("--bind") ?? "0.0.0.0"
+        guard var listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         let bytes: [UInt8]
+        var dht: SwarmDHT?
         if source.hasPrefix("magnet:") {
-            bytes = try torrentFromMagnet(source, peers: peers, invocation: invocation)
+            let magnet: MagnetLink
+            do { magnet = try MagnetLink(parsing: source) } catch { throw TTError(metainfo: error, source: "magnet link") }
+            dht = try DHTSwarmOptions.start(invocation, infoHash: magnet.infoHashes.wire, isPrivate: false, listen: listen)
+            do { bytes = try torrentFromMagnet(source, peers: peers, dht: dht, invocation: invocation) } catch {
+                _ = dht?.handOver()
+                throw error
+            }
         } else {
             bytes = try TorrentInput.readInput(source, environment)
         }
         let torrent: Torrent
-        do { torrent = try Torrent(bytes: bytes) } catch { throw TTError(metainfo: error, source: source == "-" ? "stdin" : source) }
+        do { torrent = try Torrent(bytes: bytes) } catch {
+            _ = dht?.handOver()
+            throw TTError(metainfo: error, source: source == "-" ? "stdin" : source)
+        }
+        if torrent.isPrivate, let running = dht {
+            _ = running.handOver()  // BEP 27: a private torrent's peers come from its trackers only
+            dht = nil
+        } else if dht == nil {
+            dht = try DHTSwarmOptions.start(invocation, infoHash: torrent.infoHashes.wire, isPrivate: torrent.isPrivate, listen: listen)
+        }
+        // The peer port number is the DHT node's UDP port (BEP 5 'port'; one port number for both).
+        if let dht, listen.port == 0 { listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort)! }
+        var dhtPeers: [SocketAddress] = []
+        if let dht {
+            // Other sources present: do not hold the start for a slow first lookup.
+            let others = !peers.isEmpty || (!arguments.has("--no-trackers") && !torrent.trackers.isEmpty) || !arguments.all("--tracker").isEmpty
+            // The engine's own node keeps looking (its peers join as they come): the first one is enough here.
+            let (found, replied) = dht.waitForFirstLookup(timeout: others ? 2 : 15, grace: 0)
+            dhtPeers = found
+            invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
+        }
+        let dhtHadContacts = dht?.hasContacts ?? false
+        // The engine's own node (on its UDP port and loop) carries on from here.
+        let component = dht?.handOver()
 
         var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes,
                                                output: environment.path(arguments.value("--output") ?? "."))
@@ -79,14 +113,13 @@ struct DownloadCommand: Command {
         if let seconds = try arguments.integer("--stall-timeout", in: 1...86_400) { configuration.stallTimeout = Double(seconds) }
         if let seconds = try arguments.integer("--peer-timeout", in: 1...3600) { configuration.snubTimeout = Double(seconds) }
         if let seconds = try arguments.integer("--checkpoint", in: 1...3600) { configuration.checkpointInterval = seconds }
-        let port = try arguments.integer("--port", in: 0...65_535) ?? 0
-        let bind = arguments.value("--bind") ?? "0.0.0.0"
-        guard let listen = SocketAddress(ip: bind, port: UInt16(port)) else { throw .usage("--bind needs an IP address, got '\(bind)'") }
         configuration.listen = listen
-        if configuration.peers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty) && configuration.extraTrackers.isEmpty
-            && configuration.webSeeds.isEmpty {
+        configuration.advertisesDHT = component != nil  // DHT reserved bit and BEP 5 'port' to peers
+        if configuration.peers.isEmpty && dhtPeers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty)
+            && configuration.extraTrackers.isEmpty && configuration.webSeeds.isEmpty {
             let why = torrent.trackers.isEmpty ? "the torrent names no tracker" : "--no-trackers was given"
-            throw .usage("no way to find peers: \(why) and no web seed; give --peer HOST:PORT, --tracker URL or --webseed URL")
+            if dhtHadContacts { throw TTError(.unavailable, kind: "no_peers", "no peers found: \(why), no web seed, and the DHT found none") }
+            throw .usage("no way to find peers: \(why) and no web seed; give --peer HOST:PORT, --tracker URL, --webseed URL or --dht-bootstrap HOST:PORT")
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
@@ -97,6 +130,7 @@ struct DownloadCommand: Command {
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
         engine.add(PEXComponent(isPrivate: torrent.isPrivate))
+        if let component { engine.add(component) }
         let summary: SwarmSummary
         do {
             summary = try engine.run()
@@ -112,16 +146,23 @@ struct DownloadCommand: Command {
 extension DownloadCommand {
     /// A magnet link becomes a torrent: peers from `--peer`, the link's `x.pe` and its trackers are asked
     /// for the info dictionary (BEP 9), which must hash to the link's info hash.
-    static func torrentFromMagnet(_ link: String, peers given: [SocketAddress], invocation: Invocation) throws(TTError) -> [UInt8] {
+    static func torrentFromMagnet(_ link: String, peers given: [SocketAddress], dht: SwarmDHT?, invocation: Invocation) throws(TTError) -> [UInt8] {
         let magnet: MagnetLink
         do { magnet = try MagnetLink(parsing: link) } catch { throw TTError(metainfo: error, source: "magnet link") }
         let trackers = magnet.trackers + invocation.arguments.all("--tracker")
-        let peers = MetadataFetcher.candidatePeers(for: magnet, given: given,
+        var peers = MetadataFetcher.candidatePeers(for: magnet, given: given,
                                                    trackers: invocation.arguments.has("--no-trackers") ? [] : trackers) {
             invocation.log($0)
         }
+        if let dht {
+            // A few peers to try for the metadata, without waiting for the end of the lookup.
+            let (found, replied) = dht.waitForFirstLookup(timeout: 15, grace: 0.25)
+            invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
+            for peer in found where !peers.contains(peer) { peers.append(peer) }
+        }
         guard !peers.isEmpty else {
-            throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered; give --peer HOST:PORT")
+            throw TTError(.unavailable, kind: "no_peers", "no peer to fetch the metadata from: the magnet link names no tracker or peer that answered"
+                          + (dht == nil ? "" : " and the DHT found none") + "; give --peer HOST:PORT")
         }
         invocation.note("fetching the metadata (BEP 9) from \(peers.count) peer\(peers.count == 1 ? "" : "s")…")
         let fetcher = MetadataFetcher(infoHashes: magnet.infoHashes, peerID: PeerID.ours(), clientVersion: ClientIdentity.name)

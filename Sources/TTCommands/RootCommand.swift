@@ -23,6 +23,7 @@ public enum RootCommand {
         SeedCommand.self,
         VerifyCommand.self,
         DownloadCommand.self,
+        DHTCommand.self,
         DemoCommand.self,
         CompletionsCommand.self,
     ]

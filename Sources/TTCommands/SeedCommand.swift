@@ -1,3 +1,4 @@
+import DHT
 import Foundation
 import JSON
 import Metainfo
@@ -24,7 +25,7 @@ struct SeedCommand: Command {
             OptionSpec(["--duration"], value: "SECONDS", help: "stop after this long (default: until Ctrl-C or SIGTERM)"),
             OptionSpec(["--skip-check"], help: "trust the data without hashing it first"),
             EncryptionOption.spec(default: .prefer),
-        ],
+        ] + DHTSwarmOptions.options,
         positionals: 2...2,
         discussion: """
         DATA is the file itself (single-file torrents), the torrent's root folder (multi-file), or the
@@ -79,11 +80,20 @@ struct SeedCommand: Command {
         configuration.dialer = transport.dialer
         // After the carrier's dialer: MSE wraps whatever dialer is there.
         EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)
+        // The DHT node takes the peer port number on UDP and announces it (BEP 5); private torrents: off.
+        let dht = try DHTSwarmOptions.configuration(invocation, isPrivate: torrent.isPrivate, family: listen.family)
+        configuration.advertisesDHT = dht != nil  // DHT reserved bit and BEP 5 'port' to peers
+
         let view = SeedView(invocation: invocation, torrent: torrent)
         let summary: SwarmSummary
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
         engine.add(transport)
         engine.add(PEXComponent(isPrivate: torrent.isPrivate))
+        if let dht {
+            let component = DHTComponent(configuration: dht, infoHash: NodeID(torrent.infoHashes.wire)!)
+            component.onStart = { node in invocation.log("DHT node \(node.ownID.hex) on UDP \(node.localAddress?.description ?? "?")") }
+            engine.add(component)
+        }
         do {
             summary = try engine.run()
         } catch {

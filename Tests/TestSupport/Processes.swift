@@ -14,7 +14,9 @@ public final class ManagedProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        // Children stay on loopback: a `tt` started here never asks the public DHT routers.
+        let loopbackOnly = ["TT_DHT_LOOPBACK_ONLY": "1"]
+        process.environment = ProcessInfo.processInfo.environment.merging(loopbackOnly) { $1 }.merging(environment ?? [:]) { $1 }
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         self.label = label ?? (executable as NSString).lastPathComponent
         logPath = NSTemporaryDirectory() + "tt-process-\(UInt64.random(in: 0...UInt64.max)).log"
