@@ -19,6 +19,7 @@ struct DownloadCommand: Command {
             OptionSpec(["--max-peers"], value: "N", help: "most peers connected at once (default 50)"),
             OptionSpec(["--port"], value: "N", help: "port to accept peers on (default: any free port)"),
             OptionSpec(["--bind"], value: "ADDR", help: "address to accept peers on (default 0.0.0.0)"),
+            PeerOptions.engineTransport,
             OptionSpec(["--no-resume"], help: "ignore saved state and re-check everything on disk"),
             OptionSpec(["--seed"], help: "keep serving after the download completes, until Ctrl-C"),
             OptionSpec(["--stall-timeout"], value: "SECONDS", help: "give up after this long with no peer to try (default 60)"),
@@ -76,7 +77,10 @@ struct DownloadCommand: Command {
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
+        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
+        configuration.dialer = transport.dialer
         let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
+        engine.add(transport)
         let summary: SwarmSummary
         do {
             summary = try engine.run()

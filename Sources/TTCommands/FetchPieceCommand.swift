@@ -12,7 +12,7 @@ struct FetchPieceCommand: Command {
     static let spec = CommandSpec(
         name: "fetch-piece",
         summary: "fetch one piece from one peer and check its SHA-1",
-        usage: "tt fetch-piece --torrent T --peer HOST:PORT --piece N [-o FILE|-] [--json] [--trace]",
+        usage: "tt fetch-piece --torrent T --peer HOST:PORT --piece N [-o FILE|-] [--transport tcp|utp|auto] [--json] [--trace]",
         options: [
             OptionSpec(["--torrent", "-t"], value: "T", help: "the .torrent (required: its piece hashes check the data)"),
             OptionSpec(["--peer", "-p"], value: "HOST:PORT", help: "the peer to fetch from (required)"),
@@ -20,7 +20,7 @@ struct FetchPieceCommand: Command {
             OptionSpec(["--output", "-o"], value: "FILE", help: "write the piece to FILE ('-' for stdout; the report then goes to stderr)"),
             OptionSpec(["--keep-bad"], help: "write the piece even when its hash is wrong (still exits 76)"),
             OptionSpec(["--pipeline"], value: "N", help: "requests kept in flight (default 16, at most the peer's reqq)"),
-            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace,
+            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, PeerOptions.transport, PeerOptions.bind,
         ],
         positionals: 0...0,
         discussion: """
@@ -57,7 +57,8 @@ struct FetchPieceCommand: Command {
         let trace = PeerOptions.trace(invocation, start: start, toStderr: toStdout)
         let lengths = Lengths(layout: torrent.layout)
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: torrent.infoHashes.wire, lengths: lengths),
-                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log)
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log,
+                                    transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
         var greeting = try PeerGreeting.greet(client, wait: 1, sendFirst: [.interested])
         if greeting.has(piece: piece.value) == false {
             throw TTError(.protocolError, kind: "piece_missing", "peer \(address) does not have piece \(piece.value)",

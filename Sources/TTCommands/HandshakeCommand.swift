@@ -10,13 +10,13 @@ struct HandshakeCommand: Command {
     static let spec = CommandSpec(
         name: "handshake",
         summary: "shake hands with one peer: its id, client, extensions and pieces",
-        usage: "tt handshake HOST:PORT (--torrent T | --info-hash H) [--json] [--trace]",
+        usage: "tt handshake HOST:PORT (--torrent T | --info-hash H) [--transport tcp|utp|auto] [--json] [--trace]",
         options: [
             OptionSpec(["--torrent", "-t"], value: "T", help: "a .torrent, magnet link or info hash naming the torrent"),
             OptionSpec(["--info-hash"], value: "HEX", help: "the torrent's info hash (40 hex; 64 hex for v2)"),
             OptionSpec(["--wait"], value: "SECONDS",
                        help: "how long to wait after the handshake for the extension handshake and bitfield (default 3)"),
-            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace,
+            PeerOptions.timeout, PeerOptions.connectTimeout, PeerOptions.trace, PeerOptions.transport, PeerOptions.bind,
         ],
         positionals: 1...1,
         discussion: """
@@ -50,23 +50,26 @@ struct HandshakeCommand: Command {
         let trace = PeerOptions.trace(invocation, start: start, toStderr: false)
         let lengths = input.torrent.map { Lengths(layout: $0.layout) }
         let client = try PeerClient(address: address, configuration: PeerClient.configuration(infoHash: infoHash, lengths: lengths),
-                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log)
+                                    connectTimeout: connectTimeout, timeout: timeout, trace: trace, log: invocation.log,
+                                    transport: PeerOptions.transport(invocation), local: PeerOptions.bind(invocation))
         let greeting = try PeerGreeting.greet(client, wait: wait)
         client.close()
-        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount)
+        let view = json(address: address, infoHash: infoHash, greeting: greeting, pieceCount: pieceCount, transport: client.transport)
         if let trace {
             trace.event("result", view.objectFields)
         } else if invocation.json {
             invocation.outputJSON(view)
         } else {
-            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount))
+            invocation.output(text(address: address, greeting: greeting, pieceCount: pieceCount, transport: client.transport))
         }
         return .success
     }
 
-    static func json(address: SocketAddress, infoHash: [UInt8], greeting: PeerGreeting, pieceCount: Int?) -> JSONValue {
+    static func json(address: SocketAddress, infoHash: [UInt8], greeting: PeerGreeting, pieceCount: Int?,
+                     transport: TransportKind = .tcp) -> JSONValue {
         let handshake = greeting.handshake
-        var fields = [JSONField("peer", PeerWireViews.peer(address)), JSONField("info_hash", .string(Hex.encode(infoHash)))]
+        var fields = [JSONField("peer", PeerWireViews.peer(address)), JSONField("transport", .string(transport.rawValue)),
+                      JSONField("info_hash", .string(Hex.encode(infoHash)))]
         fields += PeerWireViews.peerIDFields(handshake.peerID)
         fields += [
             JSONField("reserved", PeerWireViews.reserved(handshake.reserved)),
@@ -83,11 +86,11 @@ struct HandshakeCommand: Command {
         return .object(fields)
     }
 
-    static func text(address: SocketAddress, greeting: PeerGreeting, pieceCount: Int?) -> String {
+    static func text(address: SocketAddress, greeting: PeerGreeting, pieceCount: Int?, transport: TransportKind = .tcp) -> String {
         let handshake = greeting.handshake
         var lines: [String] = []
         func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
-        row("peer", address.description)
+        row("peer", address.description + (transport == .utp ? " (uTP)" : ""))
         row("peer id", handshake.peerID.printable + "  (\(handshake.peerID.hex))")
         row("client", handshake.peerID.client ?? "unknown")
         var reserved = handshake.reserved.names

@@ -4,6 +4,7 @@ import Metainfo
 import Net
 import PeerWire
 import Swarm
+import UTP
 
 /// One outgoing peer for `handshake` and `fetch-piece`: a `PeerLink` (the same `PeerSession` the
 /// swarm uses) with the command's deadlines, trace and error mapping.
@@ -24,12 +25,13 @@ final class PeerClient {
     }
 
     init(address: SocketAddress, configuration: PeerSession.Configuration, connectTimeout: Double, timeout: Double,
-         trace: PeerTrace?, log: (String) -> Void) throws(TTError) {
+         trace: PeerTrace?, log: (String) -> Void, transport: TransportChoice = .tcp, local: SocketAddress? = nil) throws(TTError) {
         self.address = address
         self.timeout = timeout
-        trace?.event("connect", [JSONFieldShim.peer(address)])
+        trace?.event("connect", [JSONFieldShim.peer(address), JSON.JSONField("transport", .string(transport.rawValue))])
+        let dialer = PeerOptions.dialer(transport, local: local, trace: trace)
         do {
-            link = try PeerLink(connecting: address, configuration: configuration, timeout: connectTimeout)
+            link = try PeerLink(connecting: address, configuration: configuration, dialer: dialer, timeout: connectTimeout)
         } catch {
             throw TTError(swarm: error)
         }
@@ -42,11 +44,14 @@ final class PeerClient {
                 }
             }
         }
-        trace?.event("connected", [])
-        log("connected to \(address)")
+        trace?.event("connected", [JSON.JSONField("transport", .string(link.stream.transport.rawValue))])
+        log("connected to \(address) over \(link.stream.transport.rawValue)")
     }
 
     func close() { link.close() }
+
+    /// The carrier in use (for `auto`, the one that answered first).
+    var transport: TransportKind { link.stream.transport }
 
     func send(_ message: PeerMessage) { link.send(message) }
 

@@ -4,13 +4,54 @@ import Metainfo
 import Net
 import PeerWire
 import Swarm
+import UTP
 
 /// Options and set-up shared by `handshake` and `fetch-piece`.
 enum PeerOptions {
     static let timeout = OptionSpec(["--timeout"], value: "SECONDS",
                                     help: "give up when the peer is silent this long (default 30; exit 75)")
     static let connectTimeout = OptionSpec(["--connect-timeout"], value: "SECONDS", help: "TCP connect timeout (default 10)")
-    static let trace = OptionSpec(["--trace"], help: "print every message in and out as JSON Lines on stdout")
+    static let trace = OptionSpec(["--trace"], help: "print every message in and out (and uTP packets) as JSON Lines on stdout")
+    static let transport = OptionSpec(["--transport"], value: "tcp|utp|auto",
+                                      help: "carrier: TCP (default), uTP (BEP 29), or auto (both at once; the first to answer wins)")
+    static let bind = OptionSpec(["--bind"], value: "IP", help: "the local address to connect from")
+
+    /// `--transport` (default tcp).
+    static func transport(_ invocation: Invocation) throws(TTError) -> TransportChoice {
+        guard let text = invocation.arguments.value("--transport") else { return .tcp }
+        guard let choice = TransportChoice(rawValue: text) else {
+            throw .usage("--transport must be tcp, utp or auto, got '\(text)'")
+        }
+        return choice
+    }
+
+    static let engineTransport = OptionSpec(["--transport"], value: "tcp|utp|auto",
+                                            help: "accept and dial peers over TCP, uTP, or both (auto, the default: uTP first, TCP after 1 s)")
+
+    /// `--transport` of download and seed (default auto): which carriers the engine accepts and dials.
+    static func engineTransport(_ invocation: Invocation) throws(TTError) -> UTPComponent.Mode {
+        guard let text = invocation.arguments.value("--transport") else { return .auto }
+        guard let mode = UTPComponent.Mode(rawValue: text) else { throw .usage("--transport must be tcp, utp or auto, got '\(text)'") }
+        return mode
+    }
+
+    /// `--bind IP`: a numeric local address.
+    static func bind(_ invocation: Invocation) throws(TTError) -> SocketAddress? {
+        guard let text = invocation.arguments.value("--bind") else { return nil }
+        guard let address = SocketAddress(ip: text, port: 0) else { throw .usage("--bind needs a numeric IP address, got '\(text)'") }
+        return address
+    }
+
+    /// The dialer for one peer: TCP, uTP, or both racing (the first to deliver the peer's handshake wins).
+    static func dialer(_ choice: TransportChoice, local: SocketAddress?, trace: PeerTrace?) -> any PeerDialer {
+        let tcp: any PeerDialer = local.map { BoundTCPDialer(local: $0) } ?? TCPDialer()
+        let utp = UTPDialer(local: local, trace: trace.map { trace in { record in trace.utp(record) } })
+        switch choice {
+        case .tcp: return tcp
+        case .utp: return utp
+        case .auto: return RacingDialer([utp, tcp])
+        }
+    }
 
     static func seconds(_ invocation: Invocation, _ key: String, default value: Double) throws(TTError) -> Double {
         guard let text = invocation.arguments.value(key) else { return value }
@@ -124,4 +165,9 @@ struct PeerGreeting {
         }
         return greeting
     }
+}
+
+/// `--transport`: which carrier a peer command dials.
+enum TransportChoice: String {
+    case tcp, utp, auto
 }

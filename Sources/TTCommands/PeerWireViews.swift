@@ -4,6 +4,7 @@ import JSON
 import Metainfo
 import Net
 import PeerWire
+import UTP
 
 /// JSON views of peer wire values (CONVENTIONS shapes), shared by handshake, fetch-piece and seed.
 enum PeerWireViews {
@@ -57,7 +58,7 @@ enum PeerWireViews {
 
 /// Writes `--trace` JSON Lines: one event per message in either direction.
 final class PeerTrace {
-    private let write: (JSONValue) -> Void
+    let write: (JSONValue) -> Void
     let start: Double
 
     init(start: Double, write: @escaping (JSONValue) -> Void) {
@@ -84,5 +85,22 @@ final class PeerTrace {
                        JSONField("fields", .object([JSONField("info_hash", .string(Hex.encode(handshake.infoHash))),
                                                     JSONField("reserved", PeerWireViews.reserved(handshake.reserved))]
                                                    + PeerWireViews.peerIDFields(handshake.peerID)))]))
+    }
+}
+
+extension PeerTrace {
+    /// One uTP packet (`--trace` over uTP): type, connection id, seq, ack, window, delay (µs), sizes.
+    func utp(_ record: UTPMultiplexer.TraceRecord) {
+        let packet = record.packet
+        var fields: [JSONField] = [
+            JSONField("event", .string("utp")), JSONField("direction", .string(record.outgoing ? "out" : "in")),
+            JSONField("time", .double(elapsed)), JSONField("peer", PeerWireViews.peer(record.peer)),
+            JSONField("type", .string(packet.kind.name)), JSONField("connection_id", .int(Int(packet.connectionID))),
+            JSONField("seq", .int(Int(packet.seq))), JSONField("ack", .int(Int(packet.ack))),
+            JSONField("window", .int(Int(packet.window))), JSONField("delay", .int(Int(packet.timestampDifference))),
+            JSONField("payload", .int(packet.payload.count)),
+        ]
+        if let mask = packet.selectiveAck { fields.append(JSONField("selective_ack", .string(Hex.encode(mask)))) }
+        write(.object(fields))
     }
 }

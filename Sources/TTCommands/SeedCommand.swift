@@ -14,6 +14,7 @@ struct SeedCommand: Command {
         options: [
             OptionSpec(["--port", "-p"], value: "N", help: "TCP port to listen on (default 6881; 0 picks a free one)"),
             OptionSpec(["--bind"], value: "IP", help: "address to listen on (default 0.0.0.0; '::' for IPv6)"),
+            PeerOptions.engineTransport,
             OptionSpec(["--tracker", "-a"], value: "URL", repeats: true,
                        help: "announce to this tracker (repeatable; default: the torrent's trackers)"),
             OptionSpec(["--peer"], value: "HOST:PORT", repeats: true,
@@ -74,8 +75,12 @@ struct SeedCommand: Command {
 
         let view = SeedView(invocation: invocation, torrent: torrent)
         let summary: SwarmSummary
+        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
+        configuration.dialer = transport.dialer
+        let engine = SwarmEngine(configuration: configuration) { event in view.show(event) }
+        engine.add(transport)
         do {
-            summary = try SwarmEngine(configuration: configuration) { event in view.show(event) }.run()
+            summary = try engine.run()
         } catch {
             throw TTError(swarm: error)
         }

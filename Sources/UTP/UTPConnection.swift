@@ -1,0 +1,208 @@
+/// One uTP connection as a state machine of datagrams and time (BEP 29), without I/O.
+///
+/// Feed it the peer's packets (`receive`), the clock (`tick`) and the application's bytes (`write`);
+/// take what it wants sent (`takeOutbox`) and what it received in order (`takeReceived`). Times are
+/// seconds on any monotonic clock, so tests drive it with a fake one.
+///
+/// Sequence numbers follow libutp and libtorrent: the initiator's SYN is seq 1; the acceptor's
+/// SYN-ACK (a STATE) carries its next seq without consuming it, so after the SYN-ACK the initiator's
+/// `ack_nr` is that seq − 1 (libtorrent silently drops data acked otherwise).
+public struct UTPConnection: Sendable {
+    public enum State: Sendable, Equatable {
+        case synSent, connected, closed
+    }
+
+    struct SentPacket: Sendable {
+        var seq: UInt16
+        var kind: UTPPacket.Kind
+        var payload: [UInt8]
+        var sentAt: Double
+        var transmissions: Int
+        var acked = false
+        /// Waiting to be sent again (after a timeout): not counted as in flight.
+        var needsResend = false
+    }
+
+    public let configuration: UTPConfiguration
+    /// The id the peer puts on packets to us, and the one we put on packets to it.
+    public let receiveID: UInt16
+    public let sendID: UInt16
+    public let isInitiator: Bool
+    public internal(set) var state: State
+    /// Why the connection ended, when it ended badly.
+    public internal(set) var error: UTPError?
+    /// The peer sent FIN and every byte before it was received.
+    public internal(set) var endOfStream = false
+    let peerName: String
+
+    // Sequence state.
+    var seqNr: UInt16
+    var ackNr: UInt16 = 0
+
+    // Sending.
+    var pending: [[UInt8]] = []
+    var pendingOffset = 0
+    public internal(set) var pendingBytes = 0
+    var inFlight = PacketQueue()
+    public internal(set) var bytesInFlight = 0
+    var finSent = false
+    public internal(set) var peerWindow = 1400
+    var congestion: CongestionControl
+    var rtoDeadline: Double?
+    var consecutiveTimeouts = 0
+    var duplicateAcks = 0
+    var lastAckReceived: UInt16 = 0
+    var zeroWindowSince: Double?
+    var lastSentAt: Double
+
+    // Receiving.
+    var received: [UInt8] = []
+    var outOfOrder: [UInt16: [UInt8]] = [:]
+    var outOfOrderBytes = 0
+    var eofSeq: UInt16?
+    var needAck = false
+    var lastReceivedAt: Double
+    /// Our clock minus the peer's timestamp on its last packet (µs), echoed as timestamp_difference.
+    var replyDifference: UInt32 = 0
+    var advertisedWindow = 0
+
+    var outbox: [UTPPacket] = []
+
+    // MARK: - Opening
+
+    /// Starts a connection to a peer: queues the SYN.
+    public init(dialing receiveID: UInt16, peer: String, now: Double, configuration: UTPConfiguration = UTPConfiguration()) {
+        self.configuration = configuration
+        self.receiveID = receiveID
+        self.sendID = receiveID &+ 1
+        self.isInitiator = true
+        self.state = .synSent
+        self.peerName = peer
+        self.seqNr = 1
+        self.congestion = CongestionControl(configuration)
+        self.lastSentAt = now
+        self.lastReceivedAt = now
+        inFlight.append(SentPacket(seq: seqNr, kind: .syn, payload: [], sentAt: now, transmissions: 1))
+        emit(.syn, seq: seqNr, payload: [], now: now)
+        seqNr &+= 1
+        rtoDeadline = now + congestion.timeout
+    }
+
+    /// Accepts a peer's SYN: queues the SYN-ACK. `initialSeq` is our random first sequence number.
+    public init(accepting syn: UTPPacket, initialSeq: UInt16, peer: String, now: Double,
+                configuration: UTPConfiguration = UTPConfiguration()) {
+        self.configuration = configuration
+        self.receiveID = syn.connectionID &+ 1
+        self.sendID = syn.connectionID
+        self.isInitiator = false
+        self.state = .connected
+        self.peerName = peer
+        self.seqNr = initialSeq
+        self.ackNr = syn.seq
+        self.congestion = CongestionControl(configuration)
+        self.lastSentAt = now
+        self.lastReceivedAt = now
+        self.peerWindow = Int(syn.window)
+        self.replyDifference = Self.micros(now) &- syn.timestamp
+        emit(.state, seq: seqNr, payload: [], now: now)
+    }
+
+    // MARK: - Application side
+
+    /// Queues bytes to send; they go out as the windows allow.
+    public mutating func write(_ bytes: [UInt8], now: Double) {
+        guard state != .closed, !finSent, !bytes.isEmpty else { return }
+        pending.append(bytes)
+        pendingBytes += bytes.count
+        flush(now: now)
+    }
+
+    /// Takes the bytes received in order so far; reopening a shrunken window tells the peer.
+    public mutating func takeReceived() -> [UInt8] {
+        guard !received.isEmpty else { return [] }
+        let bytes = received
+        received = []
+        if advertisedWindow < configuration.receiveBuffer / 2 { needAck = true }
+        return bytes
+    }
+
+    public var hasReceived: Bool { !received.isEmpty }
+
+    /// Ends the connection from our side: a FIN once, then nothing more is sent or delivered.
+    public mutating func close(now: Double) {
+        guard state != .closed else { return }
+        if state == .connected && !finSent {
+            finSent = true
+            emit(.fin, seq: seqNr, payload: [], now: now)
+            seqNr &+= 1
+        }
+        state = .closed
+        pending = []
+        pendingBytes = 0
+    }
+
+    /// Answers a peer that sends to an unknown connection, or aborts ours.
+    public mutating func reset(now: Double) {
+        guard state != .closed else { return }
+        emit(.reset, seq: seqNr, payload: [], now: now)
+        state = .closed
+    }
+
+    /// The packets to send now, oldest first.
+    public mutating func takeOutbox() -> [UTPPacket] {
+        defer { outbox = [] }
+        return outbox
+    }
+
+    /// Sends a STATE if something we received is still unacknowledged (call after a burst of `receive`).
+    public mutating func sendAckIfNeeded(now: Double) {
+        guard needAck, state != .closed || endOfStream else { return }
+        emit(.state, seq: seqNr, payload: [], now: now)
+    }
+
+    /// When `tick` next has something to do (a retransmission, keep-alive or timeout).
+    public var nextDeadline: Double {
+        var due = lastSentAt + configuration.keepAliveInterval
+        if let rto = rtoDeadline { due = min(due, rto) }
+        if let since = zeroWindowSince { due = min(due, since + min(1, configuration.zeroWindowTimeout)) }
+        return due
+    }
+
+    // MARK: - Helpers
+
+    static func micros(_ now: Double) -> UInt32 { UInt32(truncatingIfNeeded: Int64(now * 1_000_000)) }
+
+    mutating func fail(_ error: UTPError) {
+        guard state != .closed else { return }
+        self.error = error
+        state = .closed
+    }
+
+    /// Our receive window: what is left of the buffer.
+    var window: Int { max(0, configuration.receiveBuffer - received.count - outOfOrderBytes) }
+
+    /// Builds a packet with the current ack, window, timestamps and selective ACK, and queues it.
+    mutating func emit(_ kind: UTPPacket.Kind, seq: UInt16, payload: [UInt8], now: Double) {
+        advertisedWindow = window
+        var packet = UTPPacket(kind: kind, connectionID: kind == .syn ? receiveID : sendID, timestamp: Self.micros(now),
+                               timestampDifference: replyDifference, window: UInt32(advertisedWindow), seq: seq,
+                               ack: kind == .syn ? 0 : ackNr, payload: payload[...])
+        if kind != .syn, !outOfOrder.isEmpty { packet.selectiveAck = selectiveAckMask() }
+        outbox.append(packet)
+        lastSentAt = now
+        if kind != .syn { needAck = false }
+    }
+
+    /// Bit i says `ack_nr + 2 + i` is here; whole 4-byte words, at most 32 bytes (256 packets).
+    func selectiveAckMask() -> [UInt8] {
+        var farthest = 0
+        for seq in outOfOrder.keys { farthest = max(farthest, Seq.distance(from: ackNr, to: seq)) }
+        let bits = min(max(farthest - 1, 1), 256)
+        var mask = [UInt8](repeating: 0, count: (bits + 31) / 32 * 4)
+        for seq in outOfOrder.keys {
+            let index = Seq.distance(from: ackNr, to: seq) - 2
+            if index >= 0 && index < mask.count * 8 { mask[index / 8] |= 1 << UInt8(index % 8) }
+        }
+        return mask
+    }
+}

@@ -1,0 +1,192 @@
+import Glibc
+import Net
+
+/// All uTP connections on one UDP port: routes datagrams by (address, connection id), accepts
+/// SYNs, dials, and drives the connections' timers. Shares the port with the DHT (BEP 5): it
+/// attaches to `DatagramPort.onOther`, which never sees KRPC.
+///
+/// Hostile input is bounded: undecodable datagrams and packets for unknown connections are
+/// dropped (DATA/FIN get a RESET), accepted connections that send nothing are dropped after
+/// `pendingTimeout`, and at most `maxPending` of them (and `maxConnections` in all) exist at once.
+public final class UTPMultiplexer {
+    struct Key: Hashable { var address: SocketAddress; var id: UInt16 }
+
+    /// One packet in or out, for `--trace`.
+    public struct TraceRecord {
+        public var outgoing: Bool
+        public var peer: SocketAddress
+        public var packet: UTPPacket
+    }
+
+    public let port: DatagramPort
+    public var configuration: UTPConfiguration
+    /// Called with each accepted connection once its first data has arrived; set callbacks, then `start()`.
+    public var onAccept: ((UTPStream) -> Void)?
+    public var onTrace: ((TraceRecord) -> Void)?
+    public var maxPending = 64
+    public var maxConnections = 4096
+    public var pendingTimeout = 10.0
+    /// The clock (seconds); tests may substitute one.
+    public lazy var clock: () -> Double = { [unowned loop = port.loop] in loop.now }
+    public private(set) var malformedDatagrams = 0
+    public private(set) var unknownConnectionPackets = 0
+
+    var streams: [Key: UTPStream] = [:]
+    var pendingCount = 0
+    var dirty: [UTPStream] = []
+    var flushScheduled = false
+    var tickTimer: EventLoop.TimerID?
+    var random = SystemRandomNumberGenerator()
+
+    public init(port: DatagramPort, configuration: UTPConfiguration = UTPConfiguration()) {
+        self.port = port
+        self.configuration = configuration
+        // Room for bursts: a fast sender fills the default 208 KiB receive buffer in milliseconds.
+        var size: Int32 = 4 << 20
+        setsockopt(port.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(port.fileDescriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        port.onOther = { [weak self] bytes, from in self?.handle(bytes, from: from) }
+    }
+
+    public var loop: EventLoop { port.loop }
+    public var connectionCount: Int { streams.count }
+
+    /// Starts a uTP connect; `completion` runs on the loop with the connected stream or the error.
+    public func dial(_ address: SocketAddress, timeout: Double, completion: @escaping (Result<UTPStream, NetError>) -> Void) {
+        guard address.family == port.family else {
+            loop.schedule(after: 0) { completion(.failure(.unreachable(address: address.description, reason: "wrong address family for this UDP port"))) }
+            return
+        }
+        var id = UInt16.random(in: 0...UInt16.max, using: &random)
+        while streams[Key(address: address, id: id)] != nil { id &+= 2 }
+        var settings = configuration
+        settings.connectTimeout = timeout
+        let now = clock()
+        let connection = UTPConnection(dialing: id, peer: address.description, now: now, configuration: settings)
+        let stream = UTPStream(connection: connection, remote: address, key: Key(address: address, id: id), multiplexer: self, now: now)
+        stream.dialCompletion = completion
+        streams[stream.key] = stream
+        sendOutbox(of: stream)
+        scheduleTicks()
+    }
+
+    /// Closes every connection (sending FINs) and detaches from the port.
+    public func shutdown() {
+        for stream in Array(streams.values) { stream.close() }
+        if let tickTimer { loop.cancel(tickTimer) }
+        tickTimer = nil
+        port.onOther = nil
+    }
+
+    // MARK: - Datagrams
+
+    func handle(_ bytes: [UInt8], from: SocketAddress) {
+        let packet: UTPPacket
+        do { packet = try UTPPacket(decoding: bytes) } catch { malformedDatagrams += 1; return }
+        onTrace?(TraceRecord(outgoing: false, peer: from, packet: packet))
+        let now = clock()
+        if packet.kind == .syn {
+            let key = Key(address: from, id: packet.connectionID &+ 1)
+            if let stream = streams[key] {
+                stream.connection.receive(packet, now: now)
+                markDirty(stream)
+            } else if onAccept != nil && pendingCount < maxPending && streams.count < maxConnections {
+                let connection = UTPConnection(accepting: packet, initialSeq: UInt16.random(in: 0...UInt16.max, using: &random),
+                                               peer: from.description, now: now, configuration: configuration)
+                let stream = UTPStream(connection: connection, remote: from, key: key, multiplexer: self, now: now)
+                streams[key] = stream
+                pendingCount += 1
+                sendOutbox(of: stream)
+                scheduleTicks()
+            }
+            return
+        }
+        guard let stream = streams[Key(address: from, id: packet.connectionID)] else {
+            unknownConnectionPackets += 1
+            if packet.kind == .data || packet.kind == .fin {
+                send(UTPPacket(kind: .reset, connectionID: packet.connectionID, timestamp: UTPConnection.micros(now),
+                               seq: UInt16.random(in: 0...UInt16.max, using: &random), ack: packet.seq), to: from)
+            }
+            return
+        }
+        stream.connection.receive(packet, now: now)
+        if stream.awaitingFirstData && stream.connection.hasReceived {
+            stream.awaitingFirstData = false
+            pendingCount -= 1
+            onAccept?(stream)
+        }
+        markDirty(stream)
+    }
+
+    func send(_ packet: UTPPacket, to address: SocketAddress) {
+        onTrace?(TraceRecord(outgoing: true, peer: address, packet: packet))
+        port.send(packet.encoded(), to: address)
+    }
+
+    func sendOutbox(of stream: UTPStream) {
+        for packet in stream.connection.takeOutbox() { send(packet, to: stream.remote) }
+    }
+
+    /// Services the stream at the end of this loop turn, once however many packets arrived.
+    func markDirty(_ stream: UTPStream) {
+        dirty.append(stream)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.schedule(after: 0) { [weak self] in self?.flushDirty() }
+    }
+
+    func flushDirty() {
+        flushScheduled = false
+        let now = clock()
+        var seen = Set<ObjectIdentifier>()
+        let batch = dirty
+        dirty = []
+        for stream in batch where seen.insert(ObjectIdentifier(stream)).inserted {
+            if stream.awaitingFirstData {
+                // Not handed out yet: just answer (acks, SYN-ACK again).
+                stream.connection.sendAckIfNeeded(now: now)
+                sendOutbox(of: stream)
+                if stream.connection.state == .closed { remove(stream) }
+            } else {
+                stream.service(now: now)
+            }
+        }
+    }
+
+    func remove(_ stream: UTPStream) {
+        guard streams[stream.key] === stream else { return }
+        streams[stream.key] = nil
+        if stream.awaitingFirstData { pendingCount -= 1; stream.awaitingFirstData = false }
+    }
+
+    // MARK: - Timers
+
+    /// One timer for all connections, every 50 ms while any exists.
+    func scheduleTicks() {
+        guard tickTimer == nil else { return }
+        tickTimer = loop.schedule(after: 0.05) { [weak self] in
+            guard let self else { return }
+            self.tickTimer = nil
+            self.tick()
+            if !self.streams.isEmpty { self.scheduleTicks() }
+        }
+    }
+
+    func tick() {
+        let now = clock()
+        for stream in Array(streams.values) {
+            if stream.awaitingFirstData && now - stream.createdAt > pendingTimeout {
+                remove(stream)
+                continue
+            }
+            guard now >= stream.connection.nextDeadline else { continue }
+            stream.connection.tick(now: now)
+            if stream.awaitingFirstData {
+                sendOutbox(of: stream)
+                if stream.connection.state == .closed { remove(stream) }
+            } else {
+                stream.service(now: now)
+            }
+        }
+    }
+}
