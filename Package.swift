@@ -20,7 +20,9 @@ let package = Package(
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker"]),
-        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm"]),
+        // `tt swarm`: every source of peers, every peer reached, the swarm summed up.
+        .target(name: "Census", dependencies: ["Metainfo", "Net", "PeerWire", "Swarm", "Tracker", "UTP"]),
+        .target(name: "TTCommands", dependencies: ["JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm", "Census"]),
         .executableTarget(name: "tt", dependencies: ["TTCommands"]),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "UTPTests", dependencies: ["UTP", "Net", "JSON", "PeerWire", "Bencode", "TestSupport"]),
         .testTarget(name: "SwarmTests", dependencies: ["Swarm", "PeerWire", "Storage", "Metainfo", "Net", "Tracker", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Metainfo", "Hashing", "TestSupport"]),
+        .testTarget(name: "CensusTests", dependencies: ["Census", "Metainfo", "PeerWire", "Net", "JSON", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["TTCommands", "Metainfo", "Bencode", "JSON", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["TTCommands", "Metainfo", "Bencode", "Hashing", "JSON", "Net", "PeerWire", "Tracker"], path: "Tests/TestSupport"),

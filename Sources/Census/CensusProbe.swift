@@ -153,7 +153,7 @@ final class CensusProbe {
             report.unchokedAfter = report.unchokedAfter ?? (loop.now - connectedAt)
         case .extensionMessage(let name, let payload) where name == PEXMessage.name:
             if let message = try? PEXMessage(decoding: payload) {
-                let peers = message.added.compactMap { SocketAddress(ip: $0.ip, port: $0.port) }
+                let peers = message.added.compactMap { SocketAddress(ipBytes: $0.ip, port: $0.port) }
                 report.pexPeers += peers.count
                 onPEXPeers?(peers)
             }

@@ -21,6 +21,7 @@ public enum RootCommand {
         SeedCommand.self,
         VerifyCommand.self,
         DownloadCommand.self,
+        SwarmCommand.self,
         DemoCommand.self,
     ]
 
