@@ -1,5 +1,6 @@
 import Bencode
 import Dispatch
+import Glibc
 import Foundation
 import Hashing
 
@@ -28,6 +29,10 @@ public struct TorrentCreator: Sendable {
         public var path: [String]
         public var diskPath: String
         public var length: Int64
+        /// BEP 47: `x` for executables, `l` for symlinks (which then have `symlinkTarget` and no data).
+        public var attributes: String = ""
+        /// A symlink's target, relative to the torrent's root folder.
+        public var symlinkTarget: [String]? = nil
     }
 
     public enum CreateError: Error, CustomStringConvertible {
@@ -49,29 +54,57 @@ public struct TorrentCreator: Sendable {
     public var options: Options
     public init(options: Options) { self.options = options }
 
-    /// Lists the files below `root` (or `root` itself) in canonical order.
+    /// Lists the files below `root` (or `root` itself) in canonical order. Executables get BEP 47's
+    /// `x`; a symlink whose target stays inside the folder becomes a BEP 47 link (`l`), any other
+    /// symlink is followed (its content goes in the torrent, as mktorrent does).
     public static func scan(_ root: String) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else { throw .noSuchPath(root) }
         let name = (root as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? root
         if !isDirectory.boolValue {
-            let length = (try? FileManager.default.attributesOfItem(atPath: root)[.size] as? NSNumber)?.int64Value ?? 0
-            return (name, [InputFile(path: [name], diskPath: root, length: length)], false)
+            var info = stat()
+            guard stat(root, &info) == 0 else { throw .unreadable(root, "cannot stat") }
+            let attributes = info.st_mode & 0o111 != 0 ? "x" : ""
+            return (name, [InputFile(path: [name], diskPath: root, length: Int64(info.st_size), attributes: attributes)], false)
         }
+        let realRoot = realPath(root) ?? root
         var files: [InputFile] = []
-        guard let walker = FileManager.default.enumerator(atPath: root) else { throw .unreadable(root, "cannot list the folder") }
-        while let relative = walker.nextObject() as? String {
-            let full = (root as NSString).appendingPathComponent(relative)
-            var childIsDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue else { continue }
-            let length = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
-            files.append(InputFile(path: relative.split(separator: "/").map(String.init), diskPath: full, length: length))
+        func walk(_ folder: String, _ relative: [String], depth: Int) throws(CreateError) {
+            guard depth < 64 else { throw .unreadable(folder, "folders nested too deep (a symlink loop?)") }
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch { throw .unreadable(folder, "cannot list the folder") }
+            for child in names {
+                let full = folder + "/" + child
+                var link = stat()
+                guard lstat(full, &link) == 0 else { continue }
+                if link.st_mode & S_IFMT == S_IFLNK, let target = realPath(full),
+                   target.hasPrefix(realRoot + "/") {
+                    let inside = target.dropFirst(realRoot.count + 1).split(separator: "/").map(String.init)
+                    files.append(InputFile(path: relative + [child], diskPath: full, length: 0, attributes: "l", symlinkTarget: inside))
+                    continue
+                }
+                var info = stat()
+                guard stat(full, &info) == 0 else { continue }  // a dangling link: nothing to share
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    try walk(full, relative + [child], depth: depth + 1)
+                } else if info.st_mode & S_IFMT == S_IFREG {
+                    files.append(InputFile(path: relative + [child], diskPath: full, length: Int64(info.st_size),
+                                           attributes: info.st_mode & 0o111 != 0 ? "x" : ""))
+                }
+            }
         }
+        try walk(root, [], depth: 0)
         files.sort { lhs, rhs in
             lhs.path.lexicographicallyPrecedes(rhs.path) { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         }
         guard !files.isEmpty else { throw .empty(root) }
         return (name, files, true)
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// A piece size aiming at ~1000–2000 pieces, between 16 KiB and 16 MiB.
@@ -108,6 +141,8 @@ public struct TorrentCreator: Sendable {
                 let (root, layer) = try Self.merkle(file: file, pieceLength: pieceLength, counter: counter)
                 var leaf: [BencodeEntry] = [BencodeEntry("length", .integer(file.length))]
                 if let root { leaf.append(BencodeEntry("pieces root", .string(root))) }
+                if !file.attributes.isEmpty { leaf.append(BencodeEntry("attr", .string(file.attributes))) }
+                if let target = file.symlinkTarget { leaf.append(BencodeEntry("symlink path", .list(target.map { .string($0) }))) }
                 if let root, let layer { layers.append(BencodeEntry(key: root, value: .string(layer))) }
                 tree.insert(path: isDirectory ? file.path : [name], leaf: .dictionary([BencodeEntry(key: [], value: .dictionary(leaf))]))
             }
@@ -121,7 +156,10 @@ public struct TorrentCreator: Sendable {
             var offset: Int64 = 0
             for (index, file) in files.enumerated() {
                 stream.append((file, file.length))
-                listed.append(.dict([("length", .integer(file.length)), ("path", .list(file.path.map { .string($0) }))]))
+                var entry: [(String, BencodeValue)] = [("length", .integer(file.length)), ("path", .list(file.path.map { .string($0) }))]
+                if !file.attributes.isEmpty { entry.append(("attr", .string(file.attributes))) }
+                if let target = file.symlinkTarget { entry.append(("symlink path", .list(target.map { .string($0) }))) }
+                listed.append(.dict(entry))
                 offset += file.length
                 let remainder = offset % Int64(pieceLength)
                 if wantsV2 && index < files.count - 1 && remainder != 0 {
@@ -138,6 +176,7 @@ public struct TorrentCreator: Sendable {
                 info.append(BencodeEntry("files", .list(listed)))
             } else {
                 info.append(BencodeEntry("length", .integer(total)))
+                if !files[0].attributes.isEmpty { info.append(BencodeEntry("attr", .string(files[0].attributes))) }
             }
         }
 

@@ -70,7 +70,7 @@ public final class PieceStore: @unchecked Sendable {
         for (index, file) in layout.files.enumerated() where !file.isPadding {
             let path = paths[index]
             if layout.isMultiFile { try Self.makeParents(of: path, below: contentPath) }
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, file.isExecutable ? 0o755 : 0o644)  // BEP 47 `x`
             guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
             defer { close(fd) }
             var info = stat()

@@ -41,11 +41,12 @@ public enum TorrentInput {
         return .torrent(try loadTorrent(argument, environment), source: argument)
     }
 
-    /// Reads and parses a `.torrent` file (or stdin for `-`).
-    public static func loadTorrent(_ argument: String, _ environment: CommandEnvironment) throws(TTError) -> Torrent {
+    /// Reads and parses a `.torrent` file (or stdin for `-`). Torrents a client would have to guess
+    /// about are refused (exit 65) unless `lenient` (only `tt info --lenient` asks for that).
+    public static func loadTorrent(_ argument: String, _ environment: CommandEnvironment, lenient: Bool = false) throws(TTError) -> Torrent {
         let bytes = try readInput(argument, environment)
         do {
-            return try Torrent(bytes: bytes)
+            return try Torrent(bytes: bytes, lenient: lenient)
         } catch {
             throw TTError(metainfo: error, source: argument == "-" ? "stdin" : argument)
         }
@@ -86,6 +87,9 @@ extension TTError {
                       details: [("offset", String(inner.offset))])
         case .invalid(let why):
             self.init(.dataError, kind: "bad_torrent", "\(source): invalid torrent: \(why)")
+        case .rejected(let problem):
+            self.init(.dataError, kind: problem.rule.kind, "\(source): invalid torrent: \(problem.message)",
+                      details: [("rule", problem.rule.kind)])
         case .badMagnet(let why):
             self.init(.dataError, kind: "bad_magnet", "bad magnet link: \(why)")
         }
