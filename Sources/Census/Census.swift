@@ -142,9 +142,12 @@ public final class Census {
         let client = trackerClient()
         let infoHash = configuration.infoHashes.wire
         let peerID = configuration.peerID
+        // Trackers record the port we announce; a random one we never listen on keeps our entry (and the
+        // `stopped` that removes it) from ever standing for a real peer.
+        let port = UInt16.random(in: 49152...65535)
         for url in trackers {
             pendingSources += 1
-            loop.offload({ Self.ask(url, client: client, infoHash: infoHash, peerID: peerID) }, then: { answered($0) })
+            loop.offload({ Self.ask(url, client: client, infoHash: infoHash, peerID: peerID, port: port) }, then: { answered($0) })
         }
         for source in configuration.extraSources {
             pendingSources += 1
@@ -175,7 +178,7 @@ public final class Census {
         }
         // Leave the trackers' swarms as we found them (best effort, in the background of the exit).
         for url in trackers where sources.contains(where: { $0.name == url && $0.error == nil }) {
-            Self.leave(url, client: client, infoHash: infoHash, peerID: peerID)
+            Self.leave(url, client: client, infoHash: infoHash, peerID: peerID, port: port)
         }
         let peers = order.compactMap { known[$0] }
         let pieceCount = configuration.lengths?.pieceCount
@@ -192,30 +195,26 @@ public final class Census {
         return TrackerClient(options: options)
     }
 
-    /// One tracker: an announce for peers and counts, then a scrape for its own counts.
-    static func ask(_ url: String, client: TrackerClient, infoHash: [UInt8], peerID: PeerID) -> CensusSourceReport {
+    /// One tracker: a scrape first (its counts do not include us), then an announce for peers. Without
+    /// a scrape the announce's counts are used, less the leecher our own announce added.
+    static func ask(_ url: String, client: TrackerClient, infoHash: [UInt8], peerID: PeerID, port: UInt16) -> CensusSourceReport {
         var report = CensusSourceReport(kind: PeerSource.tracker.rawValue, name: url)
-        let request = AnnounceRequest(infoHash: infoHash, peerID: peerID.bytes, port: 6881, left: 1, event: .started, numWant: 200)
+        let scraped = try? client.scrape(url, infoHashes: [infoHash]).first
+        let request = AnnounceRequest(infoHash: infoHash, peerID: peerID.bytes, port: port, left: 1, event: .started, numWant: 200)
         do {
             let response = try client.announce(url, request)
             report.peers = response.peers.compactMap { SocketAddress(ip: $0.ip, port: $0.port) }
-            report.seeders = response.complete
-            report.leechers = response.incomplete
-            report.downloaded = response.downloaded
+            report.seeders = scraped?.complete ?? response.complete
+            report.leechers = scraped?.incomplete ?? response.incomplete.map { max(0, $0 - 1) }
+            report.downloaded = scraped?.downloaded ?? response.downloaded
         } catch {
             report.error = error.description
-            return report
-        }
-        if let entry = try? client.scrape(url, infoHashes: [infoHash]).first {
-            report.seeders = entry.complete
-            report.leechers = entry.incomplete
-            report.downloaded = entry.downloaded
         }
         return report
     }
 
-    static func leave(_ url: String, client: TrackerClient, infoHash: [UInt8], peerID: PeerID) {
-        let request = AnnounceRequest(infoHash: infoHash, peerID: peerID.bytes, port: 6881, left: 1, event: .stopped, numWant: 0)
+    static func leave(_ url: String, client: TrackerClient, infoHash: [UInt8], peerID: PeerID, port: UInt16) {
+        let request = AnnounceRequest(infoHash: infoHash, peerID: peerID.bytes, port: port, left: 1, event: .stopped, numWant: 0)
         _ = try? client.announce(url, request)
     }
 }

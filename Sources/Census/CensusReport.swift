@@ -30,6 +30,14 @@ public struct CensusAttemptReport: Sendable, Equatable {
     public var failure: String?
     public var message: String?
     public var seconds: Double
+
+    public init(transport: String, encryption: String, failure: String?, message: String?, seconds: Double) {
+        self.transport = transport
+        self.encryption = encryption
+        self.failure = failure
+        self.message = message
+        self.seconds = seconds
+    }
 }
 
 /// Everything learned about one peer.
@@ -61,9 +69,12 @@ public struct CensusPeerReport: Sendable {
     /// The attempt that worked.
     public var success: CensusAttemptReport? { attempts.first { $0.failure == nil } }
 
-    /// Why it could not be reached: the last attempt's failure, or that encryption is required when
-    /// plaintext was cut off and an encrypted attempt worked (reported on the peer instead).
-    public var failure: String? { reached ? nil : attempts.last?.failure ?? "not tried" }
+    /// Why it could not be reached. TCP's answer says most (a refusal is definite; uTP can only time
+    /// out), so it is preferred; otherwise the last attempt's.
+    public var failure: String? {
+        guard !reached else { return nil }
+        return attempts.first { $0.transport == "tcp" && $0.failure != nil }?.failure ?? attempts.last?.failure ?? "not tried"
+    }
 
     /// True when a plaintext attempt failed on the same transport before an encrypted one worked.
     public var requiresEncryption: Bool {

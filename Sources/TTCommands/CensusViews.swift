@@ -1,3 +1,4 @@
+import Bencode
 import Census
 import JSON
 import Metainfo
@@ -35,7 +36,7 @@ enum CensusViews {
             JSONField("leechers", .optional(report.leechers)),
             JSONField("downloaded", .optional(report.downloaded)),
             JSONField("error", .optional(report.error)),
-            JSONField("time", .optional(report.elapsed.map(rounded))),
+            JSONField("time", seconds(report.elapsed)),
         ])
     }
 
@@ -62,13 +63,13 @@ enum CensusViews {
         fields.append(JSONField("pieces", .object([
             JSONField("have", .optional(have)),
             JSONField("total", .optional(pieceCount)),
-            JSONField("fraction", .optional(report.fraction(pieceCount: pieceCount).map { ($0 * 10000).rounded() / 10000 })),
+            JSONField("fraction", report.fraction(pieceCount: pieceCount).map { .double(($0 * 10000).rounded() / 10000) } ?? .null),
             JSONField("seeder", .bool(report.isSeeder(pieceCount: pieceCount))),
         ])))
-        fields.append(JSONField("connect_time", .optional(report.connectTime.map(rounded))))
-        fields.append(JSONField("rtt", .optional(report.handshakeTime.map(rounded))))
+        fields.append(JSONField("connect_time", seconds(report.connectTime)))
+        fields.append(JSONField("rtt", seconds(report.handshakeTime)))
         fields.append(JSONField("unchoked", .bool(report.unchokedAfter != nil)))
-        fields.append(JSONField("unchoked_after", .optional(report.unchokedAfter.map(rounded))))
+        fields.append(JSONField("unchoked_after", seconds(report.unchokedAfter)))
         fields.append(JSONField("pex_peers", .int(report.pexPeers)))
         return .object(fields)
     }
@@ -92,7 +93,7 @@ enum CensusViews {
             JSONField("minimum_copies", .optional(summary.minimumCopies)),
             JSONField("rarest_pieces", .array(summary.rarestPieces.map { .int($0) })),
             JSONField("missing_pieces", .optional(summary.missingPieces)),
-            JSONField("completable", .optional(summary.completable)),
+            JSONField("completable", summary.completable.map { .bool($0) } ?? .null),
         ])
     }
 
@@ -157,4 +158,5 @@ enum CensusViews {
     }
 
     static func rounded(_ seconds: Double) -> Double { (seconds * 1e6).rounded() / 1e6 }
+    static func seconds(_ value: Double?) -> JSONValue { value.map { .double(rounded($0)) } ?? .null }
 }
