@@ -33,6 +33,7 @@ final class CensusProbe {
     private var connectedAt = 0.0
     private var timer: EventLoop.TimerID?
     private(set) var finished = false
+    private var retried = false
     /// Peers named over PEX, for the census to add.
     var onPEXPeers: (([SocketAddress]) -> Void)?
     var onFinished: ((CensusProbe) -> Void)?
@@ -172,8 +173,17 @@ final class CensusProbe {
         if session?.handshakeDone == true { return finish() }
         record(failure: error.map(Self.kind) ?? "closed", error?.description ?? "closed the connection before the handshake", way: way)
         if let timer { loop.cancel(timer) }
+        // A peer that hangs up on a fresh connection is often busy, still loading the torrent, or
+        // refusing a quick reconnect (Transmission): ask once more, a little later, before moving on.
+        if !retried && loop.now + Self.retryDelay + 0.5 < deadline {
+            retried = true
+            timer = loop.schedule(after: Self.retryDelay) { [weak self] in self?.attempt(index) }
+            return
+        }
         attempt(index + 1)
     }
+
+    static let retryDelay = 1.5
 
     private func flush() {
         guard var session, let stream, session.hasOutput, stream.isOpen else { return }
