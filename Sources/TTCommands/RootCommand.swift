@@ -24,6 +24,7 @@ public enum RootCommand {
         VerifyCommand.self,
         DownloadCommand.self,
         DHTCommand.self,
+        SwarmCommand.self,
         DemoCommand.self,
         CompletionsCommand.self,
     ]

@@ -1,0 +1,153 @@
+import Foundation
+import JSON
+import Testing
+import TestSupport
+
+/// `tt swarm` against a local swarm of real clients behind opentracker: seeders from libtorrent,
+/// aria2, Transmission, qBittorrent and ctorrent, a libtorrent leecher holding only some pieces,
+/// and a peer announced by hand on a port nothing listens on. Every client must be named right,
+/// every count must be what each peer actually holds, and the dead peer must be reported refused.
+@Suite(.serialized) struct CensusInteropTests {
+    static let pieceLength = 64 * 1024
+    static let pieceCount = 40
+    /// Pieces the partial leecher keeps (the rest of its copy is damaged, so its check drops them).
+    static let partialPieces = 0..<12
+
+    /// libtorrent holding only the pieces whose bytes are intact, in upload mode so it never downloads.
+    static func partialLeecher(torrent: String, folder: String, host: String, port: Int) throws -> ManagedProcess {
+        let script = """
+        import sys, time, libtorrent as lt
+        s = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+             'enable_outgoing_utp': False, 'enable_incoming_utp': False, 'listen_interfaces': sys.argv[1],
+             'alert_mask': 0, 'outgoing_interfaces': sys.argv[1].rsplit(':', 1)[0]}
+        ses = lt.session(s)
+        h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3], 'flags': lt.torrent_flags.upload_mode})
+        while True:
+            st = h.status()
+            print('state', st.state, st.num_pieces, flush=True)
+            time.sleep(0.5)
+        """
+        return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, folder], label: "libtorrent-partial")
+    }
+
+    static func qBittorrent(torrent: String, dataFolder: String, profile: String, host: String, port: Int) throws -> ManagedProcess {
+        let webPort = freePort()
+        try FileManager.default.createDirectory(atPath: profile + "/qBittorrent/config", withIntermediateDirectories: true)
+        let config = """
+        [LegalNotice]
+        Accepted=true
+
+        [BitTorrent]
+        Session\\Port=\(port)
+        Session\\InterfaceAddress=\(host)
+        Session\\DHTEnabled=false
+        Session\\LSDEnabled=false
+        Session\\PeXEnabled=false
+
+        [Preferences]
+        WebUI\\Port=\(webPort)
+        WebUI\\LocalHostAuth=false
+        WebUI\\Address=127.0.0.1
+        Connection\\UPnP=false
+        """
+        try config.write(toFile: profile + "/qBittorrent/config/qBittorrent.conf", atomically: true, encoding: .utf8)
+        let process = try ManagedProcess("/usr/bin/qbittorrent-nox", ["--profile=\(profile)"], label: "qbittorrent")
+        try #require(waitForTCP(port: webPort), "qBittorrent web UI: \(process.log)")
+        let added = runCommand("/usr/bin/curl", ["-s", "-F", "torrents=@\(torrent)", "-F", "savepath=\(dataFolder)",
+                                                "-F", "skip_checking=true", "http://127.0.0.1:\(webPort)/api/v2/torrents/add"], timeout: 20)
+        try #require(added.output.contains("Ok"), "qBittorrent: \(added.output)")
+        // Its port listens before the torrent is loaded (until then it hangs up on a handshake): wait
+        // until it says it seeds.
+        let deadline = Date().addingTimeInterval(30)
+        var state = ""
+        while Date() < deadline {
+            state = runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:\(webPort)/api/v2/torrents/info"], timeout: 10).output
+            if state.contains("UP\"") || state.contains("\"uploading\"") { return process }
+            usleep(200_000)
+        }
+        Issue.record("qBittorrent never reported seeding: \(state)")
+        return process
+    }
+
+    @Test func censusOfARealSwarm() throws {
+        for tool in [("aria2", "/usr/bin/aria2c"), ("transmission-daemon", "/usr/bin/transmission-daemon"), ("ctorrent", "/usr/bin/ctorrent"),
+                     ("qbittorrent-nox", "/usr/bin/qbittorrent-nox")] {
+            try #require(RealTools.ensure(tool.0, probe: tool.1), "\(tool.0) is not installed")
+        }
+        try #require(RealTools.libtorrent, "libtorrent's Python binding is not installed")
+        let directory = TemporaryDirectory("tt-census")
+        let size = Self.pieceCount * Self.pieceLength - 1000
+        let bytes = pseudoRandomBytes(count: size, seed: 16)
+        directory.write("seed/swarm.bin", bytes)
+        // The hash first (opentracker serves only listed hashes), then the torrent with its URL.
+        let bare = CLI.run(["create", "seed/swarm.bin", "--piece-size", "64K", "-o", "bare.torrent"], cwd: directory.path)
+        try #require(bare.code == 0, "\(bare.stderr)")
+        let hash = try #require(try JSONParser().parse(CLI.run(["info", "--json", "bare.torrent"], cwd: directory.path).stdout)["info_hash"]?.stringValue)
+        let tracker = try OpenTracker(whitelist: [hash])
+        defer { tracker.stop() }
+        let made = CLI.run(["create", "seed/swarm.bin", "--piece-size", "64K", "-a", tracker.httpURL, "-o", "swarm.torrent"], cwd: directory.path)
+        try #require(made.code == 0, "\(made.stderr)")
+        let torrent = directory.file("swarm.torrent")
+        let seedFolder = directory.file("seed")
+
+        // Each client on its own loopback address.
+        var processes: [ManagedProcess] = []
+        defer { for process in processes { process.stop() } }
+        var expected: [(client: String, addr: String, have: Int)] = []
+        let lt = ("127.0.0.2", freePort(host: "127.0.0.2"))
+        processes.append(try Seeders.libtorrentSeeder(torrent: torrent, dataFolder: seedFolder, host: lt.0, port: lt.1))
+        expected.append(("libtorrent", "\(lt.0):\(lt.1)", Self.pieceCount))
+        let aria = ("127.0.0.3", freePort(host: "127.0.0.3"))
+        processes.append(try Seeders.aria2Seeder(aria2c: "/usr/bin/aria2c", torrent: torrent, dataFolder: seedFolder, host: aria.0, port: aria.1))
+        expected.append(("aria2", "\(aria.0):\(aria.1)", Self.pieceCount))
+        let tr = ("127.0.0.4", freePort(host: "127.0.0.4"))
+        processes.append(try Seeders.transmissionSeeder(daemon: "/usr/bin/transmission-daemon", torrent: torrent, dataFolder: seedFolder,
+                                                        configFolder: directory.file("transmission"), host: tr.0, port: tr.1, rpcPort: freePort()))
+        expected.append(("Transmission", "\(tr.0):\(tr.1)", Self.pieceCount))
+        let ct = ("127.0.0.6", freePort(host: "127.0.0.6"))
+        processes.append(try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", ct.0, "-p", String(ct.1), "-s", directory.file("seed/swarm.bin"), torrent],
+                                            label: "ctorrent"))
+        expected.append(("CTorrent", "\(ct.0):\(ct.1)", Self.pieceCount))
+        let qb = ("127.0.0.7", freePort(host: "127.0.0.7"))
+        processes.append(try Self.qBittorrent(torrent: torrent, dataFolder: seedFolder, profile: directory.file("qb"), host: qb.0, port: qb.1))
+        expected.append(("qBittorrent", "\(qb.0):\(qb.1)", Self.pieceCount))
+        // The partial leecher: a copy whose pieces after the first twelve are damaged.
+        var damaged = bytes
+        for index in Self.partialPieces.upperBound..<Self.pieceCount { damaged[index * Self.pieceLength] ^= 0xFF }
+        directory.write("partial/swarm.bin", damaged)
+        let partial = ("127.0.0.8", freePort(host: "127.0.0.8"))
+        processes.append(try Self.partialLeecher(torrent: torrent, folder: directory.file("partial"), host: partial.0, port: partial.1))
+        expected.append(("libtorrent", "\(partial.0):\(partial.1)", Self.partialPieces.count))
+        for (_, addr, _) in expected {
+            let parts = addr.split(separator: ":")
+            #expect(waitForTCP(host: String(parts[0]), port: Int(parts[1])!, timeout: 40), "nothing listens on \(addr)")
+        }
+        // A peer nobody runs, announced by hand: the census must find it refused.
+        let deadPort = freePort()
+        let announced = CLI.run(["announce", "swarm.torrent", "--port", String(deadPort), "--event", "started"], cwd: directory.path)
+        try #require(announced.code == 0, "\(announced.stderr)")
+
+        // Everyone is given with --peer too: some clients announce from another source address than they listen on.
+        let peers = expected.flatMap { ["--peer", $0.addr] }
+        let run = runCommand(ttExecutable, ["swarm", torrent, "--json", "--duration", "8", "--transport", "tcp"] + peers, timeout: 60)
+        try #require(run.status == 0, "\(run.output)")
+        let report = try JSONParser().parse(Array(run.output.utf8))
+        let reported = report["peers"]?.arrayValue ?? []
+        for (client, addr, have) in expected {
+            let peer = reported.first { $0["addr"]?.stringValue == addr }
+            #expect(peer?["reachable"] == .bool(true), "\(addr) (\(client)): \(peer.map { "\($0)" } ?? "missing")")
+            #expect(peer?["client"]?.stringValue?.contains(client) == true, "\(addr): \(peer?["client"] ?? .null), expected \(client)")
+            #expect(peer?["pieces"]?["have"]?.intValue == Int64(have), "\(addr) (\(client)) holds \(have) pieces: \(peer?["pieces"] ?? .null)")
+        }
+        let dead = reported.first { $0["port"]?.intValue == Int64(deadPort) }
+        #expect(dead?["reachable"] == .bool(false) && dead?["error"]?.stringValue == "refused", "\(dead.map { "\($0)" } ?? "missing")")
+        #expect(dead?["sources"]?.arrayValue?.contains(.string("tracker")) == true, "the dead peer came from the tracker")
+        let summary = try #require(report["summary"])
+        #expect(summary["seeders_reached"]?.intValue == 5, "\(summary)")
+        #expect(summary["minimum_copies"]?.intValue == 5, "pieces 12… are on the five seeders only: \(summary)")
+        #expect(summary["rarest_pieces"]?.arrayValue?.first?.intValue == Int64(Self.partialPieces.upperBound), "\(summary)")
+        #expect(summary["completable"] == .bool(true))
+        let tracked = report["sources"]?.arrayValue?.first { $0["source"]?.stringValue == "tracker" }
+        #expect(tracked?["error"] == .null && (tracked?["peers"]?.intValue ?? 0) >= 1, "\(tracked.map { "\($0)" } ?? "no tracker source")")
+    }
+}
