@@ -35,18 +35,22 @@ public struct CensusConfiguration {
     }
 }
 
-/// A source of peers besides trackers, driven on the census loop.
+/// A source of peers besides trackers (the DHT), driven on the census loop.
 public struct CensusExtraSource {
     public var kind: String
     public var name: String
     /// Starts the source; it calls `found` with peers as they come and `done` (once) with an error or nil.
     public var start: (_ loop: EventLoop, _ found: @escaping ([SocketAddress]) -> Void, _ done: @escaping (String?) -> Void) -> Void
+    /// Called when the census ends, whether or not the source is done (close sockets, save state).
+    public var stop: () -> Void
 
     public init(kind: String, name: String,
-                start: @escaping (EventLoop, @escaping ([SocketAddress]) -> Void, @escaping (String?) -> Void) -> Void) {
+                start: @escaping (EventLoop, @escaping ([SocketAddress]) -> Void, @escaping (String?) -> Void) -> Void,
+                stop: @escaping () -> Void = {}) {
         self.kind = kind
         self.name = name
         self.start = start
+        self.stop = stop
     }
 }
 
@@ -149,15 +153,21 @@ public final class Census {
             pendingSources += 1
             loop.offload({ Self.ask(url, client: client, infoHash: infoHash, peerID: peerID, port: port) }, then: { answered($0) })
         }
+        // Other sources report what they found so far if the census ends first.
+        final class Pending { var report: CensusSourceReport; var done = false; init(_ report: CensusSourceReport) { self.report = report } }
+        var pendingExtras: [Pending] = []
         for source in configuration.extraSources {
             pendingSources += 1
-            var report = CensusSourceReport(kind: source.kind, name: source.name)
+            let pending = Pending(CensusSourceReport(kind: source.kind, name: source.name))
+            pendingExtras.append(pending)
             source.start(loop, { peers in
-                report.peers += peers
+                pending.report.peers += peers
                 add(peers, source: source.kind)
             }, { error in
-                report.error = error
-                answered(report)
+                guard !pending.done else { return }
+                pending.done = true
+                pending.report.error = error
+                answered(pending.report)
             })
         }
         let end = loop.schedule(at: deadline + 0.5) { [self] in
@@ -171,6 +181,13 @@ public final class Census {
         loop.cancel(end)
         over = true
         for probe in probes.values where !probe.finished { probe.stop() }
+        for source in configuration.extraSources { source.stop() }
+        for pending in pendingExtras where !pending.done {
+            pending.done = true
+            pending.report.error = "still looking when the census ended"
+            pending.report.elapsed = loop.now - start
+            sources.append(pending.report)
+        }
         for url in trackers where !sources.contains(where: { $0.name == url }) {
             var report = CensusSourceReport(kind: PeerSource.tracker.rawValue, name: url)
             report.error = "no answer within the census"

@@ -34,6 +34,8 @@ final class CensusProbe {
     private var timer: EventLoop.TimerID?
     private(set) var finished = false
     private var retried = false
+    /// The delayed retry: whatever happens, no further way after it.
+    private var lastAttempt = false
     /// Peers named over PEX, for the census to add.
     var onPEXPeers: (([SocketAddress]) -> Void)?
     var onFinished: ((CensusProbe) -> Void)?
@@ -59,8 +61,9 @@ final class CensusProbe {
 
     private var pieceCount: Int? { configuration.lengths?.pieceCount }
 
-    private func attempt(_ index: Int) {
+    private func attempt(_ index: Int, last: Bool = false) {
         guard index < transports.count, loop.now < deadline else { return finish() }
+        if last { lastAttempt = true }
         let way = transports[index]
         attemptStart = loop.now
         let timeout = max(0.05, min(connectTimeout, deadline - loop.now))
@@ -68,7 +71,7 @@ final class CensusProbe {
             switch result {
             case .failure(let error):
                 record(failure: Self.kind(error), error.description, way: way)
-                attempt(index + 1)
+                lastAttempt ? finish() : next(after: index)
             case .success(let stream):
                 connected(stream, way: way, index: index)
             }
@@ -92,7 +95,7 @@ final class CensusProbe {
             guard let self, self.session?.handshakeDone != true, !self.finished else { return }
             self.drop()
             self.record(failure: "timeout", "no handshake", way: way)
-            self.attempt(index + 1)
+            self.lastAttempt ? self.finish() : self.next(after: index)
         }
     }
 
@@ -110,7 +113,7 @@ final class CensusProbe {
             if !session.handshakeDone || wrong {
                 drop()
                 record(failure: wrong ? "wrong_info_hash" : "protocol", error.description, way: way)
-                return wrong ? finish() : attempt(index + 1)
+                return wrong || lastAttempt ? finish() : next(after: index)
             }
             // A protocol error after the handshake: the peer is reached; say what it did.
             report.attempts.append(CensusAttemptReport(transport: way.transport, encryption: way.encryption, failure: nil,
@@ -173,14 +176,23 @@ final class CensusProbe {
         if session?.handshakeDone == true { return finish() }
         record(failure: error.map(Self.kind) ?? "closed", error?.description ?? "closed the connection before the handshake", way: way)
         if let timer { loop.cancel(timer) }
-        // A peer that hangs up on a fresh connection is often busy, still loading the torrent, or
-        // refusing a quick reconnect (Transmission): ask once more, a little later, before moving on.
-        if !retried && loop.now + Self.retryDelay + 0.5 < deadline {
+        lastAttempt ? finish() : next(after: index)
+    }
+
+    /// The next way to reach the peer. When every way has been tried and one of them was hung up on
+    /// a fresh connection — a peer busy, still loading the torrent, or refusing a quick reconnect
+    /// (Transmission) — that way is asked once more, a little later.
+    private func next(after index: Int) {
+        if index + 1 < transports.count { return attempt(index + 1) }
+        let closedWay = report.attempts.first { $0.failure == "closed" }.flatMap { closed in
+            transports.firstIndex { $0.transport == closed.transport && $0.encryption == closed.encryption }
+        }
+        if !retried, let again = closedWay, loop.now + Self.retryDelay + 0.5 < deadline {
             retried = true
-            timer = loop.schedule(after: Self.retryDelay) { [weak self] in self?.attempt(index) }
+            timer = loop.schedule(after: Self.retryDelay) { [weak self] in self?.attempt(again, last: true) }
             return
         }
-        attempt(index + 1)
+        finish()
     }
 
     static let retryDelay = 1.5

@@ -1,7 +1,9 @@
 import Census
+import DHT
 import Foundation
 import JSON
 import Metainfo
+import MSE
 import Net
 import PeerWire
 import Swarm
@@ -20,9 +22,10 @@ struct SwarmCommand: Command {
             OptionSpec(["--tracker"], value: "URL", repeats: true, help: "ask this tracker instead of the torrent's (repeatable)"),
             OptionSpec(["--transport"], value: "tcp|utp|auto",
                        help: "reach peers over TCP, uTP, or both (auto, the default: TCP, then uTP for peers TCP cannot reach)"),
+            EncryptionOption.spec(default: .prefer),
             OptionSpec(["--progress"], help: "with --json: JSON Lines events as sources answer and peers are reached"),
             PeerOptions.connectTimeout, PeerOptions.bind,
-        ],
+        ] + DHTSwarmOptions.options,
         positionals: 1...1,
         discussion: """
         Asks every tracker in every tier (announce and scrape), takes the magnet link's x.pe peers, the
@@ -56,9 +59,18 @@ struct SwarmCommand: Command {
         }
         let tcp: any PeerDialer = local.map { BoundTCPDialer(local: $0) } ?? TCPDialer()
         let utp = UTPDialer(local: local)
+        // Every way to reach a peer, in order: per carrier plaintext, then RC4 (MSE) for the peers that
+        // hang up on plaintext; --encryption narrows it.
+        let policy = try EncryptionOption.parse(invocation, default: .prefer)
+        let infoHash = input.infoHashes.wire
         var transports: [CensusTransport] = []
-        if choice != .utp { transports.append(CensusTransport(transport: "tcp", encryption: "plaintext", dialer: tcp)) }
-        if choice != .tcp { transports.append(CensusTransport(transport: "utp", encryption: "plaintext", dialer: utp)) }
+        for (name, carrier) in [("tcp", tcp), ("utp", utp as any PeerDialer)] where (name == "tcp" ? choice != .utp : choice != .tcp) {
+            if policy != .require { transports.append(CensusTransport(transport: name, encryption: "plaintext", dialer: carrier)) }
+            if policy != .off {
+                let encrypted = MSEDialer(policy: .require, infoHash: infoHash, inner: carrier, handshakeTimeout: connectTimeout)
+                transports.append(CensusTransport(transport: name, encryption: "rc4", dialer: encrypted))
+            }
+        }
 
         var configuration = CensusConfiguration(infoHashes: input.infoHashes, transports: transports,
                                                 peerID: PeerOptions.ourPeerID, clientVersion: PeerOptions.ourVersion)
@@ -78,6 +90,8 @@ struct SwarmCommand: Command {
         case .infoHash:
             configuration.trackerTiers = trackers.map { [$0] }
         }
+
+        if let source = try dhtSource(invocation, input: input, local: local) { configuration.extraSources.append(source) }
 
         let progress = invocation.json && arguments.has("--progress")
         let live = !invocation.json && invocation.environment.stderrIsTerminal && invocation.verbosity >= .normal
@@ -100,5 +114,28 @@ struct SwarmCommand: Command {
             invocation.output(CensusViews.text(report))
         }
         return .success
+    }
+
+    /// The DHT as a census source (BEP 5 get_peers, read-only per BEP 43), unless --no-dht or a private torrent.
+    static func dhtSource(_ invocation: Invocation, input: TorrentInput, local: SocketAddress?) throws(TTError) -> CensusExtraSource? {
+        let family = local?.family ?? .ipv4
+        guard var dht = try DHTSwarmOptions.configuration(invocation, isPrivate: input.torrent?.isPrivate ?? false, family: family),
+              !dht.bootstrap.isEmpty || dht.statePath != nil, let target = NodeID(input.infoHashes.wire) else { return nil }
+        dht.readOnly = true
+        final class Running { var node: DHTNode? }
+        let running = Running()
+        let bind = local.flatMap { SocketAddress(ipBytes: $0.ipBytes, port: 0) } ?? .any(family)
+        return CensusExtraSource(kind: PeerSource.dht.rawValue, name: "DHT get_peers", start: { loop, found, done in
+            let port: DatagramPort
+            do throws(NetError) { port = try DatagramPort(loop: loop, bind: bind) } catch { return done("cannot open a UDP port: \(error)") }
+            let node = DHTNode(port: port, configuration: dht)
+            running.node = node
+            node.lookup(target, kind: .getPeers, onPeers: { peers, _ in found(peers) }) { lookup in
+                done(lookup.repliesReceived == 0 ? "no DHT node answered" : nil)
+            }
+        }, stop: {
+            running.node?.close()
+            running.node?.port.close()
+        })
     }
 }
