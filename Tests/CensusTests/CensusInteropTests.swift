@@ -151,3 +151,58 @@ import TestSupport
         #expect(tracked?["error"] == .null && (tracked?["peers"]?.intValue ?? 0) >= 1, "\(tracked.map { "\($0)" } ?? "no tracker source")")
     }
 }
+
+/// Peers that only speak uTP or only accept encryption, from libtorrent: the census must reach
+/// both and say how.
+@Suite(.serialized) struct CensusTransportInteropTests {
+    /// libtorrent seeding with `settings` (a Python dict literal) on `host:port`.
+    static func libtorrent(torrent: String, folder: String, host: String, port: Int, settings: String) throws -> ManagedProcess {
+        let script = """
+        import sys, time, libtorrent as lt
+        s = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+             'listen_interfaces': sys.argv[1], 'alert_mask': 0, 'outgoing_interfaces': sys.argv[1].rsplit(':', 1)[0]}
+        s.update(\(settings))
+        ses = lt.session(s)
+        h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3]})
+        while True:
+            print('state', h.status().state, h.status().progress, flush=True)
+            time.sleep(0.5)
+        """
+        return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, folder], label: "libtorrent")
+    }
+
+    @Test func utpOnlyAndEncryptionOnlyPeersAreReportedAsSuch() throws {
+        try #require(RealTools.libtorrent, "libtorrent's Python binding is not installed")
+        let directory = TemporaryDirectory("tt-census-transports")
+        let made = try Seeders.makeTorrent(in: directory, name: "ways.bin", size: 2 << 20, pieceLength: 64 * 1024)
+        let folder = (made.data as NSString).deletingLastPathComponent
+        let utpOnly = ("127.0.0.11", freePort(host: "127.0.0.11"))
+        let encrypted = ("127.0.0.12", freePort(host: "127.0.0.12"))
+        let first = try Self.libtorrent(torrent: made.torrent, folder: folder, host: utpOnly.0, port: utpOnly.1,
+                                        settings: "{'enable_incoming_tcp': False, 'enable_outgoing_tcp': False}")
+        defer { first.stop() }
+        let second = try Self.libtorrent(torrent: made.torrent, folder: folder, host: encrypted.0, port: encrypted.1,
+                                         settings: "{'enable_incoming_utp': False, 'enable_outgoing_utp': False, 'in_enc_policy': lt.enc_policy.forced, 'out_enc_policy': lt.enc_policy.forced, 'allowed_enc_level': lt.enc_level.rc4}")
+        defer { second.stop() }
+        #expect(waitForTCP(host: encrypted.0, port: encrypted.1, timeout: 30), "libtorrent (encrypted): \(second.log)")
+        // The uTP-only one has no TCP port to wait for: wait until it says it seeds.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && !first.log.contains("state 5") { usleep(100_000) }
+
+        let run = runCommand(ttExecutable, ["swarm", made.torrent, "--json", "--duration", "8", "--no-dht",
+                                            "--peer", "\(utpOnly.0):\(utpOnly.1)", "--peer", "\(encrypted.0):\(encrypted.1)"], timeout: 60)
+        try #require(run.status == 0, "\(run.output)")
+        let report = try JSONParser().parse(Array(run.output.utf8))
+        let peers = report["peers"]?.arrayValue ?? []
+        let viaUTP = peers.first { $0["addr"]?.stringValue == "\(utpOnly.0):\(utpOnly.1)" }
+        #expect(viaUTP?["reachable"] == .bool(true) && viaUTP?["transport"]?.stringValue == "utp", "\(viaUTP.map { "\($0)" } ?? "missing")")
+        // libtorrent with TCP off still accepts a TCP connection, then hangs up on it.
+        let firstAttempt = viaUTP?["attempts"]?.arrayValue?.first
+        #expect(firstAttempt?["transport"]?.stringValue == "tcp" && firstAttempt?["ok"] == .bool(false), "TCP failed first: \(firstAttempt ?? .null)")
+        let viaRC4 = peers.first { $0["addr"]?.stringValue == "\(encrypted.0):\(encrypted.1)" }
+        #expect(viaRC4?["reachable"] == .bool(true) && viaRC4?["encryption"]?.stringValue == "rc4", "\(viaRC4.map { "\($0)" } ?? "missing")")
+        #expect(viaRC4?["encryption_required"] == .bool(true))
+        #expect(viaRC4?["client"]?.stringValue?.contains("libtorrent") == true)
+        #expect(report["summary"]?["utp_only"]?.intValue == 1 && report["summary"]?["encryption_required"]?.intValue == 1, "\(report["summary"] ?? .null)")
+    }
+}
