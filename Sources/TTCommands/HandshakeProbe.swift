@@ -1,13 +1,16 @@
 import Bencode
+import DHT
 import Foundation
 import JSON
 import Metainfo
 import Net
 import PeerWire
+import UTP
 
 /// `tt handshake HOST:PORT` without a torrent: what can be learned with no info hash to offer —
-/// whether the port accepts TCP and how fast, and what the peer does with a handshake for a torrent
-/// it does not have (tt-handshake(1), "Without a torrent").
+/// whether the port accepts TCP and how fast, what the peer does with a handshake for a torrent it
+/// does not have, and whether the same port answers a uTP SYN and a DHT ping (tt-handshake(1),
+/// "Without a torrent").
 enum HandshakeProbe {
     enum Outcome: String {
         /// Closed the connection in an orderly way (most clients: libtorrent, Transmission, aria2).
@@ -64,14 +67,23 @@ enum HandshakeProbe {
             throw TTError(net: error)
         }
         let after = monotonicSeconds() - sentAt
-        let view = json(address: address, rtt: connectRTT, probeHash: probeHash, outcome: outcome, after: after, theirs: theirs,
+        // The same port over UDP: many clients share it between uTP and the DHT.
+        let utp = UTPProbe.probe(address, timeout: min(wait, connectTimeout))
+        let dht = DHTProbe.ping(address, timeout: min(wait, connectTimeout))
+        var view = json(address: address, rtt: connectRTT, probeHash: probeHash, outcome: outcome, after: after, theirs: theirs,
                         bytes: received.count, wait: wait)
+        if case .object(var fields) = view {
+            fields.append(JSONField("utp", udpJSON(utp)))
+            fields.append(JSONField("dht", dhtJSON(dht)))
+            view = .object(fields)
+        }
         if let trace {
             trace.event("result", view.objectFields)
         } else if invocation.json {
             invocation.outputJSON(view)
         } else {
-            invocation.output(text(address: address, rtt: connectRTT, outcome: outcome, after: after, theirs: theirs, bytes: received.count, wait: wait))
+            invocation.output(text(address: address, rtt: connectRTT, outcome: outcome, after: after, theirs: theirs, bytes: received.count, wait: wait)
+                              + "\n" + udpText(utp: utp, dht: dht))
         }
         return .success
     }
@@ -114,6 +126,41 @@ enum HandshakeProbe {
         handshake   \(said)
         (give --torrent or --info-hash for the full handshake: id, client, extensions, pieces)
         """
+    }
+
+    static func udpJSON(_ result: Result<Double, NetError>) -> JSONValue {
+        switch result {
+        case .success(let rtt): return .object([JSONField("reachable", .bool(true)), JSONField("rtt", .double(round6(rtt)))])
+        case .failure(let error): return .object([JSONField("reachable", .bool(false)), JSONField("error", .string(error.description))])
+        }
+    }
+
+    static func dhtJSON(_ result: Result<DHTProbe.Pong, DHTProbe.Failure>) -> JSONValue {
+        switch result {
+        case .success(let pong):
+            return .object([JSONField("reachable", .bool(true)), JSONField("id", .string(pong.id.hex)),
+                            JSONField("version", pong.version.map { .string(ClientVersion.describe($0)) } ?? .null),
+                            JSONField("sees_us_as", pong.observedAddress.map { .string($0.description) } ?? .null),
+                            JSONField("rtt", .double(round6(pong.rtt)))])
+        case .failure(let failure):
+            return .object([JSONField("reachable", .bool(false)), JSONField("error", .string(failure.description))])
+        }
+    }
+
+    static func udpText(utp: Result<Double, NetError>, dht: Result<DHTProbe.Pong, DHTProbe.Failure>) -> String {
+        let utpLine: String
+        switch utp {
+        case .success(let rtt): utpLine = "answers a SYN in \(Format.seconds(rtt))"
+        case .failure(let error): utpLine = "no (\(error))"
+        }
+        let dhtLine: String
+        switch dht {
+        case .success(let pong):
+            dhtLine = "node \(pong.id.hex)" + (pong.version.map { ", \(TerminalText.escape(ClientVersion.describe($0)))" } ?? "")
+                + ", answered a ping in \(Format.seconds(pong.rtt))"
+        case .failure(let failure): dhtLine = "no (\(failure))"
+        }
+        return "utp         \(utpLine)\ndht         \(dhtLine)"
     }
 
     static func round6(_ value: Double) -> Double { (value * 1e6).rounded() / 1e6 }

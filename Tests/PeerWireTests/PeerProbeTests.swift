@@ -30,12 +30,44 @@ import Testing
         // libtorrent drops a handshake for a torrent it does not have at once.
         #expect(report["probe"]?["outcome"] == "closed", "\(result.stdoutText)")
         #expect(report["probe"]?["info_hash"]?.stringValue?.count == 40)
+        // This libtorrent has uTP and the DHT off: the UDP probes of the same port say so.
+        #expect(report["utp"]?["reachable"] == .bool(false), "\(result.stdoutText)")
+        #expect(report["dht"]?["reachable"] == .bool(false), "\(result.stdoutText)")
         let text = CLI.run(["handshake", "127.0.0.2:\(port)"])
         #expect(text.code == 0 && text.stdoutText.contains("reachable") && text.stdoutText.contains("closed the connection"))
 
         let refused = CLI.run(["handshake", "127.0.0.1:\(freePort())", "--json"])
         #expect(refused.code == 69)
         #expect(try json(refused)["error"]?["kind"] == "refused")
+    }
+
+    /// libtorrent with its defaults shares the peer port between TCP, uTP and the DHT: the probe of
+    /// the bare port finds all three, with the DHT node's id and version. (libtorrent answers a uTP
+    /// SYN only while it has a torrent, so it seeds one.)
+    @Test func handshakeAloneProbesUTPAndTheDHTOnTheSamePort() throws {
+        try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
+        let directory = TemporaryDirectory("tt-probe-udp")
+        let made = try Seeders.makeTorrent(in: directory, size: 300_000, pieceLength: Self.pieceLength, seed: 102)
+        let port = freePort(host: "127.0.0.3")
+        let script = """
+        import sys, time, libtorrent as lt
+        ses = lt.session({'enable_dht': True, 'dht_bootstrap_nodes': '', 'enable_lsd': False, 'enable_upnp': False,
+                          'enable_natpmp': False, 'listen_interfaces': sys.argv[1], 'alert_mask': 0})
+        ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3]})
+        print('listening', flush=True)
+        while True: time.sleep(0.5)
+        """
+        let node = try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "127.0.0.3:\(port)", made.torrent, directory.file("seed")],
+                                      label: "libtorrent")
+        defer { node.stop() }
+        #expect(waitForTCP(host: "127.0.0.3", port: port), "\(node.log)")
+        let result = CLI.run(["handshake", "127.0.0.3:\(port)", "--json", "--wait", "3"])
+        #expect(result.code == 0, "\(result.stderr)")
+        let report = try json(result)
+        #expect(report["utp"]?["reachable"] == .bool(true), "\(result.stdoutText)")
+        #expect(report["dht"]?["reachable"] == .bool(true), "\(result.stdoutText)")
+        #expect(report["dht"]?["id"]?.stringValue?.count == 40)
+        #expect(report["dht"]?["version"]?.stringValue?.contains("libtorrent") == true, "\(result.stdoutText)")
     }
 
     /// A port whose accept queue is full drops new SYNs: the connect times out, exit 75.
