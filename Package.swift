@@ -15,7 +15,9 @@ let package = Package(
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
         .target(name: "Net"),
-        .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON"]),
+        // TLS for https:// trackers: the system's libssl, loaded at first use (no link-time TLS library).
+        .target(name: "CTLS", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON", "CTLS"]),
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "PeerWire", "Storage", "Tracker"]),

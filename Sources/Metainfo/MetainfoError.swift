@@ -6,6 +6,8 @@ public enum MetainfoError: Error, Equatable, Sendable, CustomStringConvertible {
     case bencode(BencodeError)
     /// Bencode, but not a torrent: a required key is missing or has the wrong type.
     case invalid(String)
+    /// A torrent that breaks one of the rules of `MetainfoRule` (tt-info(1) lists them).
+    case rejected(MetainfoProblem)
     /// A magnet link that cannot be used.
     case badMagnet(String)
 
@@ -13,6 +15,7 @@ public enum MetainfoError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .bencode(let error): return "not a torrent: bencode error at \(error)"
         case .invalid(let why): return "invalid torrent: \(why)"
+        case .rejected(let problem): return "invalid torrent: \(problem.message)"
         case .badMagnet(let why): return "bad magnet link: \(why)"
         }
     }

@@ -36,6 +36,16 @@ public struct Torrent: Sendable {
     public var warnings: [String]
     /// Paths that `download` must refuse, with why.
     public var unsafePaths: [(path: String, reason: UnsafePathReason)]
+    /// Rules of the ambiguous kind this torrent breaks (see `MetainfoRule`); only a lenient
+    /// load returns a torrent that has any.
+    public var problems: [MetainfoProblem]
+    /// The name's bytes, only when they are not UTF-8 (`name` then holds libtorrent's repair).
+    public var rawName: [UInt8]?
+
+    /// The name for a terminal: control characters and non-UTF-8 bytes escaped.
+    public var terminalName: String { rawName.map { TerminalText.escape(bytes: $0) } ?? TerminalText.escape(name) }
+    /// Bytes of BEP 47 pad files.
+    public var padLength: Int64 { files.reduce(0) { $1.isPadding ? $0 + $1.length : $0 } }
 
     /// Length of the v1 byte stream that pieces cover (pad files included).
     public var totalLength: Int64 { layout.totalLength }
@@ -53,7 +63,9 @@ public struct Torrent: Sendable {
 
     // MARK: - Parsing
 
-    public init(bytes: [UInt8]) throws(MetainfoError) {
+    /// Parses a .torrent. Torrents breaking an `invalid` rule always throw; `ambiguous` ones throw
+    /// unless `lenient`, which returns them with `problems` and a warning for each.
+    public init(bytes: [UInt8], lenient: Bool = false) throws(MetainfoError) {
         let document: BencodeDocument
         do {
             document = try BencodeDecoder(strictness: .lenient).decode(bytes)
@@ -67,7 +79,7 @@ public struct Torrent: Sendable {
             throw .invalid("no 'info' dictionary")
         }
         let infoBytes = Array(bytes[infoSpan])
-        try self.init(infoBytes: infoBytes, info: info, root: document.root)
+        try self.init(infoBytes: infoBytes, info: info, root: document.root, lenient: lenient)
         let inInfo = document.warnings.filter { infoSpan.contains($0.offset) }
         for warning in document.warnings {
             let place = inInfo.contains(warning) ? " (inside the info dictionary; the info hash uses its raw bytes)" : ""
@@ -76,42 +88,50 @@ public struct Torrent: Sendable {
     }
 
     /// Builds a torrent from a bare info dictionary (as fetched with BEP 9), with no trackers.
-    public init(infoBytes: [UInt8]) throws(MetainfoError) {
+    public init(infoBytes: [UInt8], lenient: Bool = false) throws(MetainfoError) {
         let info: BencodeValue
         do {
             info = try BencodeDecoder(strictness: .lenient).decode(infoBytes).root
         } catch {
             throw .bencode(error)
         }
-        try self.init(infoBytes: infoBytes, info: info, root: .dictionary([]))
+        try self.init(infoBytes: infoBytes, info: info, root: .dictionary([]), lenient: lenient)
     }
 
-    init(infoBytes: [UInt8], info: BencodeValue, root: BencodeValue) throws(MetainfoError) {
+    init(infoBytes: [UInt8], info: BencodeValue, root: BencodeValue, lenient: Bool) throws(MetainfoError) {
         guard case .dictionary = info else { throw .invalid("'info' is not a dictionary") }
         self.infoBytes = infoBytes
         self.warnings = []
-        self.unsafePaths = []
 
-        guard let nameValue = info["name"] else { throw .invalid("info has no 'name'") }
-        guard let name = nameValue.textValue else { throw .invalid("info 'name' is not a UTF-8 string") }
+        guard let nameBytes = (info["name.utf-8"] ?? info["name"])?.bytesValue else { throw .invalid("info has no 'name' string") }
+        let (name, rawName) = Torrent.decodeName(nameBytes)
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw .rejected(MetainfoProblem(.badName, "info 'name' is \(name.isEmpty ? "empty" : "'\(name)'")"))
+        }
         self.name = name
+        self.rawName = rawName
 
         guard let rawPieceLength = info["piece length"]?.integerValue else {
             throw .invalid("info has no integer 'piece length'")
         }
-        guard rawPieceLength > 0 && rawPieceLength <= 1 << 30 else {
-            throw .invalid("piece length \(rawPieceLength) is out of range (1 byte to 1 GiB)")
+        guard rawPieceLength > 0 && rawPieceLength <= Int64(Torrent.maxPieceLength) else {
+            throw .rejected(MetainfoProblem(.pieceLength, "info 'piece length' \(rawPieceLength) is out of range (1 byte to 512 MiB)"))
         }
         self.pieceLength = Int(rawPieceLength)
 
         let metaVersion = info["meta version"]?.integerValue
         let hasV1 = info["pieces"] != nil
         let hasV2 = metaVersion == 2 && info["file tree"] != nil
-        if metaVersion != nil && metaVersion != 2 {
-            throw .invalid("unsupported 'meta version' \(metaVersion!)")
+        if let metaVersion, metaVersion != 2 {
+            throw .invalid("unsupported 'meta version' \(metaVersion)")
         }
         guard hasV1 || hasV2 else { throw .invalid("info has neither 'pieces' (v1) nor 'file tree' (v2)") }
         self.version = hasV1 && hasV2 ? .hybrid : (hasV2 ? .v2 : .v1)
+        if hasV2 {
+            guard pieceLength >= PieceLayout.blockSize, pieceLength & (pieceLength - 1) == 0 else {
+                throw .rejected(MetainfoProblem(.v2PieceLength, "info 'piece length' \(pieceLength) is not a power of two of at least 16 KiB, as v2 needs"))
+            }
+        }
 
         self.infoHashes = InfoHashes(v1: hasV1 ? SHA1.hash(infoBytes) : nil,
                                      v2: hasV2 ? SHA256.hash(infoBytes) : nil)
@@ -120,7 +140,7 @@ public struct Torrent: Sendable {
         var files: [TorrentFile] = []
         var isMultiFile = false
         if hasV1 {
-            (files, isMultiFile) = try Torrent.parseV1Files(info: info, name: name)
+            (files, isMultiFile) = try Torrent.parseV1Files(info: info, name: name, rawName: rawName)
         } else {
             (files, isMultiFile) = try Torrent.parseFileTree(info: info, name: name, pieceLength: pieceLength)
         }
@@ -128,45 +148,54 @@ public struct Torrent: Sendable {
         self.isMultiFile = isMultiFile
         // The piece stream: v1 files back to back (pads included); v2 files each from a piece boundary.
         let total = hasV1 ? files.reduce(Int64(0)) { $0 + $1.length } : files.map { $0.offset + $0.length }.max() ?? 0
+        guard files.contains(where: { !$0.isPadding && $0.length > 0 }) else {
+            throw .rejected(MetainfoProblem(.zeroLength, "the torrent holds no data (every file is empty)"))
+        }
         if hasV2 && hasV1 {
-            // Hybrid: attach v2 roots to the matching v1 files by path.
+            // Hybrid: the v2 tree must describe the v1 files; attach its roots to them.
             let (treeFiles, _) = try Torrent.parseFileTree(info: info, name: name, pieceLength: pieceLength)
-            var roots: [[String]: [UInt8]] = [:]
-            for file in treeFiles { roots[file.path] = file.piecesRoot }
-            for index in self.files.indices { self.files[index].piecesRoot = roots[self.files[index].path] }
-            let v1Real = self.files.filter { !$0.isPadding }.map { [$0.path, [String($0.length)]] }
-            let v2Real = treeFiles.map { [$0.path, [String($0.length)]] }
-            if v1Real != v2Real { warnings.append("hybrid torrent: the v1 file list and the v2 file tree disagree") }
+            try Torrent.checkHybrid(v1: files, v2: treeFiles)
+            var roots = treeFiles.makeIterator()
+            for index in self.files.indices where !self.files[index].isPadding {
+                self.files[index].piecesRoot = roots.next()?.piecesRoot
+            }
+        }
+        let (pieceCount, _) = (total / Int64(pieceLength)).addingReportingOverflow(total % Int64(pieceLength) == 0 ? 0 : 1)
+        guard pieceCount <= Int64(Torrent.maxPieceCount) else {
+            throw .rejected(MetainfoProblem(.tooManyPieces, "\(total) bytes in pieces of \(pieceLength) make \(pieceCount) pieces, more than \(Torrent.maxPieceCount)"))
         }
         self.layout = PieceLayout(pieceLength: pieceLength, totalLength: total)
 
         if hasV1 {
             guard let pieces = info["pieces"]?.bytesValue else { throw .invalid("info 'pieces' is not a byte string") }
             guard pieces.count % 20 == 0 else {
-                throw .invalid("'pieces' is \(pieces.count) bytes, not a multiple of 20")
+                throw .rejected(MetainfoProblem(.pieceCount, "info 'pieces' is \(pieces.count) bytes, not a multiple of 20"))
             }
             guard pieces.count / 20 == layout.pieceCount else {
-                throw .invalid("'pieces' holds \(pieces.count / 20) hashes but \(total) bytes in pieces of \(pieceLength) make \(layout.pieceCount)")
+                throw .rejected(MetainfoProblem(.pieceCount, "info 'pieces' holds \(pieces.count / 20) hashes but \(total) bytes in pieces of \(pieceLength) make \(layout.pieceCount)"))
             }
             self.pieceHashes = pieces
         } else {
             self.pieceHashes = []
         }
 
-        // Piece layers (v2): validated for shape, kept for verify.
+        // Piece layers (v2): required in a .torrent (BEP 52), checked against each file's root.
         var layers: [[UInt8]: [UInt8]] = [:]
-        if hasV2, let entries = root["piece layers"]?.dictionaryEntries {
+        if hasV2, let value = root["piece layers"] {
+            guard let entries = value.dictionaryEntries else { throw .invalid("'piece layers' is not a dictionary") }
             for entry in entries {
                 guard let hashes = entry.value.bytesValue, hashes.count % 32 == 0 else {
-                    throw .invalid("a 'piece layers' entry is not a multiple of 32 bytes")
+                    throw .rejected(MetainfoProblem(.pieceLayerSize, "the 'piece layers' entry for \(Hex.encode(entry.key)) is not a multiple of 32 bytes"))
                 }
                 layers[entry.key] = hashes
             }
         }
         self.pieceLayers = layers
-        let lengthOfPiece = Int64(pieceLength)
-        if hasV2 && root["info"] != nil && layers.isEmpty && files.contains(where: { $0.length > lengthOfPiece }) {
-            warnings.append("v2 torrent without 'piece layers': files larger than a piece cannot be verified with SHA-256")
+        // A hybrid without any 'piece layers' is what BEP 9 metadata gives (tt download wraps it in
+        // a .torrent): its v1 hashes verify the data, so only present layers are checked.
+        let layersOptional = hasV1 && root["piece layers"] == nil
+        if hasV2 && root["info"] != nil && !layersOptional {
+            try Torrent.checkPieceLayers(layers, files: self.files, pieceLength: pieceLength)
         }
 
         // Trackers (BEP 12): announce-list wins when present.
@@ -192,92 +221,19 @@ public struct Torrent: Sendable {
         default: self.webSeeds = []
         }
 
-        // Unsafe paths: reported here, refused by download.
-        if let reason = UnsafePathReason.check(name) {
-            unsafePaths.append((name, reason))
+        // Ambiguous torrents: refused unless lenient, then each problem is a warning.
+        var (problems, unsafe) = Torrent.pathProblems(name: name, files: self.files, isMultiFile: isMultiFile)
+        // Duplicate keys anywhere (two 'info' or 'announce' keys are as much a guess as two 'name's).
+        let whole = root.dictionaryEntries?.isEmpty == false
+        problems = Torrent.duplicateKeys(whole ? root : info, label: whole ? "the torrent" : "info") + problems
+        self.unsafePaths = unsafe.map { (path: $0.0, reason: $0.1) }
+        self.problems = problems
+        if let first = problems.first, !lenient { throw .rejected(first) }
+        for problem in problems {
+            warnings.append("\(problem.message) (\(problem.rule.kind); every command but 'info --lenient' refuses this torrent)")
         }
-        for file in files where isMultiFile {
-            for component in file.path {
-                if let reason = UnsafePathReason.check(component) {
-                    unsafePaths.append((file.displayPath, reason))
-                    break
-                }
-            }
+        if rawName != nil || self.files.contains(where: { $0.rawPath != nil }) {
+            warnings.append("some names are not UTF-8: shown with \\xNN, written to disk with '_' for each bad byte (as libtorrent does)")
         }
-        for (path, reason) in unsafePaths {
-            warnings.append("unsafe path \"\(path)\": \(reason.rawValue); download will refuse this torrent")
-        }
-    }
-
-    static func parseV1Files(info: BencodeValue, name: String) throws(MetainfoError) -> ([TorrentFile], Bool) {
-        if let length = info["length"] {
-            if case .rawInteger(let digits) = length { throw .invalid("info 'length' is written non-canonically (i\(digits)e)") }
-            guard let value = length.integerValue, value >= 0 else { throw .invalid("info 'length' is not a non-negative integer") }
-            if info["files"] != nil { throw .invalid("info has both 'length' and 'files'") }
-            return ([TorrentFile(path: [name], length: value, offset: 0)], false)
-        }
-        guard let list = info["files"]?.listValue else { throw .invalid("info has neither 'length' nor a 'files' list") }
-        var files: [TorrentFile] = []
-        files.reserveCapacity(list.count)
-        var offset: Int64 = 0
-        for (index, item) in list.enumerated() {
-            guard let length = item["length"]?.integerValue, length >= 0 else {
-                throw .invalid("file \(index) has no non-negative integer 'length'")
-            }
-            let pathValue = item["path.utf-8"] ?? item["path"]
-            guard let components = pathValue?.listValue else {
-                throw .invalid("file \(index) has no 'path' list")
-            }
-            var path: [String] = []
-            path.reserveCapacity(components.count)
-            for component in components {
-                guard let text = component.textValue else {
-                    throw .invalid("file \(index) has a path component that is not a UTF-8 string")
-                }
-                path.append(text)
-            }
-            if path.isEmpty { path = [""] }
-            let attributes = item["attr"]?.textValue ?? ""
-            let (sum, overflow) = offset.addingReportingOverflow(length)
-            guard !overflow else { throw .invalid("total length overflows") }
-            files.append(TorrentFile(path: path, length: length, offset: offset,
-                                     isPadding: attributes.contains("p"), attributes: attributes))
-            offset = sum
-        }
-        guard !files.isEmpty else { throw .invalid("'files' is empty") }
-        return (files, true)
-    }
-
-    /// Walks a BEP 52 file tree; files are listed in key order, each starting on a piece boundary.
-    static func parseFileTree(info: BencodeValue, name: String, pieceLength: Int) throws(MetainfoError) -> ([TorrentFile], Bool) {
-        guard let tree = info["file tree"], case .dictionary = tree else { throw .invalid("'file tree' is not a dictionary") }
-        var files: [TorrentFile] = []
-        var offset: Int64 = 0
-        func walk(_ node: BencodeValue, _ path: [String], _ depth: Int) throws(MetainfoError) {
-            guard depth < 64 else { throw .invalid("'file tree' is nested too deep") }
-            guard let entries = node.dictionaryEntries else { throw .invalid("'file tree' node is not a dictionary") }
-            for entry in entries {
-                if entry.key.isEmpty {
-                    guard let length = entry.value["length"]?.integerValue, length >= 0 else {
-                        throw .invalid("file tree entry \(path.joined(separator: "/")) has no length")
-                    }
-                    let root = entry.value["pieces root"]?.bytesValue
-                    if let root, root.count != 32 { throw .invalid("'pieces root' of \(path.joined(separator: "/")) is not 32 bytes") }
-                    files.append(TorrentFile(path: path, length: length, offset: offset, piecesRoot: root))
-                    let pieces = (length + Int64(pieceLength) - 1) / Int64(pieceLength)
-                    offset += pieces * Int64(pieceLength)
-                    continue
-                }
-                guard let component = String(validatingUTF8Bytes: entry.key) else {
-                    throw .invalid("file tree has a name that is not UTF-8")
-                }
-                try walk(entry.value, path + [component], depth + 1)
-            }
-        }
-        try walk(tree, [], 0)
-        guard !files.isEmpty else { throw .invalid("'file tree' is empty") }
-        // A single file whose tree key is the torrent name is a single-file torrent. Offsets stay
-        // piece-aligned (BEP 52): every file starts a new piece.
-        return (files, !(files.count == 1 && files[0].path == [name]))
     }
 }

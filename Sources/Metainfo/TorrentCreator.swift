@@ -1,5 +1,6 @@
 import Bencode
 import Dispatch
+import Glibc
 import Foundation
 import Hashing
 
@@ -28,6 +29,10 @@ public struct TorrentCreator: Sendable {
         public var path: [String]
         public var diskPath: String
         public var length: Int64
+        /// BEP 47: `x` for executables, `l` for symlinks (which then have `symlinkTarget` and no data).
+        public var attributes: String = ""
+        /// A symlink's target, relative to the torrent's root folder.
+        public var symlinkTarget: [String]? = nil
     }
 
     public enum CreateError: Error, CustomStringConvertible {
@@ -40,7 +45,7 @@ public struct TorrentCreator: Sendable {
             switch self {
             case .noSuchPath(let path): return "\(path): no such file or directory"
             case .unreadable(let path, let why): return "\(path): \(why)"
-            case .empty(let path): return "\(path): no files to put in a torrent"
+            case .empty(let path): return "\(path): no data to put in a torrent (no files, or every file is empty)"
             case .badPieceLength(let length): return "piece size \(length) must be a power of two of at least 16 KiB"
             }
         }
@@ -49,29 +54,61 @@ public struct TorrentCreator: Sendable {
     public var options: Options
     public init(options: Options) { self.options = options }
 
-    /// Lists the files below `root` (or `root` itself) in canonical order.
-    public static func scan(_ root: String) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
+    /// Lists the files below `root` (or `root` itself) in canonical order. Executables get BEP 47's
+    /// `x`; a symlink whose target stays inside the folder becomes a BEP 47 link (`l`); a symlink
+    /// leading outside (or nowhere) is left out and reported through `skipped`: `tt seed` and
+    /// `tt verify` never read through such a link, so a torrent holding it could not be served.
+    public static func scan(_ root: String, skipped: ((String) -> Void)? = nil) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else { throw .noSuchPath(root) }
         let name = (root as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? root
         if !isDirectory.boolValue {
-            let length = (try? FileManager.default.attributesOfItem(atPath: root)[.size] as? NSNumber)?.int64Value ?? 0
-            return (name, [InputFile(path: [name], diskPath: root, length: length)], false)
+            var info = stat()
+            guard stat(root, &info) == 0 else { throw .unreadable(root, "cannot stat") }
+            let attributes = info.st_mode & 0o111 != 0 ? "x" : ""
+            return (name, [InputFile(path: [name], diskPath: root, length: Int64(info.st_size), attributes: attributes)], false)
         }
+        let realRoot = realPath(root) ?? root
         var files: [InputFile] = []
-        guard let walker = FileManager.default.enumerator(atPath: root) else { throw .unreadable(root, "cannot list the folder") }
-        while let relative = walker.nextObject() as? String {
-            let full = (root as NSString).appendingPathComponent(relative)
-            var childIsDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue else { continue }
-            let length = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
-            files.append(InputFile(path: relative.split(separator: "/").map(String.init), diskPath: full, length: length))
+        func walk(_ folder: String, _ relative: [String], depth: Int) throws(CreateError) {
+            guard depth < 64 else { throw .unreadable(folder, "folders nested too deep (a symlink loop?)") }
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch { throw .unreadable(folder, "cannot list the folder") }
+            for child in names {
+                let full = folder + "/" + child
+                var link = stat()
+                guard lstat(full, &link) == 0 else { continue }
+                if link.st_mode & S_IFMT == S_IFLNK {
+                    guard let target = realPath(full), target.hasPrefix(realRoot + "/") else {
+                        skipped?((relative + [child]).joined(separator: "/"))
+                        continue
+                    }
+                    let inside = target.dropFirst(realRoot.count + 1).split(separator: "/").map(String.init)
+                    files.append(InputFile(path: relative + [child], diskPath: full, length: 0, attributes: "l", symlinkTarget: inside))
+                    continue
+                }
+                var info = stat()
+                guard stat(full, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    try walk(full, relative + [child], depth: depth + 1)
+                } else if info.st_mode & S_IFMT == S_IFREG {
+                    files.append(InputFile(path: relative + [child], diskPath: full, length: Int64(info.st_size),
+                                           attributes: info.st_mode & 0o111 != 0 ? "x" : ""))
+                }
+            }
         }
+        try walk(root, [], depth: 0)
         files.sort { lhs, rhs in
             lhs.path.lexicographicallyPrecedes(rhs.path) { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         }
         guard !files.isEmpty else { throw .empty(root) }
         return (name, files, true)
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// A piece size aiming at ~1000–2000 pieces, between 16 KiB and 16 MiB.
@@ -82,10 +119,13 @@ public struct TorrentCreator: Sendable {
     }
 
     /// Creates the torrent's bytes. `progress` gets (bytes hashed, total bytes).
-    public func create(path root: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws(CreateError) -> [UInt8] {
-        let (scannedName, files, isDirectory) = try Self.scan(root)
+    public func create(path root: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil,
+                       skipped: ((String) -> Void)? = nil) throws(CreateError) -> [UInt8] {
+        let (scannedName, files, isDirectory) = try Self.scan(root, skipped: skipped)
         let name = options.name ?? scannedName
         let total = files.reduce(Int64(0)) { $0 + $1.length }
+        // A torrent must hold at least one byte (tt-info(1) rule zero_length; libtorrent agrees).
+        guard total > 0 else { throw .empty(root) }
         let pieceLength = options.pieceLength ?? Self.automaticPieceLength(totalLength: total)
         guard pieceLength >= 16 * 1024, pieceLength & (pieceLength - 1) == 0 else { throw .badPieceLength(pieceLength) }
 
@@ -102,12 +142,58 @@ public struct TorrentCreator: Sendable {
         let counter = ProgressCounter(total: progressTotal, report: progress)
         var layers: [BencodeEntry] = []
 
+        // One stream of pieces for every version: hybrid and v2 align each file to a piece boundary
+        // with BEP 47 pad zeros, so each piece belongs to one file.
+        var segments: [PieceStreamHasher.Segment] = []
+        var listed: [BencodeValue] = []
+        var v2Pieces: [PieceStreamHasher.V2Piece] = []
+        var offset: Int64 = 0
+        for (index, file) in files.enumerated() {
+            segments.append(.init(file: file, length: file.length))
+            var entry: [(String, BencodeValue)] = [("length", .integer(file.length)), ("path", .list(file.path.map { .string($0) }))]
+            if !file.attributes.isEmpty { entry.append(("attr", .string(file.attributes))) }
+            if let target = file.symlinkTarget { entry.append(("symlink path", .list(target.map { .string($0) }))) }
+            listed.append(.dict(entry))
+            if wantsV2 {
+                var start: Int64 = 0
+                while start < file.length {
+                    v2Pieces.append(.init(dataLength: Int(min(Int64(pieceLength), file.length - start)), wholeSmallFile: file.length <= Int64(pieceLength)))
+                    start += Int64(pieceLength)
+                }
+            }
+            offset += file.length
+            let remainder = offset % Int64(pieceLength)
+            if wantsV2 && index < files.count - 1 && remainder != 0 {
+                let pad = Int64(pieceLength) - remainder
+                segments.append(.init(file: nil, length: pad))
+                listed.append(.dict([("attr", .string("p")), ("length", .integer(pad)),
+                                     ("path", .list([.string(".pad"), .string(String(pad))]))]))
+                offset += pad
+            }
+        }
+        let hashed = try PieceStreamHasher(segments: segments, pieceLength: pieceLength, totalLength: offset,
+                                           v2Pieces: wantsV2 ? v2Pieces : nil, wantsV1: wantsV1).run(counter: counter)
+
         if wantsV2 {
             var tree = FileTreeNode()
+            var piece = 0
+            let padding = Self.zeroSubtreeRoot(leaves: pieceLength / PieceStreamHasher.blockSize)
             for file in files {
-                let (root, layer) = try Self.merkle(file: file, pieceLength: pieceLength, counter: counter)
+                let count = Int((file.length + Int64(pieceLength) - 1) / Int64(pieceLength))
+                var root: [UInt8]?
+                var layer: [UInt8]?
+                if count == 1 {
+                    root = hashed.v2[piece]
+                } else if count > 1 {
+                    let hashes = Array(hashed.v2[piece..<piece + count])
+                    root = Self.merkleRoot(hashes, width: Self.nextPowerOfTwo(count), padding: padding)
+                    layer = hashes.flatMap { $0 }
+                }
+                piece += count
                 var leaf: [BencodeEntry] = [BencodeEntry("length", .integer(file.length))]
                 if let root { leaf.append(BencodeEntry("pieces root", .string(root))) }
+                if !file.attributes.isEmpty { leaf.append(BencodeEntry("attr", .string(file.attributes))) }
+                if let target = file.symlinkTarget { leaf.append(BencodeEntry("symlink path", .list(target.map { .string($0) }))) }
                 if let root, let layer { layers.append(BencodeEntry(key: root, value: .string(layer))) }
                 tree.insert(path: isDirectory ? file.path : [name], leaf: .dictionary([BencodeEntry(key: [], value: .dictionary(leaf))]))
             }
@@ -115,29 +201,12 @@ public struct TorrentCreator: Sendable {
             info.append(BencodeEntry("meta version", .integer(2)))
         }
         if wantsV1 {
-            // Hybrid torrents align every file to a piece boundary with BEP 47 pad files.
-            var stream: [(file: InputFile?, length: Int64)] = []
-            var listed: [BencodeValue] = []
-            var offset: Int64 = 0
-            for (index, file) in files.enumerated() {
-                stream.append((file, file.length))
-                listed.append(.dict([("length", .integer(file.length)), ("path", .list(file.path.map { .string($0) }))]))
-                offset += file.length
-                let remainder = offset % Int64(pieceLength)
-                if wantsV2 && index < files.count - 1 && remainder != 0 {
-                    let pad = Int64(pieceLength) - remainder
-                    stream.append((nil, pad))
-                    listed.append(.dict([("attr", .string("p")), ("length", .integer(pad)),
-                                         ("path", .list([.string(".pad"), .string(String(pad))]))]))
-                    offset += pad
-                }
-            }
-            let pieces = try Self.hashV1(stream: stream, totalLength: offset, pieceLength: pieceLength, counter: counter)
-            info.append(BencodeEntry("pieces", .string(pieces)))
+            info.append(BencodeEntry("pieces", .string(hashed.sha1)))
             if isDirectory {
                 info.append(BencodeEntry("files", .list(listed)))
             } else {
                 info.append(BencodeEntry("length", .integer(total)))
+                if !files[0].attributes.isEmpty { info.append(BencodeEntry("attr", .string(files[0].attributes))) }
             }
         }
 
@@ -159,130 +228,7 @@ public struct TorrentCreator: Sendable {
         return BencodeValue.dictionary(top).encoded()
     }
 
-    // MARK: - v1 hashing
-
-    /// Reads the concatenated stream in batches of whole pieces and hashes each batch on all cores.
-    static func hashV1(stream: [(file: InputFile?, length: Int64)], totalLength: Int64, pieceLength: Int,
-                       counter: ProgressCounter) throws(CreateError) -> [UInt8] {
-        let pieceCount = Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength))
-        var hashes = [UInt8](repeating: 0, count: pieceCount * 20)
-        let batchPieces = max(1, min(256, (64 << 20) / pieceLength))
-        var reader = StreamReader(stream: stream)
-        var batch = [UInt8](repeating: 0, count: batchPieces * pieceLength)
-        var piece = 0
-        while piece < pieceCount {
-            let count = min(batchPieces, pieceCount - piece)
-            let start = Int64(piece) * Int64(pieceLength)
-            let bytes = Int(min(Int64(count * pieceLength), totalLength - start))
-            try reader.read(into: &batch, count: bytes)
-            let first = piece
-            batch.withUnsafeBytes { rawBatch in
-                hashes.withUnsafeMutableBytes { out in
-                    // Each worker reads its own piece and writes its own 20 bytes: no overlap.
-                    nonisolated(unsafe) let raw = rawBatch
-                    nonisolated(unsafe) let outBase = out.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: count) { index in
-                        let from = index * pieceLength
-                        let length = min(pieceLength, bytes - from)
-                        let digest = SHA1.hash(UnsafeRawBufferPointer(rebasing: raw[from..<from + length]))
-                        digest.withUnsafeBytes { (outBase + (first + index) * 20).copyMemory(from: $0.baseAddress!, byteCount: 20) }
-                    }
-                }
-            }
-            counter.add(Int64(bytes))
-            piece += count
-        }
-        return hashes
-    }
-
-    /// Reads files (and pad zeros) as one stream.
-    struct StreamReader {
-        var stream: [(file: InputFile?, length: Int64)]
-        var index = 0
-        var offsetInFile: Int64 = 0
-        var handle: FileHandle?
-
-        init(stream: [(file: InputFile?, length: Int64)]) { self.stream = stream }
-
-        mutating func read(into buffer: inout [UInt8], count: Int) throws(CreateError) {
-            var filled = 0
-            while filled < count {
-                guard index < stream.count else { throw .unreadable(stream.last?.file?.diskPath ?? "input", "file shrank while hashing") }
-                let entry = stream[index]
-                let wanted = Int(min(Int64(count - filled), entry.length - offsetInFile))
-                if wanted == 0 { advance(); continue }
-                if let file = entry.file {
-                    if handle == nil {
-                        guard let opened = FileHandle(forReadingAtPath: file.diskPath) else {
-                            throw .unreadable(file.diskPath, "cannot open for reading")
-                        }
-                        handle = opened
-                    }
-                    let data: Data?
-                    do { data = try handle!.read(upToCount: wanted) } catch {
-                        throw .unreadable(file.diskPath, "\(error.localizedDescription)")
-                    }
-                    guard let data, data.count == wanted else { throw .unreadable(file.diskPath, "file shrank while hashing") }
-                    buffer.withUnsafeMutableBytes { out in _ = data.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: out[filled..<filled + wanted])) }
-                } else {
-                    for position in filled..<filled + wanted { buffer[position] = 0 }
-                }
-                filled += wanted
-                offsetInFile += Int64(wanted)
-                if offsetInFile == entry.length { advance() }
-            }
-        }
-
-        mutating func advance() {
-            try? handle?.close()
-            handle = nil
-            index += 1
-            offsetInFile = 0
-        }
-    }
-
     // MARK: - v2 merkle trees
-
-    /// The pieces root and piece layer of one file (BEP 52). Empty files have neither;
-    /// files of at most one piece have a root but no layer.
-    static func merkle(file: InputFile, pieceLength: Int, counter: ProgressCounter) throws(CreateError) -> ([UInt8]?, [UInt8]?) {
-        guard file.length > 0 else { return (nil, nil) }
-        let blockSize = 16 * 1024
-        let blocksPerPiece = pieceLength / blockSize
-        guard let handle = FileHandle(forReadingAtPath: file.diskPath) else { throw .unreadable(file.diskPath, "cannot open for reading") }
-        defer { try? handle.close() }
-        var pieceHashes: [[UInt8]] = []
-        var leavesOfSmallFile: [[UInt8]] = []
-        var remaining = file.length
-        while remaining > 0 {
-            let wanted = Int(min(Int64(pieceLength), remaining))
-            let data: Data?
-            do { data = try handle.read(upToCount: wanted) } catch { throw .unreadable(file.diskPath, "\(error.localizedDescription)") }
-            guard let data, data.count == wanted else { throw .unreadable(file.diskPath, "file shrank while hashing") }
-            let bytes = [UInt8](data)
-            var leaves: [[UInt8]] = []
-            var from = 0
-            while from < bytes.count {
-                let to = min(from + blockSize, bytes.count)
-                leaves.append(SHA256.hash(bytes[from..<to]))
-                from = to
-            }
-            if file.length <= Int64(pieceLength) {
-                leavesOfSmallFile = leaves
-            } else {
-                pieceHashes.append(merkleRoot(leaves, width: blocksPerPiece))
-            }
-            remaining -= Int64(wanted)
-            counter.add(Int64(wanted))
-        }
-        if file.length <= Int64(pieceLength) {
-            let width = nextPowerOfTwo(leavesOfSmallFile.count)
-            return (merkleRoot(leavesOfSmallFile, width: width), nil)
-        }
-        let padding = zeroSubtreeRoot(leaves: blocksPerPiece)
-        let root = merkleRoot(pieceHashes, width: nextPowerOfTwo(pieceHashes.count), padding: padding)
-        return (root, pieceHashes.flatMap { $0 })
-    }
 
     static func nextPowerOfTwo(_ count: Int) -> Int {
         var width = 1

@@ -14,14 +14,21 @@ public struct StorageFile: Hashable, Sendable {
     public let isPadding: Bool
     /// BEP 52 merkle root, when the torrent has one for this file.
     public let piecesRoot: [UInt8]?
+    /// BEP 47 `x`: created with execute permission.
+    public let isExecutable: Bool
+    /// BEP 47 `l`: the link's target below the content root (the entry itself holds no data).
+    public let symlinkTarget: [String]?
 
-    public init(torrentIndex: Int, path: [String], length: Int64, offset: Int64, isPadding: Bool, piecesRoot: [UInt8]?) {
+    public init(torrentIndex: Int, path: [String], length: Int64, offset: Int64, isPadding: Bool, piecesRoot: [UInt8]?,
+                isExecutable: Bool = false, symlinkTarget: [String]? = nil) {
         self.torrentIndex = torrentIndex
         self.path = path
         self.length = length
         self.offset = offset
         self.isPadding = isPadding
         self.piecesRoot = piecesRoot
+        self.isExecutable = isExecutable
+        self.symlinkTarget = symlinkTarget
     }
 
     public var end: Int64 { offset + length }
@@ -66,7 +73,12 @@ public struct FileLayout: Sendable {
     /// Bytes of real file data (pad files and v2 alignment gaps excluded).
     public var dataLength: Int64 { files.reduce(0) { $0 + ($1.isPadding ? 0 : $1.length) } }
 
+    /// Paths are the torrent's, with control characters written as `_` (tt-download(1) "NAMES AND
+    /// ATTRIBUTES"). BEP 47 symlinks hold no data: they are kept like pad files (never read or
+    /// written through) and made as links only by `SymlinkMaker`, when their target stays inside.
     public init(torrent: Torrent) throws(StorageError) {
+        let name = Torrent.diskComponent(torrent.name)
+        func diskPath(_ file: TorrentFile) -> [String] { file.path.map(Torrent.diskComponent) }
         var files: [StorageFile] = []
         files.reserveCapacity(torrent.files.count)
         if torrent.version == .v2 {
@@ -76,19 +88,21 @@ public struct FileLayout: Sendable {
             let pieceLength = Int64(torrent.pieceLength)
             var offset: Int64 = 0
             for (index, file) in torrent.files.enumerated() {
-                files.append(StorageFile(torrentIndex: index, path: file.path, length: file.length, offset: offset,
-                                         isPadding: false, piecesRoot: file.piecesRoot))
+                files.append(StorageFile(torrentIndex: index, path: diskPath(file), length: file.length, offset: offset,
+                                         isPadding: file.isSymlink, piecesRoot: file.piecesRoot, isExecutable: file.isExecutable,
+                                         symlinkTarget: file.symlinkTarget?.map(Torrent.diskComponent)))
                 offset += (file.length + pieceLength - 1) / pieceLength * pieceLength
             }
             let total = files.map(\.end).max() ?? 0
-            self.init(name: torrent.name, isMultiFile: torrent.isMultiFile, version: .v2, files: files,
+            self.init(name: name, isMultiFile: torrent.isMultiFile, version: .v2, files: files,
                       pieces: PieceLayout(pieceLength: torrent.pieceLength, totalLength: total))
         } else {
             for (index, file) in torrent.files.enumerated() {
-                files.append(StorageFile(torrentIndex: index, path: file.path, length: file.length, offset: file.offset,
-                                         isPadding: file.isPadding, piecesRoot: file.piecesRoot))
+                files.append(StorageFile(torrentIndex: index, path: diskPath(file), length: file.length, offset: file.offset,
+                                         isPadding: file.isPadding || file.isSymlink, piecesRoot: file.piecesRoot,
+                                         isExecutable: file.isExecutable, symlinkTarget: file.symlinkTarget?.map(Torrent.diskComponent)))
             }
-            self.init(name: torrent.name, isMultiFile: torrent.isMultiFile, version: torrent.version, files: files,
+            self.init(name: name, isMultiFile: torrent.isMultiFile, version: torrent.version, files: files,
                       pieces: torrent.layout)
         }
     }

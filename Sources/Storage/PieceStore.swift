@@ -70,7 +70,7 @@ public final class PieceStore: @unchecked Sendable {
         for (index, file) in layout.files.enumerated() where !file.isPadding {
             let path = paths[index]
             if layout.isMultiFile { try Self.makeParents(of: path, below: contentPath) }
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, file.isExecutable ? 0o755 : 0o644)  // BEP 47 `x`
             guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
             defer { close(fd) }
             var info = stat()
@@ -83,6 +83,7 @@ public final class PieceStore: @unchecked Sendable {
             }
             guard ftruncate(fd, off_t(file.length)) == 0 else { throw .io(path: path, operation: "ftruncate", errno: errno) }
         }
+        try SymlinkMaker.makeLinks(layout: layout, contentPath: contentPath)  // BEP 47 `l`, inside only
     }
 
     /// `mkdir -p` for the folders between `root` and `path`, refusing to walk through symlinks that leave `root`.

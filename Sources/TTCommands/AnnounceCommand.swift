@@ -20,6 +20,7 @@ struct AnnounceCommand: Command {
             OptionSpec(["--downloaded"], value: "BYTES", help: "bytes downloaded so far (default 0)"),
             OptionSpec(["--all"], help: "ask every tracker at once and report each (default: BEP 12 order, first answer wins)"),
             TrackerViews.timeoutOption,
+            TrackerViews.caFileOption,
             OptionSpec(["--udp-retransmit"], value: "SECONDS", help: "seconds before the first UDP retransmission (default 15, BEP 15)"),
         ],
         positionals: 1...1,

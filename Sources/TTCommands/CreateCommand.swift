@@ -1,3 +1,4 @@
+import Bencode
 import Foundation
 import JSON
 import Metainfo
@@ -56,13 +57,14 @@ struct CreateCommand: Command {
         }
         let path = environment.path(arguments.positionals[0])
         if let name = options.name, UnsafePathReason.check(name) != nil {
-            throw .usage("--name '\(name)' is not a safe file name")
+            throw .usage("--name '\(name.terminalSafe)' is not a safe file name")
         }
         let bar = ProgressBar(environment: environment, enabled: invocation.verbosity >= .normal, label: "hashing")
         let started = Date()
         let bytes: [UInt8]
         do {
-            bytes = try TorrentCreator(options: options).create(path: path) { done, total in bar.update(done: done, total: total) }
+            bytes = try TorrentCreator(options: options).create(path: path, progress: { done, total in bar.update(done: done, total: total) },
+                                                                skipped: { invocation.warn("left out \"\(TerminalText.escape($0))\": a symlink that leads outside \(TerminalText.escape(arguments.positionals[0])) or nowhere") })
         } catch {
             bar.finish()
             switch error {
@@ -86,13 +88,14 @@ struct CreateCommand: Command {
                 JSONField("info_hash", .optional(torrent.infoHashes.v1Hex)),
                 JSONField("info_hash_v2", .optional(torrent.infoHashes.v2Hex)),
                 JSONField("name", .string(torrent.name)),
-                JSONField("total_size", .int(torrent.totalLength)),
+                JSONField("total_size", .int(torrent.contentLength)),
+                JSONField("pad_size", .int(torrent.padLength)),
                 JSONField("piece_length", .int(torrent.pieceLength)),
                 JSONField("piece_count", .int(torrent.pieceCount)),
                 JSONField("seconds", .double(seconds)),
             ]))
         } else if output != "-" {
-            invocation.output("\(output): \(torrent.name), \(Format.bytes(torrent.totalLength)) in \(torrent.pieceCount) pieces of \(Format.bytes(Int64(torrent.pieceLength)))")
+            invocation.output("\(TerminalText.escape(output)): \(torrent.terminalName), \(Format.bytes(torrent.contentLength)) in \(torrent.pieceCount) pieces of \(Format.bytes(Int64(torrent.pieceLength)))")
             invocation.output("info hash \(torrent.infoHashes.v1Hex ?? torrent.infoHashes.v2Hex!)")
         }
         return .success

@@ -31,7 +31,7 @@ struct DecodeCommand: Command {
             throw TTError(.dataError, kind: "bad_bencode", "\(source == "-" ? "stdin" : source): \(error)",
                           details: [("offset", String(error.offset))])
         }
-        for warning in document.warnings { invocation.warn("\(source): \(warning)") }
+        for warning in document.warnings { invocation.warn(TerminalText.escape("\(source): \(warning)")) }
         let pretty = !invocation.arguments.has("--compact")
         invocation.environment.writeJSON(BencodeJSON.json(from: document.root), pretty: pretty)
         return .success

@@ -1,3 +1,4 @@
+import Bencode
 import Foundation
 import JSON
 import Metainfo
@@ -72,7 +73,7 @@ public enum RootCommand {
 
     static func report(_ error: TTError, json: Bool, _ environment: CommandEnvironment) -> Int32 {
         let line = error.message.replacingOccurrences(of: "\n", with: " ")
-        environment.writeError("tt: error: \(line)\n")
+        environment.writeError("tt: error: \(TerminalText.escape(line))\n")  // the JSON keeps it exact
         if json {
             var fields: [JSONField] = [JSONField("kind", .string(error.kind)), JSONField("message", .string(line)),
                                        JSONField("exit_code", .int(Int64(error.code.rawValue)))]

@@ -12,6 +12,7 @@ struct ScrapeCommand: Command {
         options: [
             OptionSpec(["--tracker", "-t"], value: "URL", repeats: true, help: "scrape here instead of the first input's trackers (repeatable)"),
             TrackerViews.timeoutOption,
+            TrackerViews.caFileOption,
             OptionSpec(["--udp-retransmit"], value: "SECONDS", help: "seconds before the first UDP retransmission (default 15, BEP 15)"),
         ],
         positionals: 1...1000,

@@ -102,6 +102,10 @@ enum TrackerViews {
     static let timeoutOption = OptionSpec(["--timeout"], value: "SECONDS",
                                           help: "give up on a tracker after this long (default 15; UDP retransmits within it)")
 
+    /// `--ca-file PEM`, shared by announce and scrape.
+    static let caFileOption = OptionSpec(["--ca-file"], value: "PEM",
+                                         help: "trust these certificates for https:// trackers instead of the system's")
+
     static func client(_ arguments: ParsedArguments) throws(TTError) -> TrackerClient {
         var options = TrackerClient.Options()
         if let text = arguments.value("--timeout") {
@@ -111,6 +115,7 @@ enum TrackerViews {
             options.timeout = seconds
         }
         if let base = arguments.value("--udp-retransmit") .flatMap(Double.init), base > 0 { options.udpRetransmitBase = base }
+        options.caFile = arguments.value("--ca-file")
         return TrackerClient(options: options)
     }
 

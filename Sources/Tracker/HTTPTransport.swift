@@ -1,28 +1,26 @@
 import Metainfo
 import Net
 
-/// A small HTTP/1.1 GET client over `Net`'s TCP connection, for `http://` trackers:
-/// bounded redirects, a body cap and one deadline for the whole exchange.
+/// A small HTTP/1.1 GET client over `Net`'s TCP connection, for `http://` and `https://` (through
+/// `TLSSession`) trackers: bounded redirects, a body cap and one deadline for the whole exchange.
 enum HTTPTransport {
     struct Limits: Sendable {
         var maxBody: Int
         var maxRedirects: Int
         /// Send from this local IP (so a tracker records the address a client listens on).
         var localIP: String? = nil
+        /// PEM certificates to trust for `https://` instead of the system's store.
+        var caFile: String? = nil
     }
 
-    /// GETs `target` from `url`'s host, following redirects (an `https` redirect goes to `HTTPSTransport`).
+    /// GETs `target` from `url`'s host, following redirects (between `http` and `https` too).
     static func get(_ url: TrackerURL, target: String, deadline: Deadline, limits: Limits, name: String) throws(TrackerError) -> HTTPResponse {
         var current = url
         var currentTarget = target
         var redirects = 0
         while true {
-            let response: HTTPResponse
-            switch current.scheme {
-            case .http: response = try fetch(current, target: currentTarget, deadline: deadline, limits: limits, name: name)
-            case .https: response = try HTTPSTransport.get(current, target: currentTarget, deadline: deadline, limits: limits, name: name)
-            case .udp: throw .badURL(name, "an HTTP redirect to a udp:// URL")
-            }
+            if current.scheme == .udp { throw .badURL(name, "an HTTP redirect to a udp:// URL") }
+            let response = try fetch(current, target: currentTarget, deadline: deadline, limits: limits, name: name)
             guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("location") else {
                 return response
             }
@@ -46,13 +44,17 @@ enum HTTPTransport {
             throw TrackerError(net: error, name: name)
         }
         defer { connection.close() }
+        let tls = url.scheme == .https
+            ? try TLSSession(over: connection, host: url.host, caFile: limits.caFile, deadline: deadline, name: name) : nil
         var parser = HTTPResponseParser(maxBody: limits.maxBody)
         do {
-            try connection.send(Array(request.utf8), deadline: deadline)
+            if let tls { try tls.send(Array(request.utf8), deadline: deadline) } else { try connection.send(Array(request.utf8), deadline: deadline) }
             while true {
-                let chunk = try connection.receive(max: 65536, deadline: deadline)
+                let chunk = try tls?.receive(max: 65536, deadline: deadline) ?? connection.receive(max: 65536, deadline: deadline)
                 if case .complete(let response) = try parser.feed(chunk, endOfStream: chunk.isEmpty) { return response }
             }
+        } catch let error as TrackerError {
+            throw error
         } catch let error as NetError {
             throw TrackerError(net: error, name: name)
         } catch let error as HTTPResponseParser.ParseError {

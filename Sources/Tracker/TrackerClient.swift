@@ -15,6 +15,8 @@ public final class TrackerClient: Sendable {
         /// Send requests from this local IP (trackers record the source address as the peer's);
         /// nil or an unspecified address lets the system choose.
         public var localIP: String?
+        /// PEM certificates to trust for `https://` trackers instead of the system's store.
+        public var caFile: String?
         public init() {}
     }
 
@@ -57,7 +59,7 @@ public final class TrackerClient: Sendable {
     }
 
     private var limits: HTTPTransport.Limits {
-        HTTPTransport.Limits(maxBody: options.maxBodySize, maxRedirects: options.maxRedirects, localIP: options.localIP)
+        HTTPTransport.Limits(maxBody: options.maxBodySize, maxRedirects: options.maxRedirects, localIP: options.localIP, caFile: options.caFile)
     }
 
     /// A non-200 answer is still parsed when it is bencode (trackers send failure reasons with 4xx);

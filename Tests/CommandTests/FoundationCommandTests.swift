@@ -53,10 +53,14 @@ import Testing
 
     @Test func infoReadsStdinAndReportsUnsafePaths() throws {
         let bytes = readBytes(fixture("bad/unsafe-path-dotdot.torrent"))
+        // An unsafe path is refused (tt-info.1 "VALIDATION RULES") after printing what can be shown.
         let result = CLI.run(["info", "-"], stdin: bytes)
-        #expect(result.code == 0)
-        #expect(result.stderr.contains("unsafe path \"../etc/passwd\""))
+        #expect(result.code == 65)
+        #expect(result.stderr.contains("unsafe path \"../etc/passwd\" (file 0): a '..' component"), "\(result.stderr)")
         #expect(result.stdoutText.contains("info hash"))
+        let lenient = CLI.run(["info", "--lenient", "-"], stdin: bytes)
+        #expect(lenient.code == 0)
+        #expect(lenient.stderr.contains("warning") && lenient.stderr.contains("unsafe_path"))
     }
 
     @Test func badInputExitCodes() throws {

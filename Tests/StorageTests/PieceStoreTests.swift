@@ -105,7 +105,9 @@ import Testing
     @Test func refusesATorrentWhosePathsEscape() throws {
         let directory = TemporaryDirectory()
         let info = "d5:filesld6:lengthi3e4:pathl2:..4:evileee4:name1:x12:piece lengthi16384e6:pieces20:" + String(repeating: "a", count: 20) + "e"
-        let torrent = try Torrent(bytes: Array(("d4:info" + info + "e").utf8))
+        // Metainfo refuses it; a lenient load shows that Storage refuses it too (a second line of defence).
+        #expect(throws: MetainfoError.self) { try Torrent(bytes: Array(("d4:info" + info + "e").utf8)) }
+        let torrent = try Torrent(bytes: Array(("d4:info" + info + "e").utf8), lenient: true)
         let layout = try FileLayout(torrent: torrent)
         #expect(throws: StorageError.self) {
             try PieceStore(layout: layout, contentPath: directory.file("x"), access: .readWrite(.sparse))

@@ -23,6 +23,7 @@ public enum RealTools {
     public static var mktorrent: String? { ensure("mktorrent", probe: "/usr/bin/mktorrent") ? "/usr/bin/mktorrent" : nil }
     public static var transmissionShow: String? { ensure("transmission-cli", probe: "/usr/bin/transmission-show") ? "/usr/bin/transmission-show" : nil }
     public static var transmissionCreate: String? { ensure("transmission-cli", probe: "/usr/bin/transmission-create") ? "/usr/bin/transmission-create" : nil }
+    public static var nginx: String? { ensure("nginx", probe: "/usr/sbin/nginx") ? "/usr/sbin/nginx" : nil }
     public static var transmissionDaemon: String? { ensure("transmission-daemon", probe: "/usr/bin/transmission-daemon") ? "/usr/bin/transmission-daemon" : nil }
     /// True when `import libtorrent` works under the system Python (whatever its minor version).
     public static var libtorrent: Bool {

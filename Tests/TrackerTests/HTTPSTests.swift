@@ -1,37 +1,100 @@
 import Foundation
+import JSON
 import Testing
 import TestSupport
 
-/// https:// goes through FoundationNetworking (libcurl). It trusts only the system CA bundle,
-/// so a loopback tracker with a self-signed certificate must be refused, quickly and by name.
-@Suite struct HTTPSTests {
-    static let server = """
-    import http.server, ssl, sys
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"d8:intervali77e5:peers6:\\x7f\\x00\\x00\\x05\\x1a\\xe1e"
-            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-        def log_message(self, *a): pass
-    s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])
-    s.socket = ctx.wrap_socket(s.socket, server_side=True)
-    s.serve_forever()
-    """
+/// https:// trackers: TLS from the system's libssl (loaded at the first HTTPS request), in front of
+/// a real TLS server — nginx from Debian, proxying to `tt tracker` — with a self-signed certificate.
+/// Untrusted, it is refused by name; trusted through `--ca-file` or `SSL_CERT_FILE`, announce and
+/// scrape succeed end to end.
+@Suite(.serialized) struct HTTPSTests {
+    /// nginx terminating TLS on `port` and proxying to the tracker on `upstream`.
+    struct TLSProxy {
+        let folder: TemporaryDirectory
+        let process: ManagedProcess
+        let port: Int
+        var certificate: String { folder.file("cert.pem") }
+
+        init(upstream: Int) throws {
+            folder = TemporaryDirectory("tt-https")
+            let made = runCommand("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", folder.file("key.pem"),
+                                                       "-out", folder.file("cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
+                                                       "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], timeout: 60)
+            try #require(made.status == 0, "openssl: \(made.output)")
+            let nginx = try #require(RealTools.nginx, "nginx is not installed and could not be")
+            port = freePort()
+            let temp = folder.path + "/"
+            let config = """
+            daemon off;
+            worker_processes 1;
+            pid \(temp)nginx.pid;
+            error_log \(temp)error.log;
+            events { worker_connections 64; }
+            http {
+              access_log off;
+              client_body_temp_path \(temp)body; proxy_temp_path \(temp)proxy; fastcgi_temp_path \(temp)fcgi;
+              uwsgi_temp_path \(temp)uwsgi; scgi_temp_path \(temp)scgi;
+              server {
+                listen 127.0.0.1:\(port) ssl;
+                ssl_certificate \(folder.file("cert.pem"));
+                ssl_certificate_key \(folder.file("key.pem"));
+                location / { proxy_pass http://127.0.0.1:\(upstream); }
+              }
+            }
+            """
+            let path = folder.write("nginx.conf", Array(config.utf8))
+            process = try ManagedProcess(nginx, ["-c", path, "-e", folder.file("error.log")], label: "nginx")
+            try #require(waitForTCP(port: port), "nginx did not start: \(process.log)")
+        }
+    }
+
+    /// `tt tracker` on a port of its choosing; returns the process and its HTTP port.
+    static func startTracker() throws -> (ManagedProcess, Int) {
+        let tracker = try ManagedProcess(ttExecutable, ["tracker", "--http-port", "0", "--udp-port", "off", "--json", "-q"])
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let line = tracker.log.split(separator: "\n").first, line.contains("\"listening\""),
+               let http = line.firstMatch(of: /127\.0\.0\.1:(\d+)/), let port = Int(http.1) {
+                return (tracker, port)
+            }
+            usleep(10_000)
+        }
+        Issue.record("tt tracker did not report where it listens: \(tracker.log)")
+        throw CancellationError()
+    }
+
+    static let hash = String(repeating: "01", count: 20)
 
     @Test func selfSignedTrackerIsRefusedWithTheReason() throws {
-        let folder = TemporaryDirectory("tt-https")
-        let made = runCommand("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", folder.file("key.pem"),
-                                                   "-out", folder.file("cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
-                                                   "-addext", "subjectAltName=IP:127.0.0.1"], timeout: 60)
-        try #require(made.status == 0, "openssl: \(made.output)")
-        let port = freePort()
-        let script = folder.write("server.py", Array(Self.server.utf8))
-        let server = try ManagedProcess(RealTools.systemPython, [script, String(port), folder.file("cert.pem"), folder.file("key.pem")])
-        defer { server.stop() }
-        try #require(waitForTCP(port: port), "https server: \(server.log)")
-        let url = "https://127.0.0.1:\(port)/announce"
-        let result = CLI.run(["announce", String(repeating: "01", count: 20), "--tracker", url, "--timeout", "10"])
+        let (tracker, upstream) = try Self.startTracker()
+        defer { tracker.stop() }
+        let proxy = try TLSProxy(upstream: upstream)
+        defer { proxy.process.stop() }
+        let url = "https://127.0.0.1:\(proxy.port)/announce"
+        let result = CLI.run(["announce", Self.hash, "--tracker", url, "--timeout", "10"])
         #expect(result.code == 69, "\(result.stderr)")
-        #expect(result.stderr.contains(url) && result.stderr.lowercased().contains("certificate"), "\(result.stderr)")
+        #expect(result.stderr.contains(url) && result.stderr.contains("certificate not trusted"), "\(result.stderr)")
+    }
+
+    @Test func trustedAnnounceAndScrapeSucceed() throws {
+        let (tracker, upstream) = try Self.startTracker()
+        defer { tracker.stop() }
+        let proxy = try TLSProxy(upstream: upstream)
+        defer { proxy.process.stop() }
+        let url = "https://127.0.0.1:\(proxy.port)/announce"
+
+        let announce = CLI.run(["announce", Self.hash, "--tracker", url, "--ca-file", proxy.certificate, "--port", "6881", "--json"])
+        #expect(announce.code == 0, "\(announce.stderr)")
+        let reply = try JSONParser().parse(announce.stdout)
+        #expect(reply["protocol"]?.stringValue == "https")
+        #expect(reply["incomplete"]?.intValue == 1, "the tracker behind nginx counted our announce: \(announce.stdoutText)")
+
+        // The same trust through OpenSSL's environment (so a separate process: the variable is read
+        // by libssl), and a host name checked against the certificate.
+        let scrape = try ManagedProcess(ttExecutable, ["scrape", Self.hash, "--tracker", "https://localhost:\(proxy.port)/announce", "--json"],
+                                        environment: ["SSL_CERT_FILE": proxy.certificate])
+        #expect(scrape.wait(timeout: 30) == 0, "\(scrape.log)")
+        #expect(scrape.log.contains("\"incomplete\":1"), "\(scrape.log)")
+        #expect(tracker.log.contains("\"event\":\"scrape\""), "the scrape reached tt tracker: \(tracker.log)")
     }
 }
