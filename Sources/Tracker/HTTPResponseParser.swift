@@ -35,6 +35,7 @@ public struct HTTPResponseParser: Sendable {
 
     public let maxBody: Int
     public let maxHeader: Int
+    private static let httpPrefix = Array("HTTP/".utf8)
     private var buffer: [UInt8] = []
     private var head: (status: Int, reason: String, headers: [(String, String)])?
     private var bodyStart = 0
@@ -49,9 +50,14 @@ public struct HTTPResponseParser: Sendable {
     public mutating func feed<C: Collection>(_ bytes: C, endOfStream: Bool = false) throws(ParseError) -> State where C.Element == UInt8 {
         buffer.append(contentsOf: bytes)
         if head == nil {
+            // Judged on the first bytes however they arrive (whole, a head found at once, or a byte at a time).
+            if !buffer.prefix(5).elementsEqual(Self.httpPrefix.prefix(min(buffer.count, 5))) {
+                throw .notHTTP(excerpt: Array(buffer.prefix(80)))
+            }
             guard let end = findHeaderEnd() else {
-                if buffer.count >= 5 && !buffer.starts(with: Array("HTTP/".utf8)) { throw .notHTTP(excerpt: Array(buffer.prefix(80))) }
-                if buffer.count > maxHeader { throw .headersTooLarge }
+                // Past maxHeader + 4 bytes the blank line can no longer end within the limit (the
+                // same verdict the whole-input path gives for a head that ends later).
+                if buffer.count >= maxHeader + 4 { throw .headersTooLarge }
                 if endOfStream { throw buffer.isEmpty ? .truncated : .notHTTP(excerpt: Array(buffer.prefix(80))) }
                 return .needMore
             }
