@@ -15,7 +15,8 @@ public final class ManagedProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         // Children stay on loopback: a `tt` started here never asks the public DHT routers.
-        let loopbackOnly = ["TT_DHT_LOOPBACK_ONLY": "1"]
+        // …and keep their DHT routing table in a folder of this test run, not the user's state.
+        let loopbackOnly = ["TT_DHT_LOOPBACK_ONLY": "1", "XDG_STATE_HOME": NSTemporaryDirectory() + "tt-test-state-\(getpid())"]
         process.environment = ProcessInfo.processInfo.environment.merging(loopbackOnly) { $1 }.merging(environment ?? [:]) { $1 }
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         self.label = label ?? (executable as NSString).lastPathComponent
