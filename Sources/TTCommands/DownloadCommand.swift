@@ -115,7 +115,7 @@ struct DownloadCommand: Command {
         if let seconds = try arguments.integer("--checkpoint", in: 1...3600) { configuration.checkpointInterval = seconds }
         configuration.listen = listen
         // DHT reserved bit and BEP 5 'port' to peers — only when our node knows someone: Transmission
-        // seeds measurably slower to a peer advertising one (see notes), for nothing when it knows no one.
+        // seeds measurably slower to a peer advertising one (measured on loopback), for nothing when it knows no one.
         configuration.advertisesDHT = component != nil && dhtHadContacts
         if configuration.peers.isEmpty && dhtPeers.isEmpty && (!configuration.useTrackers || torrent.trackers.isEmpty)
             && configuration.extraTrackers.isEmpty && configuration.webSeeds.isEmpty {
