@@ -43,6 +43,19 @@ public struct BencodeDecoder: Sendable {
         return try result.get()
     }
 
+    /// Checks `bytes` as `decode` does (same errors, same warnings) without building values: no
+    /// string is copied, so a 10 MB `pieces` string costs no memory. Returns, for each dictionary in
+    /// pre-order, how `BencodeJSON` shows it — what `BencodeJSONStream` needs to convert in one pass.
+    public func scan(_ bytes: UnsafeBufferPointer<UInt8>) throws(BencodeError) -> BencodeScan {
+        guard bytes.count <= maxSize else {
+            throw BencodeError(offset: 0, reason: .sizeLimit(maxSize))
+        }
+        var parser = Parser(bytes: bytes, config: self)
+        parser.buildsValues = false
+        _ = try parser.parseRoot()
+        return BencodeScan(warnings: parser.warnings, dictionaryForms: parser.dictionaryForms)
+    }
+
     /// Decodes a value from the front of `bytes` and returns how many bytes it used;
     /// bytes after it are left alone (for streams such as BEP 9 metadata messages).
     public func decodePrefix(_ bytes: ArraySlice<UInt8>) throws(BencodeError) -> (value: BencodeValue, length: Int) {
@@ -76,6 +89,13 @@ public struct BencodeDocument: Sendable {
     }
 }
 
+/// What `BencodeDecoder.scan` learnt about a document.
+public struct BencodeScan: Sendable {
+    public var warnings: [BencodeWarning]
+    /// One per dictionary, in pre-order (see `BencodeJSON`).
+    public var dictionaryForms: [BencodeJSON.DictionaryForm]
+}
+
 // MARK: - Parser
 
 private struct Parser {
@@ -85,6 +105,9 @@ private struct Parser {
     var topLevelSpans: [[UInt8]: Range<Int>] = [:]
     var spans: [Range<Int>] = []
     var warnings: [BencodeWarning] = []
+    /// False for `scan`: strings are skipped, not copied, and containers stay empty.
+    var buildsValues = true
+    var dictionaryForms: [BencodeJSON.DictionaryForm] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>, config: BencodeDecoder) {
         self.bytes = bytes
@@ -122,7 +145,7 @@ private struct Parser {
         case UInt8(ascii: "i"):
             value = try parseInteger()
         case UInt8(ascii: "0")...UInt8(ascii: "9"):
-            value = .string(try parseString())
+            value = .string(try parseString(copy: buildsValues))
         case UInt8(ascii: "l"):
             guard depth < config.maxDepth else { throw BencodeError(offset: position, reason: .depthLimit(config.maxDepth)) }
             position += 1
@@ -132,7 +155,8 @@ private struct Parser {
                     throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a list item or 'e'"))
                 }
                 if bytes[position] == UInt8(ascii: "e") { position += 1; break }
-                items.append(try parseValue(depth: depth + 1))
+                let item = try parseValue(depth: depth + 1)
+                if buildsValues { items.append(item) }
             }
             value = .list(items)
         case UInt8(ascii: "d"):
@@ -149,6 +173,12 @@ private struct Parser {
         position += 1  // 'd'
         var entries: [BencodeEntry] = []
         var previousKey: [UInt8]? = nil
+        // For `scan`: the JSON form needs UTF-8 keys in strict order (BencodeJSON.json(from:)).
+        let formIndex = dictionaryForms.count
+        if !buildsValues { dictionaryForms.append(.plain) }
+        var plain = true
+        var count = 0
+        var firstKey: [UInt8] = []
         while true {
             guard position < bytes.count else {
                 throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a dictionary key or 'e'"))
@@ -160,6 +190,7 @@ private struct Parser {
             }
             let key = try parseKey()
             if let previous = previousKey {
+                if !(previous.lexicographicallyPrecedes(key)) { plain = false }
                 if key == previous {
                     try nonCanonical(at: keyOffset, .nonCanonical("duplicate key \(Self.describe(key))"),
                                      "duplicate key \(Self.describe(key))")
@@ -169,12 +200,20 @@ private struct Parser {
                 }
             }
             previousKey = key
+            if !buildsValues {
+                if plain && !BencodeJSON.isUTF8(key) { plain = false }
+                if count == 0 { firstKey = key }
+                count += 1
+            }
             let valueStart = position
             let value = try parseValue(depth: depth + 1)
             if depth == 0 && topLevelSpans[key] == nil {
                 topLevelSpans[key] = valueStart..<position
             }
-            entries.append(BencodeEntry(key: key, value: value))
+            if buildsValues { entries.append(BencodeEntry(key: key, value: value)) }
+        }
+        if !buildsValues {
+            dictionaryForms[formIndex] = !plain ? .entries : (count == 1 && BencodeJSON.isTag(firstKey) ? .tagged : .plain)
         }
         return entries
     }
@@ -264,7 +303,7 @@ private struct Parser {
         return try parseString()
     }
 
-    mutating func parseString() throws(BencodeError) -> [UInt8] {
+    mutating func parseString(copy: Bool = true) throws(BencodeError) -> [UInt8] {
         let start = position
         var length = 0
         while position < bytes.count && bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") {
@@ -290,6 +329,10 @@ private struct Parser {
         let available = bytes.count - position
         guard length <= available else {
             throw BencodeError(offset: start, reason: .stringTooLong(length: length, available: available))
+        }
+        guard copy else {
+            position += length
+            return []
         }
         let string = Array(UnsafeBufferPointer(rebasing: bytes[position..<(position + length)]))
         position += length
