@@ -25,22 +25,21 @@ public struct BencodeDecoder: Sendable {
     }
 
     public func decode(_ bytes: [UInt8]) throws(BencodeError) -> BencodeDocument {
+        var result: Result<BencodeDocument, BencodeError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            do throws(BencodeError) { result = .success(try decode(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// As `decode(_:)` over memory the caller owns (a mapped file: no copy of the input).
+    public func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws(BencodeError) -> BencodeDocument {
         guard bytes.count <= maxSize else {
             throw BencodeError(offset: 0, reason: .sizeLimit(maxSize))
         }
-        var result: Result<BencodeDocument, BencodeError>!
-        bytes.withUnsafeBufferPointer { buffer in
-            var parser = Parser(bytes: buffer, config: self)
-            do throws(BencodeError) {
-                let root = try parser.parseRoot()
-                result = .success(BencodeDocument(
-                    root: root, topLevelSpans: parser.topLevelSpans,
-                    spans: parser.spans, warnings: parser.warnings))
-            } catch {
-                result = .failure(error)
-            }
-        }
-        return try result.get()
+        var parser = Parser(bytes: bytes, config: self)
+        let root = try parser.parseRoot()
+        return BencodeDocument(root: root, topLevelSpans: parser.topLevelSpans, spans: parser.spans, warnings: parser.warnings)
     }
 
     /// Checks `bytes` as `decode` does (same errors, same warnings) without building values: no

@@ -66,6 +66,16 @@ public struct Torrent: Sendable {
     /// Parses a .torrent. Torrents breaking an `invalid` rule always throw; `ambiguous` ones throw
     /// unless `lenient`, which returns them with `problems` and a warning for each.
     public init(bytes: [UInt8], lenient: Bool = false) throws(MetainfoError) {
+        var result: Result<Torrent, MetainfoError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            do throws(MetainfoError) { result = .success(try Torrent(buffer: buffer, lenient: lenient)) } catch { result = .failure(error) }
+        }
+        self = try result.get()
+    }
+
+    /// As `init(bytes:lenient:)` over memory the caller owns (a mapped file); only the info
+    /// dictionary's bytes are copied.
+    public init(buffer bytes: UnsafeBufferPointer<UInt8>, lenient: Bool = false) throws(MetainfoError) {
         let document: BencodeDocument
         do {
             document = try BencodeDecoder(strictness: .lenient).decode(bytes)
@@ -78,7 +88,7 @@ public struct Torrent: Sendable {
         guard let infoSpan = document.span(ofTopLevelKey: "info"), let info = document.root["info"] else {
             throw .invalid("no 'info' dictionary")
         }
-        let infoBytes = Array(bytes[infoSpan])
+        let infoBytes = Array(UnsafeBufferPointer(rebasing: bytes[infoSpan]))
         try self.init(infoBytes: infoBytes, info: info, root: document.root, lenient: lenient)
         let inInfo = document.warnings.filter { infoSpan.contains($0.offset) }
         for warning in document.warnings {

@@ -44,11 +44,12 @@ public enum TorrentInput {
     /// Reads and parses a `.torrent` file (or stdin for `-`). Torrents a client would have to guess
     /// about are refused (exit 65) unless `lenient` (only `tt info --lenient` asks for that).
     public static func loadTorrent(_ argument: String, _ environment: CommandEnvironment, lenient: Bool = false) throws(TTError) -> Torrent {
-        let bytes = try readInput(argument, environment)
-        do {
-            return try Torrent(bytes: bytes, lenient: lenient)
-        } catch {
-            throw TTError(metainfo: error, source: argument == "-" ? "stdin" : argument)
+        try withInput(argument, environment) { bytes throws(TTError) in
+            do throws(MetainfoError) {
+                return try Torrent(buffer: bytes, lenient: lenient)
+            } catch {
+                throw TTError(metainfo: error, source: argument == "-" ? "stdin" : argument)
+            }
         }
     }
 
