@@ -16,6 +16,16 @@ public struct BencodeDecoder: Sendable {
     public var maxSize: Int
     /// Record the span of every value in pre-order (costs one range per value).
     public var recordsSpans: Bool
+    /// Where a torrent's `pieces` string is (if set): that one string is left empty in the tree and
+    /// its bytes' span put in `BencodeDocument.piecesSpan`, so a 10 MB `pieces` is not copied.
+    public var uncopiedPieces: PiecesPlace?
+
+    public enum PiecesPlace: Sendable {
+        /// In the dictionary under the top level's first `info` key (a .torrent).
+        case inInfo
+        /// In the top-level dictionary (a bare info dictionary, as BEP 9 serves).
+        case atTopLevel
+    }
 
     public init(strictness: Strictness = .strict, maxDepth: Int = 256, maxSize: Int = 1 << 30, recordsSpans: Bool = false) {
         self.strictness = strictness
@@ -39,7 +49,9 @@ public struct BencodeDecoder: Sendable {
         }
         var parser = Parser(bytes: bytes, config: self)
         let root = try parser.parseRoot()
-        return BencodeDocument(root: root, topLevelSpans: parser.topLevelSpans, spans: parser.spans, warnings: parser.warnings)
+        var document = BencodeDocument(root: root, topLevelSpans: parser.topLevelSpans, spans: parser.spans, warnings: parser.warnings)
+        document.piecesSpan = parser.piecesSpan
+        return document
     }
 
     /// Checks `bytes` as `decode` does (same errors, same warnings) without building values: no
@@ -82,6 +94,8 @@ public struct BencodeDocument: Sendable {
     /// Every value's span in pre-order, when `recordsSpans` was set.
     public var spans: [Range<Int>]
     public var warnings: [BencodeWarning]
+    /// The bytes of the `pieces` string left out of the tree (see `BencodeDecoder.uncopiedPieces`).
+    public var piecesSpan: Range<Int>?
 
     public func span(ofTopLevelKey key: String) -> Range<Int>? {
         topLevelSpans[Array(key.utf8)]
@@ -107,6 +121,10 @@ private struct Parser {
     /// False for `scan`: strings are skipped, not copied, and containers stay empty.
     var buildsValues = true
     var dictionaryForms: [BencodeJSON.DictionaryForm] = []
+    /// True while parsing the value of the top level's first `info` key.
+    var parsingInfo = false
+    var infoSeen = false
+    var piecesSpan: Range<Int>?
 
     init(bytes: UnsafeBufferPointer<UInt8>, config: BencodeDecoder) {
         self.bytes = bytes
@@ -205,7 +223,22 @@ private struct Parser {
                 count += 1
             }
             let valueStart = position
-            let value = try parseValue(depth: depth + 1)
+            let value: BencodeValue
+            if let place = config.uncopiedPieces, piecesSpan == nil, position < bytes.count,
+               bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9"),
+               place == .inInfo ? depth == 1 && parsingInfo : depth == 0,
+               key.elementsEqual("pieces".utf8) {
+                _ = try parseString(copy: false)
+                piecesSpan = (position - lastStringLength)..<position
+                value = .string([])
+            } else if depth == 0 && !infoSeen && key.elementsEqual("info".utf8) {
+                infoSeen = true
+                parsingInfo = true
+                value = try parseValue(depth: depth + 1)
+                parsingInfo = false
+            } else {
+                value = try parseValue(depth: depth + 1)
+            }
             if depth == 0 && topLevelSpans[key] == nil {
                 topLevelSpans[key] = valueStart..<position
             }
@@ -278,6 +311,7 @@ private struct Parser {
     /// Dictionary keys repeat (every file entry has `length` and `path`): the same bytes share one
     /// array instead of allocating a new one each time.
     var internedKeys: [[UInt8]] = []
+    var lastStringLength = 0
 
     mutating func parseKey() throws(BencodeError) -> [UInt8] {
         let start = position
@@ -329,6 +363,7 @@ private struct Parser {
         guard length <= available else {
             throw BencodeError(offset: start, reason: .stringTooLong(length: length, available: available))
         }
+        lastStringLength = length
         guard copy else {
             position += length
             return []
