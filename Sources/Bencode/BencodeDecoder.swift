@@ -16,6 +16,16 @@ public struct BencodeDecoder: Sendable {
     public var maxSize: Int
     /// Record the span of every value in pre-order (costs one range per value).
     public var recordsSpans: Bool
+    /// Where a torrent's `pieces` string is (if set): that one string is left empty in the tree and
+    /// its bytes' span put in `BencodeDocument.piecesSpan`, so a 10 MB `pieces` is not copied.
+    public var uncopiedPieces: PiecesPlace?
+
+    public enum PiecesPlace: Sendable {
+        /// In the dictionary under the top level's first `info` key (a .torrent).
+        case inInfo
+        /// In the top-level dictionary (a bare info dictionary, as BEP 9 serves).
+        case atTopLevel
+    }
 
     public init(strictness: Strictness = .strict, maxDepth: Int = 256, maxSize: Int = 1 << 30, recordsSpans: Bool = false) {
         self.strictness = strictness
@@ -25,22 +35,36 @@ public struct BencodeDecoder: Sendable {
     }
 
     public func decode(_ bytes: [UInt8]) throws(BencodeError) -> BencodeDocument {
+        var result: Result<BencodeDocument, BencodeError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            do throws(BencodeError) { result = .success(try decode(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// As `decode(_:)` over memory the caller owns (a mapped file: no copy of the input).
+    public func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws(BencodeError) -> BencodeDocument {
         guard bytes.count <= maxSize else {
             throw BencodeError(offset: 0, reason: .sizeLimit(maxSize))
         }
-        var result: Result<BencodeDocument, BencodeError>!
-        bytes.withUnsafeBufferPointer { buffer in
-            var parser = Parser(bytes: buffer, config: self)
-            do throws(BencodeError) {
-                let root = try parser.parseRoot()
-                result = .success(BencodeDocument(
-                    root: root, topLevelSpans: parser.topLevelSpans,
-                    spans: parser.spans, warnings: parser.warnings))
-            } catch {
-                result = .failure(error)
-            }
+        var parser = Parser(bytes: bytes, config: self)
+        let root = try parser.parseRoot()
+        var document = BencodeDocument(root: root, topLevelSpans: parser.topLevelSpans, spans: parser.spans, warnings: parser.warnings)
+        document.piecesSpan = parser.piecesSpan
+        return document
+    }
+
+    /// Checks `bytes` as `decode` does (same errors, same warnings) without building values: no
+    /// string is copied, so a 10 MB `pieces` string costs no memory. Returns, for each dictionary in
+    /// pre-order, how `BencodeJSON` shows it — what `BencodeJSONStream` needs to convert in one pass.
+    public func scan(_ bytes: UnsafeBufferPointer<UInt8>) throws(BencodeError) -> BencodeScan {
+        guard bytes.count <= maxSize else {
+            throw BencodeError(offset: 0, reason: .sizeLimit(maxSize))
         }
-        return try result.get()
+        var parser = Parser(bytes: bytes, config: self)
+        parser.buildsValues = false
+        _ = try parser.parseRoot()
+        return BencodeScan(warnings: parser.warnings, dictionaryForms: parser.dictionaryForms)
     }
 
     /// Decodes a value from the front of `bytes` and returns how many bytes it used;
@@ -70,10 +94,19 @@ public struct BencodeDocument: Sendable {
     /// Every value's span in pre-order, when `recordsSpans` was set.
     public var spans: [Range<Int>]
     public var warnings: [BencodeWarning]
+    /// The bytes of the `pieces` string left out of the tree (see `BencodeDecoder.uncopiedPieces`).
+    public var piecesSpan: Range<Int>?
 
     public func span(ofTopLevelKey key: String) -> Range<Int>? {
         topLevelSpans[Array(key.utf8)]
     }
+}
+
+/// What `BencodeDecoder.scan` learnt about a document.
+public struct BencodeScan: Sendable {
+    public var warnings: [BencodeWarning]
+    /// One per dictionary, in pre-order (see `BencodeJSON`).
+    public var dictionaryForms: [BencodeJSON.DictionaryForm]
 }
 
 // MARK: - Parser
@@ -85,6 +118,13 @@ private struct Parser {
     var topLevelSpans: [[UInt8]: Range<Int>] = [:]
     var spans: [Range<Int>] = []
     var warnings: [BencodeWarning] = []
+    /// False for `scan`: strings are skipped, not copied, and containers stay empty.
+    var buildsValues = true
+    var dictionaryForms: [BencodeJSON.DictionaryForm] = []
+    /// True while parsing the value of the top level's first `info` key.
+    var parsingInfo = false
+    var infoSeen = false
+    var piecesSpan: Range<Int>?
 
     init(bytes: UnsafeBufferPointer<UInt8>, config: BencodeDecoder) {
         self.bytes = bytes
@@ -122,7 +162,7 @@ private struct Parser {
         case UInt8(ascii: "i"):
             value = try parseInteger()
         case UInt8(ascii: "0")...UInt8(ascii: "9"):
-            value = .string(try parseString())
+            value = .string(try parseString(copy: buildsValues))
         case UInt8(ascii: "l"):
             guard depth < config.maxDepth else { throw BencodeError(offset: position, reason: .depthLimit(config.maxDepth)) }
             position += 1
@@ -132,7 +172,8 @@ private struct Parser {
                     throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a list item or 'e'"))
                 }
                 if bytes[position] == UInt8(ascii: "e") { position += 1; break }
-                items.append(try parseValue(depth: depth + 1))
+                let item = try parseValue(depth: depth + 1)
+                if buildsValues { items.append(item) }
             }
             value = .list(items)
         case UInt8(ascii: "d"):
@@ -149,6 +190,12 @@ private struct Parser {
         position += 1  // 'd'
         var entries: [BencodeEntry] = []
         var previousKey: [UInt8]? = nil
+        // For `scan`: the JSON form needs UTF-8 keys in strict order (BencodeJSON.json(from:)).
+        let formIndex = dictionaryForms.count
+        if !buildsValues { dictionaryForms.append(.plain) }
+        var plain = true
+        var count = 0
+        var firstKey: [UInt8] = []
         while true {
             guard position < bytes.count else {
                 throw BencodeError(offset: position, reason: .unexpectedEnd(expected: "a dictionary key or 'e'"))
@@ -160,6 +207,7 @@ private struct Parser {
             }
             let key = try parseKey()
             if let previous = previousKey {
+                if !(previous.lexicographicallyPrecedes(key)) { plain = false }
                 if key == previous {
                     try nonCanonical(at: keyOffset, .nonCanonical("duplicate key \(Self.describe(key))"),
                                      "duplicate key \(Self.describe(key))")
@@ -169,12 +217,35 @@ private struct Parser {
                 }
             }
             previousKey = key
+            if !buildsValues {
+                if plain && !BencodeJSON.isUTF8(key) { plain = false }
+                if count == 0 { firstKey = key }
+                count += 1
+            }
             let valueStart = position
-            let value = try parseValue(depth: depth + 1)
+            let value: BencodeValue
+            if let place = config.uncopiedPieces, piecesSpan == nil, position < bytes.count,
+               bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9"),
+               place == .inInfo ? depth == 1 && parsingInfo : depth == 0,
+               key.elementsEqual("pieces".utf8) {
+                _ = try parseString(copy: false)
+                piecesSpan = (position - lastStringLength)..<position
+                value = .string([])
+            } else if depth == 0 && !infoSeen && key.elementsEqual("info".utf8) {
+                infoSeen = true
+                parsingInfo = true
+                value = try parseValue(depth: depth + 1)
+                parsingInfo = false
+            } else {
+                value = try parseValue(depth: depth + 1)
+            }
             if depth == 0 && topLevelSpans[key] == nil {
                 topLevelSpans[key] = valueStart..<position
             }
-            entries.append(BencodeEntry(key: key, value: value))
+            if buildsValues { entries.append(BencodeEntry(key: key, value: value)) }
+        }
+        if !buildsValues {
+            dictionaryForms[formIndex] = !plain ? .entries : (count == 1 && BencodeJSON.isTag(firstKey) ? .tagged : .plain)
         }
         return entries
     }
@@ -240,6 +311,7 @@ private struct Parser {
     /// Dictionary keys repeat (every file entry has `length` and `path`): the same bytes share one
     /// array instead of allocating a new one each time.
     var internedKeys: [[UInt8]] = []
+    var lastStringLength = 0
 
     mutating func parseKey() throws(BencodeError) -> [UInt8] {
         let start = position
@@ -264,7 +336,7 @@ private struct Parser {
         return try parseString()
     }
 
-    mutating func parseString() throws(BencodeError) -> [UInt8] {
+    mutating func parseString(copy: Bool = true) throws(BencodeError) -> [UInt8] {
         let start = position
         var length = 0
         while position < bytes.count && bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") {
@@ -290,6 +362,11 @@ private struct Parser {
         let available = bytes.count - position
         guard length <= available else {
             throw BencodeError(offset: start, reason: .stringTooLong(length: length, available: available))
+        }
+        lastStringLength = length
+        guard copy else {
+            position += length
+            return []
         }
         let string = Array(UnsafeBufferPointer(rebasing: bytes[position..<(position + length)]))
         position += length

@@ -17,8 +17,12 @@ public struct Torrent: Sendable {
     public var name: String
     public var pieceLength: Int
     public var layout: PieceLayout
-    /// Concatenated 20-byte SHA-1 hashes, one per piece (empty for v2-only torrents).
-    public var pieceHashes: [UInt8]
+    /// Concatenated 20-byte SHA-1 hashes, one per piece (empty for v2-only torrents); a copy made on
+    /// each use (`tt info` never needs it; `pieceHash` reads in place).
+    public var pieceHashes: [UInt8] { Array(piecesSource[piecesRange]) }
+    /// Where the hashes lie: normally inside `infoBytes` itself (no copy of a 10 MB `pieces`).
+    var piecesSource: [UInt8]
+    var piecesRange: Range<Int>
     public var files: [TorrentFile]
     /// True when the info dictionary has `files` (multi-file) rather than `length`.
     public var isMultiFile: Bool
@@ -56,9 +60,9 @@ public struct Torrent: Sendable {
 
     /// The SHA-1 hash of a piece (v1 and hybrid torrents).
     public func pieceHash(_ piece: PieceIndex) -> ArraySlice<UInt8>? {
-        guard !pieceHashes.isEmpty else { return nil }
-        let start = piece.value * 20
-        return pieceHashes[start..<start + 20]
+        guard !piecesRange.isEmpty else { return nil }
+        let start = piecesRange.lowerBound + piece.value * 20
+        return piecesSource[start..<start + 20]
     }
 
     // MARK: - Parsing
@@ -66,9 +70,21 @@ public struct Torrent: Sendable {
     /// Parses a .torrent. Torrents breaking an `invalid` rule always throw; `ambiguous` ones throw
     /// unless `lenient`, which returns them with `problems` and a warning for each.
     public init(bytes: [UInt8], lenient: Bool = false) throws(MetainfoError) {
+        var result: Result<Torrent, MetainfoError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            do throws(MetainfoError) { result = .success(try Torrent(buffer: buffer, lenient: lenient)) } catch { result = .failure(error) }
+        }
+        self = try result.get()
+    }
+
+    /// As `init(bytes:lenient:)` over memory the caller owns (a mapped file); only the info
+    /// dictionary's bytes are copied.
+    public init(buffer bytes: UnsafeBufferPointer<UInt8>, lenient: Bool = false) throws(MetainfoError) {
         let document: BencodeDocument
         do {
-            document = try BencodeDecoder(strictness: .lenient).decode(bytes)
+            var decoder = BencodeDecoder(strictness: .lenient)
+            decoder.uncopiedPieces = .inInfo
+            document = try decoder.decode(bytes)
         } catch {
             throw .bencode(error)
         }
@@ -78,8 +94,9 @@ public struct Torrent: Sendable {
         guard let infoSpan = document.span(ofTopLevelKey: "info"), let info = document.root["info"] else {
             throw .invalid("no 'info' dictionary")
         }
-        let infoBytes = Array(bytes[infoSpan])
-        try self.init(infoBytes: infoBytes, info: info, root: document.root, lenient: lenient)
+        let infoBytes = Array(UnsafeBufferPointer(rebasing: bytes[infoSpan]))
+        let pieces = document.piecesSpan.map { ($0.lowerBound - infoSpan.lowerBound)..<($0.upperBound - infoSpan.lowerBound) }
+        try self.init(infoBytes: infoBytes, info: info, root: document.root, piecesSpan: pieces, lenient: lenient)
         let inInfo = document.warnings.filter { infoSpan.contains($0.offset) }
         for warning in document.warnings {
             let place = inInfo.contains(warning) ? " (inside the info dictionary; the info hash uses its raw bytes)" : ""
@@ -89,16 +106,19 @@ public struct Torrent: Sendable {
 
     /// Builds a torrent from a bare info dictionary (as fetched with BEP 9), with no trackers.
     public init(infoBytes: [UInt8], lenient: Bool = false) throws(MetainfoError) {
-        let info: BencodeValue
+        let document: BencodeDocument
         do {
-            info = try BencodeDecoder(strictness: .lenient).decode(infoBytes).root
+            var decoder = BencodeDecoder(strictness: .lenient)
+            decoder.uncopiedPieces = .atTopLevel
+            document = try decoder.decode(infoBytes)
         } catch {
             throw .bencode(error)
         }
-        try self.init(infoBytes: infoBytes, info: info, root: .dictionary([]), lenient: lenient)
+        try self.init(infoBytes: infoBytes, info: document.root, root: .dictionary([]), piecesSpan: document.piecesSpan, lenient: lenient)
     }
 
-    init(infoBytes: [UInt8], info: BencodeValue, root: BencodeValue, lenient: Bool) throws(MetainfoError) {
+    /// `piecesSpan`: where in `infoBytes` the `pieces` string is when the decoder left it out of `info`.
+    init(infoBytes: [UInt8], info: BencodeValue, root: BencodeValue, piecesSpan: Range<Int>?, lenient: Bool) throws(MetainfoError) {
         guard case .dictionary = info else { throw .invalid("'info' is not a dictionary") }
         self.infoBytes = infoBytes
         self.warnings = []
@@ -167,16 +187,17 @@ public struct Torrent: Sendable {
         self.layout = PieceLayout(pieceLength: pieceLength, totalLength: total)
 
         if hasV1 {
-            guard let pieces = info["pieces"]?.bytesValue else { throw .invalid("info 'pieces' is not a byte string") }
+            guard let copied = info["pieces"]?.bytesValue else { throw .invalid("info 'pieces' is not a byte string") }
+            let pieces = piecesSpan ?? 0..<copied.count
             guard pieces.count % 20 == 0 else {
                 throw .rejected(MetainfoProblem(.pieceCount, "info 'pieces' is \(pieces.count) bytes, not a multiple of 20"))
             }
             guard pieces.count / 20 == layout.pieceCount else {
                 throw .rejected(MetainfoProblem(.pieceCount, "info 'pieces' holds \(pieces.count / 20) hashes but \(total) bytes in pieces of \(pieceLength) make \(layout.pieceCount)"))
             }
-            self.pieceHashes = pieces
+            (self.piecesSource, self.piecesRange) = piecesSpan == nil ? (copied, pieces) : (infoBytes, pieces)
         } else {
-            self.pieceHashes = []
+            (self.piecesSource, self.piecesRange) = ([], 0..<0)
         }
 
         // Piece layers (v2): required in a .torrent (BEP 52), checked against each file's root.

@@ -32,7 +32,7 @@ public struct PieceHashes: Sendable {
     public init(torrent: Torrent, layout: FileLayout) throws(StorageError) {
         self.layout = layout
         self.v1 = torrent.pieceHashes
-        self.checksV1 = !torrent.pieceHashes.isEmpty
+        self.checksV1 = !v1.isEmpty
         var warnings: [String] = []
         var v2Files: [Int: V2File] = [:]
         if torrent.version != .v1 {

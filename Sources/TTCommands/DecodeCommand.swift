@@ -22,18 +22,22 @@ struct DecodeCommand: Command {
 
     static func run(_ invocation: Invocation) throws(TTError) -> ExitCode {
         let source = invocation.arguments.positionals[0]
-        let bytes = try TorrentInput.readInput(source, invocation.environment)
         let decoder = BencodeDecoder(strictness: invocation.arguments.has("--strict") ? .strict : .lenient)
-        let document: BencodeDocument
-        do {
-            document = try decoder.decode(bytes)
-        } catch {
-            throw TTError(.dataError, kind: "bad_bencode", "\(source == "-" ? "stdin" : source): \(error)",
-                          details: [("offset", String(error.offset))])
-        }
-        for warning in document.warnings { invocation.warn(TerminalText.escape("\(source): \(warning)")) }
         let pretty = !invocation.arguments.has("--compact")
-        invocation.environment.writeJSON(BencodeJSON.json(from: document.root), pretty: pretty)
+        let environment = invocation.environment
+        // Checked first (errors and warnings as `decode` gives them), then converted straight from
+        // the input bytes: no value tree and no copy of big strings.
+        try TorrentInput.withInput(source, environment) { buffer throws(TTError) in
+            let scan: BencodeScan
+            do throws(BencodeError) {
+                scan = try decoder.scan(buffer)
+            } catch {
+                throw TTError(.dataError, kind: "bad_bencode", "\(source == "-" ? "stdin" : source): \(error)",
+                              details: [("offset", String(error.offset))])
+            }
+            for warning in scan.warnings { invocation.warn(TerminalText.escape("\(source): \(warning)")) }
+            BencodeJSONStream.write(buffer, scan: scan, pretty: pretty) { environment.writeBytes($0) }
+        }
         return .success
     }
 }

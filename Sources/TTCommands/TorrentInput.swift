@@ -44,12 +44,41 @@ public enum TorrentInput {
     /// Reads and parses a `.torrent` file (or stdin for `-`). Torrents a client would have to guess
     /// about are refused (exit 65) unless `lenient` (only `tt info --lenient` asks for that).
     public static func loadTorrent(_ argument: String, _ environment: CommandEnvironment, lenient: Bool = false) throws(TTError) -> Torrent {
-        let bytes = try readInput(argument, environment)
-        do {
-            return try Torrent(bytes: bytes, lenient: lenient)
-        } catch {
-            throw TTError(metainfo: error, source: argument == "-" ? "stdin" : argument)
+        try withInput(argument, environment) { bytes throws(TTError) in
+            do throws(MetainfoError) {
+                return try Torrent(buffer: bytes, lenient: lenient)
+            } catch {
+                throw TTError(metainfo: error, source: argument == "-" ? "stdin" : argument)
+            }
         }
+    }
+
+    /// Runs `body` over the whole input without copying it when it is a regular file: the file is
+    /// mapped read-only (page-cache pages, mapped 64 KiB per fault), where reading it into fresh
+    /// heap memory costs a page fault per 4 KiB (~3 ms per MiB on this kind of machine). Anything
+    /// else (stdin, pipes, empty or unmappable files, every error) goes through `readInput`.
+    public static func withInput<R>(_ argument: String, _ environment: CommandEnvironment, limit: Int = 1 << 30,
+                                    _ body: (UnsafeBufferPointer<UInt8>) throws(TTError) -> R) throws(TTError) -> R {
+        if argument != "-" {
+            let fd = open(environment.path(argument), O_RDONLY | O_CLOEXEC)
+            if fd >= 0 {
+                defer { close(fd) }
+                var info = stat()
+                if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0, Int(info.st_size) <= limit {
+                    let size = Int(info.st_size)
+                    if let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED {
+                        defer { munmap(base, size) }
+                        return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size))
+                    }
+                }
+            }
+        }
+        let bytes = try readInput(argument, environment, limit: limit)
+        var result: Result<R, TTError>!
+        bytes.withUnsafeBufferPointer { buffer in
+            do throws(TTError) { result = .success(try body(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
     }
 
     /// Reads a whole file or stdin, mapping failures to exit 66.
