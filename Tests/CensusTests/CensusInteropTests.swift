@@ -30,45 +30,6 @@ import TestSupport
         return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, folder], label: "libtorrent-partial")
     }
 
-    static func qBittorrent(torrent: String, dataFolder: String, profile: String, host: String, port: Int) throws -> ManagedProcess {
-        let webPort = freePort()
-        try FileManager.default.createDirectory(atPath: profile + "/qBittorrent/config", withIntermediateDirectories: true)
-        let config = """
-        [LegalNotice]
-        Accepted=true
-
-        [BitTorrent]
-        Session\\Port=\(port)
-        Session\\InterfaceAddress=\(host)
-        Session\\DHTEnabled=false
-        Session\\LSDEnabled=false
-        Session\\PeXEnabled=false
-
-        [Preferences]
-        WebUI\\Port=\(webPort)
-        WebUI\\LocalHostAuth=false
-        WebUI\\Address=127.0.0.1
-        Connection\\UPnP=false
-        """
-        try config.write(toFile: profile + "/qBittorrent/config/qBittorrent.conf", atomically: true, encoding: .utf8)
-        let process = try ManagedProcess("/usr/bin/qbittorrent-nox", ["--profile=\(profile)"], label: "qbittorrent")
-        try #require(waitForTCP(port: webPort), "qBittorrent web UI: \(process.log)")
-        let added = runCommand("/usr/bin/curl", ["-s", "-F", "torrents=@\(torrent)", "-F", "savepath=\(dataFolder)",
-                                                "-F", "skip_checking=true", "http://127.0.0.1:\(webPort)/api/v2/torrents/add"], timeout: 20)
-        try #require(added.output.contains("Ok"), "qBittorrent: \(added.output)")
-        // Its port listens before the torrent is loaded (until then it hangs up on a handshake): wait
-        // until it says it seeds.
-        let deadline = Date().addingTimeInterval(30)
-        var state = ""
-        while Date() < deadline {
-            state = runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:\(webPort)/api/v2/torrents/info"], timeout: 10).output
-            if state.contains("UP\"") || state.contains("\"uploading\"") { return process }
-            usleep(200_000)
-        }
-        Issue.record("qBittorrent never reported seeding: \(state)")
-        return process
-    }
-
     @Test func censusOfARealSwarm() throws {
         for tool in [("aria2", "/usr/bin/aria2c"), ("transmission-daemon", "/usr/bin/transmission-daemon"), ("ctorrent", "/usr/bin/ctorrent"),
                      ("qbittorrent-nox", "/usr/bin/qbittorrent-nox")] {
@@ -109,7 +70,7 @@ import TestSupport
                                             label: "ctorrent"))
         expected.append(("CTorrent", "\(ct.0):\(ct.1)", Self.pieceCount))
         let qb = ("127.0.0.7", freePort(host: "127.0.0.7"))
-        processes.append(try Self.qBittorrent(torrent: torrent, dataFolder: seedFolder, profile: directory.file("qb"), host: qb.0, port: qb.1))
+        processes.append(try Seeders.qBittorrentSeeder(torrent: torrent, dataFolder: seedFolder, profile: directory.file("qb"), host: qb.0, port: qb.1))
         expected.append(("qBittorrent", "\(qb.0):\(qb.1)", Self.pieceCount))
         // The partial leecher: a copy whose pieces after the first twelve are damaged.
         var damaged = bytes

@@ -138,33 +138,8 @@ import Testing
             seeder = try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", host, "-p", String(port), "-s", directory.file("seed/one.bin"),
                                                               torrent], label: "ctorrent")
         } else {
-            try #require(RealTools.ensure("qbittorrent-nox", probe: "/usr/bin/qbittorrent-nox"), "qbittorrent-nox is not installed")
-            let webPort = freePort()
-            let profile = directory.file("qb")
-            try FileManager.default.createDirectory(atPath: profile + "/qBittorrent/config", withIntermediateDirectories: true)
-            let config = """
-            [LegalNotice]
-            Accepted=true
-
-            [BitTorrent]
-            Session\\Port=\(port)
-            Session\\InterfaceAddress=\(host)
-            Session\\DHTEnabled=false
-            Session\\LSDEnabled=false
-            Session\\PeXEnabled=false
-
-            [Preferences]
-            WebUI\\Port=\(webPort)
-            WebUI\\LocalHostAuth=false
-            WebUI\\Address=127.0.0.1
-            Connection\\UPnP=false
-            """
-            try config.write(toFile: profile + "/qBittorrent/config/qBittorrent.conf", atomically: true, encoding: .utf8)
-            seeder = try ManagedProcess("/usr/bin/qbittorrent-nox", ["--profile=\(profile)"], label: "qbittorrent")
-            #expect(waitForTCP(port: webPort), "qBittorrent web UI: \(seeder.log)")
-            let added = runCommand("/usr/bin/curl", ["-s", "-F", "torrents=@\(torrent)", "-F", "savepath=\(directory.file("seed"))",
-                                                    "-F", "skip_checking=true", "http://127.0.0.1:\(webPort)/api/v2/torrents/add"], timeout: 20)
-            #expect(added.output.contains("Ok"), "qBittorrent: \(added.output)")
+            seeder = try Seeders.qBittorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), profile: directory.file("qb"),
+                                                   host: host, port: port)
         }
         defer { seeder.stop() }
         #expect(waitForTCP(host: host, port: port), "\(client): \(seeder.log)")

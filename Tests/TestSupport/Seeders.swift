@@ -132,4 +132,45 @@ public enum Seeders {
         }
         return process
     }
+
+    /// qBittorrent (qbittorrent-nox, libtorrent inside) seeding `torrent` from `dataFolder` on `host:port`,
+    /// with DHT, LSD, PEX and UPnP off; the torrent is added over its web API and this returns once it
+    /// says it seeds (its port listens before the torrent is loaded, and until then it hangs up on peers).
+    public static func qBittorrentSeeder(torrent: String, dataFolder: String, profile: String, host: String, port: Int) throws -> ManagedProcess {
+        guard RealTools.ensure("qbittorrent-nox", probe: "/usr/bin/qbittorrent-nox") else { throw RealToolError.missing("qbittorrent-nox") }
+        let webPort = freePort()
+        try FileManager.default.createDirectory(atPath: profile + "/qBittorrent/config", withIntermediateDirectories: true)
+        let config = """
+        [LegalNotice]
+        Accepted=true
+
+        [BitTorrent]
+        Session\\Port=\(port)
+        Session\\InterfaceAddress=\(host)
+        Session\\DHTEnabled=false
+        Session\\LSDEnabled=false
+        Session\\PeXEnabled=false
+
+        [Preferences]
+        WebUI\\Port=\(webPort)
+        WebUI\\LocalHostAuth=false
+        WebUI\\Address=127.0.0.1
+        Connection\\UPnP=false
+        """
+        try config.write(toFile: profile + "/qBittorrent/config/qBittorrent.conf", atomically: true, encoding: .utf8)
+        let process = try ManagedProcess("/usr/bin/qbittorrent-nox", ["--profile=\(profile)"], label: "qbittorrent")
+        guard waitForTCP(port: webPort) else { throw RealToolError.failed("qBittorrent web UI never listened: \(process.log)") }
+        let added = runCommand("/usr/bin/curl", ["-s", "-F", "torrents=@\(torrent)", "-F", "savepath=\(dataFolder)",
+                                                "-F", "skip_checking=true", "http://127.0.0.1:\(webPort)/api/v2/torrents/add"], timeout: 20)
+        guard added.output.contains("Ok") else { throw RealToolError.failed("qBittorrent refused the torrent: \(added.output)") }
+        let deadline = Date().addingTimeInterval(30)
+        var state = ""
+        while Date() < deadline {
+            state = runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:\(webPort)/api/v2/torrents/info"], timeout: 10).output
+            if state.contains("UP\"") || state.contains("\"uploading\"") { return process }
+            usleep(200_000)
+        }
+        throw RealToolError.failed("qBittorrent never reported seeding: \(state)")
+    }
+
 }
