@@ -1,4 +1,4 @@
-/// Who we are on the wire and to trackers (CONVENTIONS "Our identity on the wire"): the one place
+/// Who we are on the wire and to trackers (tt-handshake(1)): the one place
 /// the version lives, so the peer id, the extension handshake `v`, the HTTP User-Agent and
 /// `tt --version` never disagree.
 public enum ClientIdentity {

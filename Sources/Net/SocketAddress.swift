@@ -2,7 +2,7 @@ import Glibc
 
 /// An IPv4 or IPv6 address and port, as numbers (no host names; see `resolve`).
 ///
-/// Text form is `1.2.3.4:6881` or `[::1]:6881` — the `addr` of CONVENTIONS, and what
+/// Text form is `1.2.3.4:6881` or `[::1]:6881` — the `addr` of every JSON peer (README, "Output and exit codes"), and what
 /// `tt handshake` and `--peer` accept.
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public enum Family: Sendable, Hashable {

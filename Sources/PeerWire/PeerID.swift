@@ -10,7 +10,7 @@ public struct PeerID: Hashable, Sendable {
         self.bytes = bytes
     }
 
-    /// Our own: `-TT0100-` and 12 random bytes (CONVENTIONS "Our identity on the wire").
+    /// Our own: `-TT0100-` and 12 random bytes (tt-handshake(1)).
     public static func ours() -> PeerID { PeerID(bytes: ClientIdentity.newPeerID()) }
 
     public var hex: String { PeerWire.hex(bytes) }

@@ -1,7 +1,7 @@
 import Glibc
 import Metainfo
 
-/// Joins torrent paths under a root so that nothing can escape it (CONVENTIONS "Files on disk").
+/// Joins torrent paths under a root so that nothing can escape it (README, tt-download(1)).
 ///
 /// A component may not be empty, `.`, `..`, contain `/` or NUL; and no existing prefix of the
 /// joined path may resolve (through symlinks) to a place outside the root. The check runs when a

@@ -3,7 +3,7 @@ import DHT
 import JSON
 import Net
 
-/// JSON shapes of the DHT (CONVENTIONS): a node is `{"id", "addr", "ip", "port"}` plus `"version"`
+/// JSON shapes of the DHT (tt-dht(1)): a node is `{"id", "addr", "ip", "port"}` plus `"version"`
 /// when known; distances are XOR as 40 hex; KRPC traces are `"event": "krpc"` lines.
 enum DHTViews {
     static func node(_ node: NodeInfo, version: [UInt8]? = nil, distanceTo target: NodeID? = nil) -> JSONValue {

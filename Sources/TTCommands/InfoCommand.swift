@@ -121,7 +121,7 @@ struct InfoCommand: Command {
     }
 }
 
-/// The flat JSON view of a torrent that `info --json` prints (CONVENTIONS shapes).
+/// The flat JSON view of a torrent that `info --json` prints (tt-info(1)).
 enum TorrentView {
     static func json(_ torrent: Torrent, pieces: Bool) -> JSONValue {
         var fields: [JSONField] = [

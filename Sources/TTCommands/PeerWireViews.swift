@@ -6,7 +6,7 @@ import Net
 import PeerWire
 import UTP
 
-/// JSON views of peer wire values (CONVENTIONS shapes), shared by handshake, fetch-piece and seed.
+/// JSON views of peer wire values (README, "Output and exit codes"), shared by handshake, fetch-piece and seed.
 enum PeerWireViews {
     static func peer(_ address: SocketAddress) -> JSONValue { PeerView.json(address) }
 

@@ -3,7 +3,7 @@ import Net
 import PeerWire
 import Swarm
 
-/// The exit codes of ../CONVENTIONS (sysexits).
+/// The exit codes of the README table and tt(1) (sysexits).
 public enum ExitCode: Int32, Sendable {
     case success = 0
     case checkFailed = 1

@@ -2,7 +2,7 @@ import Bencode
 import Foundation
 import Metainfo
 
-/// What a user may pass where a torrent is expected (CONVENTIONS "Accepting the previous stage's output").
+/// What a user may pass where a torrent is expected (tt(1); README "Recipes").
 public enum TorrentInput {
     case torrent(Torrent, source: String)
     case magnet(MagnetLink)

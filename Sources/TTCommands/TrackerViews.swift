@@ -133,7 +133,7 @@ enum TrackerViews {
 }
 
 extension TTError {
-    /// The one place tracker failures become exit codes (CONVENTIONS): 69 unreachable,
+    /// The one place tracker failures become exit codes (README, "Output and exit codes"): 69 unreachable,
     /// 75 timeout, 76 refusal or bad response, 64 bad URL.
     init(tracker error: TrackerError) {
         switch error {

@@ -56,10 +56,16 @@ private func addr(_ text: String) -> SocketAddress { try! SocketAddress(parsing:
         guard case .response = accepted.body else { Issue.record("announce refused"); return }
         _ = state.answer(.announcePeer(id: .random(), infoHash: hash, port: 1, token: token, impliedPort: true, seed: false),
                          transactionID: [5], from: asker, now: 2)
-        guard case .response(let second) = state.answer(.getPeers(id: .random(), infoHash: hash, want: []), transactionID: [6], from: asker, now: 3).body else { return }
+        guard case .response(let second) = state.answer(.getPeers(id: .random(), infoHash: hash, want: []), transactionID: [6], from: asker, now: 3).body else {
+            Issue.record("get_peers after the announces was not answered")
+            return
+        }
         #expect(Set(second.values) == [addr("127.0.0.5:6881"), addr("127.0.0.5:4000")])
 
-        guard case .response(let samples) = state.answer(.sampleInfohashes(id: .random(), target: .random()), transactionID: [7], from: asker, now: 3).body else { return }
+        guard case .response(let samples) = state.answer(.sampleInfohashes(id: .random(), target: .random()), transactionID: [7], from: asker, now: 3).body else {
+            Issue.record("sample_infohashes was not answered")
+            return
+        }
         #expect(samples.samples == [hash] && samples.num == 1 && samples.interval != nil)
 
         let unknown = state.answer(.unknown(method: "put", id: nil), transactionID: [8], from: asker, now: 3)
