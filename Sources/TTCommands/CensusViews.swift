@@ -125,7 +125,9 @@ enum CensusViews {
         if !summary.clients.isEmpty {
             row("clients", summary.clients.map { "\(TerminalText.escape($0.client)) ×\($0.peers)" }.joined(separator: ", "))
         }
-        if let copies = summary.minimumCopies, let pieces = summary.pieceCount {
+        if summary.peersReached == 0 {
+            row("availability", "unknown: no peer was reached")
+        } else if let copies = summary.minimumCopies, let pieces = summary.pieceCount {
             let rarest = summary.rarestPieces.prefix(8).map(String.init).joined(separator: ", ")
             row("availability", "every piece has ≥ \(copies) copies among reached peers; rarest: \(rarest)\(summary.rarestPieces.count > 8 ? ", …" : "") of \(pieces)")
         }
@@ -135,6 +137,7 @@ enum CensusViews {
         }
         if summary.requiresEncryption > 0 { row("encryption", "\(summary.requiresEncryption) peers insist on it") }
         if summary.onlyUTP > 0 { row("uTP only", "\(summary.onlyUTP) peers") }
+        guard !report.peers.isEmpty else { return (lines + ["", "no peers: no source named one"]).joined(separator: "\n") }
         lines.append("")
         let header = ["peer", "client", "pieces", "via", "rtt", "unchoked", "sources"]
         var table = [header]
