@@ -98,24 +98,26 @@ public enum Seeders {
     }
 
     /// Transmission 3 seeding `torrent` from `dataFolder`; its peer port on `host`. With `seeding` false
-    /// it starts with an empty `dataFolder` and leeches instead (it is not waited for).
+    /// it starts with an empty `dataFolder` and leeches instead (it is not waited for). `encryption` is its
+    /// setting (0 allow, 1 prefer, 2 require); `utp` turns its uTP on.
     public static func transmissionSeeder(daemon: String, torrent: String, dataFolder: String, configFolder: String,
-                                          host: String = "127.0.0.4", port: Int, rpcPort: Int, seeding: Bool = true) throws -> ManagedProcess {
+                                          host: String = "127.0.0.4", port: Int, rpcPort: Int, seeding: Bool = true,
+                                          encryption: Int = 1, utp: Bool = false, label: String = "transmission") throws -> ManagedProcess {
         try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dataFolder, withIntermediateDirectories: true)
         let watch = (configFolder as NSString).appendingPathComponent("watch")
         try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
         let settings = """
-        {"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
+        {"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": \(utp),
          "port-forwarding-enabled": false, "peer-port": \(port), "peer-port-random-on-start": false,
          "bind-address-ipv4": "\(host)", "bind-address-ipv6": "::1", "rpc-enabled": true, "rpc-port": \(rpcPort),
          "rpc-bind-address": "127.0.0.1", "rpc-whitelist-enabled": false, "rpc-authentication-required": false,
          "download-dir": "\(dataFolder)", "incomplete-dir-enabled": false, "watch-dir-enabled": false,
-         "encryption": 1, "ratio-limit-enabled": false, "speed-limit-up-enabled": false, "message-level": 1,
+         "encryption": \(encryption), "ratio-limit-enabled": false, "speed-limit-up-enabled": false, "message-level": 1,
          "start-added-torrents": true, "cache-size-mb": 4}
         """
         try settings.write(toFile: (configFolder as NSString).appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
-        let process = try ManagedProcess(daemon, ["-f", "-g", configFolder], label: "transmission")
+        let process = try ManagedProcess(daemon, ["-f", "-g", configFolder], label: label)
         // Add the torrent over RPC once the daemon answers, then wait until it has verified the data.
         let remote = "/usr/bin/transmission-remote"
         var deadline = Date().addingTimeInterval(20)

@@ -38,29 +38,7 @@ enum UTPRealPeers {
     /// transmission-daemon 3.00 with uTP on, seeding `torrent` from `dataFolder`.
     static func transmissionSeeder(daemon: String, torrent: String, dataFolder: String, configFolder: String,
                                    host: String, port: Int, rpcPort: Int) throws -> ManagedProcess {
-        try FileManager.default.createDirectory(atPath: configFolder, withIntermediateDirectories: true)
-        let settings = """
-        {"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": true,
-         "port-forwarding-enabled": false, "peer-port": \(port), "peer-port-random-on-start": false,
-         "bind-address-ipv4": "\(host)", "bind-address-ipv6": "::1", "rpc-enabled": true, "rpc-port": \(rpcPort),
-         "rpc-bind-address": "127.0.0.1", "rpc-whitelist-enabled": false, "rpc-authentication-required": false,
-         "download-dir": "\(dataFolder)", "incomplete-dir-enabled": false, "watch-dir-enabled": false,
-         "encryption": 1, "ratio-limit-enabled": false, "speed-limit-up-enabled": false, "message-level": 1,
-         "start-added-torrents": true, "cache-size-mb": 4}
-        """
-        try settings.write(toFile: (configFolder as NSString).appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
-        let process = try ManagedProcess(daemon, ["-f", "-g", configFolder], label: "transmission-utp")
-        let remote = "/usr/bin/transmission-remote"
-        var deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if runCommand(remote, ["127.0.0.1:\(rpcPort)", "-a", torrent], timeout: 10).status == 0 { break }
-            usleep(200_000)
-        }
-        deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if runCommand(remote, ["127.0.0.1:\(rpcPort)", "-l"], timeout: 10).output.contains("100%") { break }
-            usleep(200_000)
-        }
-        return process
+        try Seeders.transmissionSeeder(daemon: daemon, torrent: torrent, dataFolder: dataFolder, configFolder: configFolder, host: host,
+                                       port: port, rpcPort: rpcPort, utp: true, label: "transmission-utp")
     }
 }
