@@ -19,7 +19,7 @@ public enum EncryptionPolicy: String, CaseIterable, Sendable {
         }
     }
 
-    /// Methods accepted from an initiator; RC4 is chosen when offered.
+    /// Methods accepted from an initiator; plaintext is chosen when offered (RC4 when only it is).
     public var accept: CryptoMethods {
         switch self {
         case .off: []

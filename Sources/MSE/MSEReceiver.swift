@@ -9,7 +9,7 @@ public struct MSEReceiver {
 
     /// HASH('req2', SKEY) → SKEY for each torrent we serve.
     private let torrents: [[UInt8]: [UInt8]]
-    /// Methods we accept; RC4 is chosen whenever both sides allow it.
+    /// Methods we accept; plaintext is chosen when the initiator offers it too.
     public let allowed: CryptoMethods
     private let keys: DHKeyPair
     private let padB: [UInt8]
@@ -104,7 +104,9 @@ public struct MSEReceiver {
                 buffer.removeFirst(length)
                 offered = provide
                 let common = provide.intersection(allowed)
-                if common.contains(.rc4) { selected = .rc4 } else if common.contains(.plaintext) { selected = .plaintext } else {
+                // Plaintext when the initiator offers it (libtorrent's default, prefer_rc4 off): the handshake
+                // stays obfuscated and the payload costs no RC4; a peer that wants RC4 offers only RC4.
+                if common.contains(.plaintext) { selected = .plaintext } else if common.contains(.rc4) { selected = .rc4 } else {
                     throw .noCommonMethod(offered: provide, allowed: allowed)
                 }
                 steps.append(MSEStep("mse_request", [("provide", .string(provide.description)), ("pad", .int(length))]))

@@ -62,6 +62,11 @@ public final class MSEStream: ByteStream {
         inner.write(copy)
     }
 
+    public func write(chunks: [ArraySlice<UInt8>]) {
+        guard encryptor != nil else { inner.write(chunks: chunks); return }
+        write(chunks.reduce(into: [UInt8]()) { $0 += $1 })
+    }
+
     public func close() { inner.close() }
 
     private func received(_ chunk: ArraySlice<UInt8>) {

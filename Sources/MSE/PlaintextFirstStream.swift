@@ -60,6 +60,11 @@ public final class PlaintextFirstStream: ByteStream {
         if !retrying { inner.write(bytes) }
     }
 
+    public func write(chunks: [ArraySlice<UInt8>]) {
+        guard answered, !retrying, !closedLocally else { write(chunks.reduce(into: [UInt8]()) { $0 += $1 }); return }
+        inner.write(chunks: chunks)
+    }
+
     public func close() {
         closedLocally = true
         inner.close()

@@ -31,12 +31,24 @@ public protocol ByteStream: AnyObject {
     func start()
     /// Queues bytes to send.
     func write(_ bytes: [UInt8])
+    /// Queues several runs of bytes, in order. A TCP stream keeps the slices themselves (no copy)
+    /// and hands them to the kernel in one `sendmsg`; a piece's blocks go out straight from the
+    /// upload cache this way.
+    func write(chunks: [ArraySlice<UInt8>])
     /// Closes at once; buffered bytes are dropped.
     func close()
 }
 
 extension ByteStream {
     public var isEncrypted: Bool { false }
+
+    /// Streams that transform or re-frame what they send take the runs joined.
+    public func write(chunks: [ArraySlice<UInt8>]) {
+        var joined: [UInt8] = []
+        joined.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
+        for chunk in chunks { joined += chunk }
+        write(joined)
+    }
 }
 
 extension StreamChannel: ByteStream {

@@ -18,7 +18,10 @@ public final class StreamChannel {
     /// so a producer that writes in a loop never recurses).
     public var onDrained: (() -> Void)?
 
-    private var outgoing: [[UInt8]] = []
+    /// What waits to go out, oldest first from `outgoingHead`; the first run's first
+    /// `outgoingOffset` bytes are already sent.
+    private var outgoing: [ArraySlice<UInt8>] = []
+    private var outgoingHead = 0
     private var outgoingOffset = 0
     public private(set) var bufferedBytes = 0
     private var connecting = false
@@ -94,10 +97,18 @@ public final class StreamChannel {
 
     /// Queues bytes; they are written as fast as the peer takes them.
     public func write(_ bytes: [UInt8]) {
-        guard fileDescriptor >= 0, !bytes.isEmpty else { return }
-        outgoing.append(bytes)
-        bufferedBytes += bytes.count
-        if bufferedBytes == bytes.count { flush(fromLoop: false) }
+        write(chunks: [bytes[...]])
+    }
+
+    /// Queues the slices themselves (no copy); they are sent together with `sendmsg`.
+    public func write(chunks: [ArraySlice<UInt8>]) {
+        guard fileDescriptor >= 0 else { return }
+        let wasEmpty = bufferedBytes == 0
+        for chunk in chunks where !chunk.isEmpty {
+            outgoing.append(chunk)
+            bufferedBytes += chunk.count
+        }
+        if wasEmpty && bufferedBytes > 0 { flush(fromLoop: false) }
         updateInterest()
     }
 
@@ -108,6 +119,8 @@ public final class StreamChannel {
         Glibc.close(fileDescriptor)
         fileDescriptor = -1
         outgoing = []
+        outgoingHead = 0
+        outgoingOffset = 0
         bufferedBytes = 0
     }
 
@@ -150,18 +163,12 @@ public final class StreamChannel {
     }
 
     private func flush(fromLoop: Bool) {
-        while fileDescriptor >= 0, let first = outgoing.first {
-            let written = first.withUnsafeBytes { raw in
-                Glibc.send(fileDescriptor, raw.baseAddress! + outgoingOffset, raw.count - outgoingOffset, Int32(MSG_NOSIGNAL))
-            }
+        while fileDescriptor >= 0, outgoingHead < outgoing.count {
+            let written = sendQueued()
             if written > 0 {
                 bytesWritten += Int64(written)
                 bufferedBytes -= written
-                outgoingOffset += written
-                if outgoingOffset == first.count {
-                    outgoing.removeFirst()
-                    outgoingOffset = 0
-                }
+                consume(written)
                 continue
             }
             let code = errno
@@ -171,8 +178,56 @@ public final class StreamChannel {
             fail(.system(operation: "send to \(remote)", reason: SocketSupport.errorText(code)))
             return
         }
+        if outgoingHead == outgoing.count {
+            outgoing.removeAll(keepingCapacity: true)
+            outgoingHead = 0
+        }
         updateInterest()
         if fromLoop && bufferedBytes == 0 && fileDescriptor >= 0 { onDrained?() }
+    }
+}
+
+extension StreamChannel {
+    /// Most runs one `sendmsg` takes (Linux allows 1024; 64 already fill the socket's buffer).
+    private static let sendBatch = 64
+
+    /// One `sendmsg` of the queued runs from the head; what it returns.
+    private func sendQueued() -> Int {
+        let end = min(outgoing.count, outgoingHead + Self.sendBatch)
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(end - outgoingHead)
+        return withVectors(outgoingHead, end, skipping: outgoingOffset, &vectors) { pinned in
+            var pinned = pinned
+            return pinned.withUnsafeMutableBufferPointer { buffer in
+                var message = msghdr()
+                message.msg_iov = buffer.baseAddress
+                message.msg_iovlen = buffer.count
+                return sendmsg(fileDescriptor, &message, Int32(MSG_NOSIGNAL))
+            }
+        }
+    }
+
+    /// Pins runs `index..<end` and calls `body` with their vectors (nested, so every pointer stays valid).
+    private func withVectors(_ index: Int, _ end: Int, skipping offset: Int, _ vectors: inout [iovec],
+                             _ body: ([iovec]) -> Int) -> Int {
+        guard index < end else { return body(vectors) }
+        return outgoing[index].withUnsafeBytes { raw in
+            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + offset), iov_len: raw.count - offset))
+            return withVectors(index + 1, end, skipping: 0, &vectors, body)
+        }
+    }
+
+    /// Drops `count` sent bytes from the head of the queue.
+    private func consume(_ count: Int) {
+        var left = count
+        while left > 0 {
+            let rest = outgoing[outgoingHead].count - outgoingOffset
+            if left < rest { outgoingOffset += left; return }
+            left -= rest
+            outgoing[outgoingHead] = []
+            outgoingHead += 1
+            outgoingOffset = 0
+        }
     }
 }
 

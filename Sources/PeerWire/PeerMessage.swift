@@ -133,15 +133,13 @@ public enum PeerMessage: Hashable, Sendable {
     }
 
     /// The 13 bytes before a `piece` message's block (length prefix, id, index, offset), for senders
-    /// that put the block behind them themselves (read from disk in place, no copy).
+    /// that send the block behind them from where it already is (no copy).
     public static func pieceHeader(index: UInt32, begin: UInt32, blockLength: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(13 + blockLength)
-        for value in [UInt32(9 + blockLength), index, begin] {
-            out += [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
-            if out.count == 4 { out.append(MessageID.piece) }
-        }
-        return out
+        let length = UInt32(9 + blockLength)
+        return [UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
+                MessageID.piece,
+                UInt8(index >> 24), UInt8(truncatingIfNeeded: index >> 16), UInt8(truncatingIfNeeded: index >> 8), UInt8(truncatingIfNeeded: index),
+                UInt8(begin >> 24), UInt8(truncatingIfNeeded: begin >> 16), UInt8(truncatingIfNeeded: begin >> 8), UInt8(truncatingIfNeeded: begin)]
     }
 
     /// Decodes one message from its id and payload (the bytes after the id).

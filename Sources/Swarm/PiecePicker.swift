@@ -62,7 +62,7 @@ public struct PiecePicker {
     public var randomFirstPieces = 4
     private var generator: any RandomNumberGenerator
 
-    public init(layout: PieceLayout, have: [Bool], wanted: [Bool]? = nil, generator: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
+    public init(layout: PieceLayout, have: [Bool], wanted: [Bool]? = nil, generator: any RandomNumberGenerator = FastRandom()) {
         precondition(have.count == layout.pieceCount)
         self.layout = layout
         self.lengths = Lengths(layout: layout)

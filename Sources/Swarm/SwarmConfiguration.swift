@@ -58,7 +58,7 @@ public struct SwarmConfiguration {
     /// it too; for when a DHT node answers on `SwarmEngine.datagramPort`.
     public var advertisesDHT = false
     /// Randomness for piece picking and the optimistic unchoke; seed it for reproducible runs.
-    public var random: any RandomNumberGenerator = SystemRandomNumberGenerator()
+    public var random: any RandomNumberGenerator = FastRandom()
     /// A seed (or a finished download that goes on seeding) dials the peers it learns of, so
     /// leechers that accept no connections are served too.
     public var seedsDialPeers = true

@@ -65,41 +65,67 @@ extension SwarmEngine {
     }
 
     /// Sends queued blocks while the stream keeps up (about 1 MiB buffered per peer), in the order
-    /// asked. Blocks come from whole pieces held in `uploadCache`; a piece not held is read off the
-    /// loop (so a slow disk never stalls other peers) and the peers waiting for it go on when it is in.
+    /// asked. Blocks come from whole pieces held in `uploadCache`; pieces not held are read off the
+    /// loop (so a slow disk never stalls other peers) and the peers waiting for them go on when they are in.
     func serveUploads(_ peer: PeerConnection) {
         guard peers[peer.key] != nil, outcome == nil, !peer.session.amChoking else { return }
-        var out: [UInt8] = []
-        while let block = peer.uploadQueue.first, peer.stream.bufferedBytes + out.count < 1 << 20 {
+        // Each block goes out as its header and a slice of the cached piece: no copy on our side.
+        var chunks: [ArraySlice<UInt8>] = []
+        var queuedBytes = 0
+        var served = 0
+        while served < peer.uploadQueue.count, peer.stream.bufferedBytes + queuedBytes < 1 << 20 {
+            let block = peer.uploadQueue[served]
             guard let piece = uploadCache.bytes(of: block.piece.value) else {
-                readForUpload(block.piece)
+                readForUpload(from: peer.uploadQueue[served...])
                 break
             }
-            peer.uploadQueue.removeFirst()
-            out += PeerMessage.pieceHeader(index: UInt32(block.piece.value), begin: UInt32(block.begin), blockLength: block.length)
-            out += piece[block.begin..<block.begin + block.length]
+            served += 1
+            chunks.append(PeerMessage.pieceHeader(index: UInt32(block.piece.value), begin: UInt32(block.begin), blockLength: block.length)[...])
+            chunks.append(piece[block.begin..<block.begin + block.length])
+            queuedBytes += 13 + block.length
             peer.uploadedBytes += Int64(block.length)
             peer.uploadedThisTick += Int64(block.length)
             uploaded += Int64(block.length)
         }
-        guard !out.isEmpty else { return }
+        // One shift of the queue per call, not one per block.
+        peer.uploadQueue.removeFirst(served)
+        guard !chunks.isEmpty else { return }
         peer.flush()  // what the session queued first goes first
-        peer.stream.write(out)
+        peer.stream.write(chunks: chunks)
     }
 
-    /// Reads a whole piece off the loop into the upload cache, then serves every peer waiting.
-    private func readForUpload(_ piece: PieceIndex) {
-        guard uploadCache.beginRead(piece.value) else { return }
+    /// Reads the pieces `queue` waits for and the cache does not hold — the first one and those
+    /// after it, up to `uploadReadBatch` bytes — in one job off the loop, then serves every peer
+    /// waiting. One job per piece cost a thread hop per request with small pieces (16 KiB pieces:
+    /// one per block), most of a seeder's CPU.
+    private func readForUpload(from queue: ArraySlice<BlockInfo>) {
+        var batch: [PieceIndex] = []
+        var bytes = 0
+        for block in queue where bytes < uploadReadBatch {
+            guard uploadCache.beginRead(block.piece.value) else { continue }  // held, or being read
+            batch.append(block.piece)
+            bytes += lengths.length(of: block.piece)
+        }
+        guard !batch.isEmpty else { return }
         readsInFlight += 1
-        let store = self.store!
-        loop.offload({ () -> [UInt8]? in
-            (try? store.readPiece(piece)) ?? nil
-        }, then: { [self] bytes in
+        let store = self.store!, pieces = batch
+        loop.offload({ () -> [(PieceIndex, [UInt8]?)] in
+            pieces.map { piece in (piece, (try? store.readPiece(piece)) ?? nil) }
+        }, then: { [self] results in
             readsInFlight -= 1
-            uploadCache.endRead(piece.value, bytes: bytes)
-            for peer in orderedPeers where peer.uploadQueue.first?.piece == piece {
-                if bytes == nil { drop(peer, reason: "could not read piece \(piece) to serve it") } else { serveUploads(peer) }
+            var failed: Set<PieceIndex> = []
+            for (piece, bytes) in results {
+                uploadCache.endRead(piece.value, bytes: bytes)
+                if bytes == nil { failed.insert(piece) }
+            }
+            let read = Set(pieces)
+            for peer in orderedPeers {
+                guard let waiting = peer.uploadQueue.first?.piece, read.contains(waiting) else { continue }
+                if failed.contains(waiting) { drop(peer, reason: "could not read piece \(waiting) to serve it") } else { serveUploads(peer) }
             }
         })
     }
+
+    /// Most bytes one upload read job fetches: a few large pieces, or many small ones.
+    private var uploadReadBatch: Int { min(4 << 20, uploadCache.capacity / 4) }
 }

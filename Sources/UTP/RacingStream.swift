@@ -92,6 +92,11 @@ public final class RacingStream: ByteStream {
         for candidate in candidates { candidate.write(bytes) }
     }
 
+    public func write(chunks: [ArraySlice<UInt8>]) {
+        if let winner, isOpen { winner.write(chunks: chunks); return }
+        write(chunks.reduce(into: [UInt8]()) { $0 += $1 })
+    }
+
     public func close() {
         guard !closed else { return }
         closed = true

@@ -129,10 +129,10 @@ struct Exchange {
         }
     }
 
-    @Test func receiverPrefersRC4WhenBothAreOffered() throws {
+    @Test func receiverChoosesPlaintextWhenBothAreOffered() throws {
         var exchange = Self.exchange(provide: [.plaintext, .rc4])
         try exchange.run()
-        Self.check(exchange, method: .rc4, "both offered")
+        Self.check(exchange, method: .plaintext, "both offered")
     }
 
     @Test func stepsAreReportedForTrace() throws {

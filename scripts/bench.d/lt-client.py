@@ -1,7 +1,9 @@
 """libtorrent (Python binding, system python) as a loopback seeder or downloader for scripts/bench-download.
 
     lt-client.py seed     TORRENT SAVE_PATH IP PORT     # checks the data, prints "ready", seeds until killed
-    lt-client.py download TORRENT SAVE_PATH IP PORT     # downloads until is_seeding, prints seconds, exits
+    lt-client.py download TORRENT SAVE_PATH IP PORT [PEER_IP:PORT…]
+                                                        # downloads until is_seeding, prints seconds, exits;
+                                                        # PEERs are dialled besides the torrent's trackers
 
 DHT, LSD, UPnP, NAT-PMP and uTP are off (libtorrent tries uTP first and a TCP-only peer then sits idle);
 everything else is libtorrent's default. Listening and outgoing connections use IP.
@@ -22,6 +24,9 @@ p.save_path = save_path
 p.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
 start = time.time()
 h = ses.add_torrent(p)
+for peer in sys.argv[6:]:
+    peer_ip, peer_port = peer.rsplit(":", 1)
+    h.connect_peer((peer_ip, int(peer_port)))
 stop = False
 def on_term(*_):
     global stop
