@@ -52,11 +52,12 @@ extension ManagedProcess {
     }
 
     /// The port in a `tt` JSON Lines `listening` event (`key` names the field: `port`, `http_port`, `udp_port`),
-    /// for a `tt` started with port 0. Throws with the output when the event never comes.
+    /// for a `tt` started with port 0; it joins the process's `ports`. Throws with the output when the event never comes.
     public func listeningPort(_ key: String = "port", timeout: Double = 30) throws -> Int {
         guard let event = waitForEvent("listening", timeout: timeout), let port = event[key]?.intValue else {
             throw WaitTimedOut(what: "a listening event with \(key) from \(label) (running: \(isRunning)); output:\n\(log)", timeout: timeout)
         }
+        if !ports.contains(Int(port)) { ports.append(Int(port)) }
         return Int(port)
     }
 
