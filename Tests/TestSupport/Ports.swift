@@ -115,33 +115,65 @@ public func startListening(_ what: String, host: String = "127.0.0.1", uses: [Po
 /// A port on which connections are refused for as long as this is held: a socket bound to it that never
 /// listens (TCP: the kernel answers a SYN with a reset) or is connected elsewhere (UDP: datagrams from
 /// anyone else get ICMP port unreachable). Holding the port keeps anyone else from listening there,
-/// which a port that was merely free a moment ago does not.
+/// which a port that was merely free a moment ago does not. `.tcpAndUDP` holds the number on both
+/// (a peer dialled over TCP and uTP).
 public final class RefusingPort: @unchecked Sendable {
     public let port: Int
-    private var fd: Int32
+    private var sockets: [Int32] = []
 
     public init(host: String = "127.0.0.1", use: PortUse = .tcp) {
-        fd = socket(AF_INET, Int32(use.protocols.first == "udp" ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
-        precondition(bound == 0, "cannot bind a socket on \(host): errno \(errno)")
-        var length = size
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        if use.protocols.first == "udp" {
-            // Connected to a port of its own host that nobody serves (port 9, discard): it accepts datagrams from there only.
-            var elsewhere = address
-            elsewhere.sin_port = UInt16(9).bigEndian
-            _ = withUnsafePointer(to: &elsewhere) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } }
+        var attempt = 0
+        while true {
+            attempt += 1
+            var held: [Int32] = []
+            var number: UInt16 = 0
+            for protocolName in use.protocols {
+                guard let fd = Self.bound(host: host, protocolName: protocolName, port: number) else { break }
+                held.append(fd)
+                number = Self.localPort(fd)
+            }
+            if held.count == use.protocols.count {
+                port = Int(number)
+                sockets = held
+                return
+            }
+            // The second protocol's number was taken: start again on another.
+            held.forEach { Glibc.close($0) }
+            precondition(attempt < 20, "cannot hold a \(use) port on \(host)")
         }
     }
 
+    /// A socket of `protocolName` bound to `host:port` (UDP ones connected to port 9 of the host, so they
+    /// take datagrams from nowhere else), or nil when the port is taken.
+    private static func bound(host: String, protocolName: String, port: UInt16) -> Int32? {
+        let udp = protocolName == "udp"
+        let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard withUnsafePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }) == 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        if udp {
+            address.sin_port = UInt16(9).bigEndian
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } }
+        }
+        return fd
+    }
+
+    private static func localPort(_ fd: Int32) -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     public func close() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        sockets.forEach { Glibc.close($0) }
+        sockets = []
     }
 
     deinit { close() }

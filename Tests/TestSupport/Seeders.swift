@@ -210,4 +210,12 @@ public enum Seeders {
         throw RealToolError.failed("qBittorrent never reported seeding: \(state)")
     }
 
+    /// ctorrent (plain BEP 3) seeding the single file `dataFile` of `torrent` on `host` and a port it is checked
+    /// to own (`port` of the process).
+    public static func ctorrentSeeder(torrent: String, dataFile: String, host: String) throws -> ManagedProcess {
+        guard RealTools.ensure("ctorrent", probe: "/usr/bin/ctorrent") else { throw RealToolError.missing("ctorrent") }
+        return try startListening("ctorrent", host: host, uses: [.tcp]) { ports in
+            try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", host, "-p", String(ports[0]), "-s", dataFile, torrent], label: "ctorrent")
+        }
+    }
 }
