@@ -14,7 +14,7 @@ import Testing
     /// A 2 MB file in `seed/` and its torrent (64 KiB pieces), announcing to `tracker` when given.
     static func content(in directory: TemporaryDirectory, tracker: String?) throws -> (torrent: String, seedFolder: String, hash: String) {
         directory.write("seed/secret.bin", pseudoRandomBytes(count: 2_000_000 + 4321, seed: 99))
-        var arguments = ["create", "seed/secret.bin", "--piece-size", "64K", "-o", "secret.torrent", "--no-date", "--json"]
+        var arguments = ["create", "seed/secret.bin", "--piece-size", "64K", "-o", "secret.torrent", "--no-date", "--force", "--json"]
         if let tracker { arguments += ["-a", tracker] }
         let created = CLI.run(arguments, cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")

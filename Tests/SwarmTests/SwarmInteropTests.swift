@@ -22,7 +22,7 @@ import Testing
         } else {
             directory.write("seed/movie.bin", pseudoRandomBytes(count: 6_000_000 + 12_345, seed: 34))
         }
-        var arguments = ["create", "seed/\(name)", "--piece-size", "64K", "-o", "swarm.torrent", "--no-date", "--json"]
+        var arguments = ["create", "seed/\(name)", "--piece-size", "64K", "-o", "swarm.torrent", "--no-date", "--force", "--json"]
         if let tracker { arguments += ["-a", tracker] }
         let created = CLI.run(arguments, cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")

@@ -9,7 +9,7 @@ import TestSupport
     /// A small torrent whose only tracker tiers are `trackers`; returns (torrent path, info hash).
     func makeTorrent(_ folder: TemporaryDirectory, trackers: [String]) throws -> (String, String) {
         folder.write("seed/data.bin", pseudoRandomBytes(count: 300_000, seed: 11))
-        var arguments = ["create", folder.file("seed/data.bin"), "--no-date", "-o", folder.file("x.torrent")]
+        var arguments = ["create", folder.file("seed/data.bin"), "--no-date", "--force", "-o", folder.file("x.torrent")]
         for tracker in trackers { arguments += ["-a", tracker] }
         let made = CLI.run(arguments)
         guard made.code == 0 else { throw RealToolError.failed("tt create: \(made.stderr)") }
