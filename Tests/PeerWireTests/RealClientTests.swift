@@ -9,7 +9,8 @@ import TestSupport
     static let size = 1_500_000
     static let pieceLength = 256 * 1024
 
-    /// Retries `handshake` until the seeder has checked its data and answers (bounded).
+    /// Retries `handshake` until the seeder has checked its data and answers (it says so to no one: polled,
+    /// `attempts` tries at most).
     func handshakeWhenReady(_ address: String, torrent: String, attempts: Int = 40) -> CLIResult {
         var result = CLI.run(["handshake", address, "--torrent", torrent, "--json", "--wait", "2"])
         var left = attempts

@@ -20,7 +20,7 @@ import Testing
     func startSeed(torrent: String, data: String) throws -> (process: ManagedProcess, port: Int) {
         let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", "0", "--bind", "127.0.0.1", "--no-announce", "--json"],
                                       label: "tt-seed")
-        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
         return (seed, port)
     }
 
@@ -248,7 +248,7 @@ final class ThrottledSeeder: @unchecked Sendable {
         let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", "0", "--bind", "127.0.0.1",
                                                      "--no-announce", "--json"])
         defer { seed.stop() }
-        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
         let connection = try TCPConnection.connect(to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!, timeout: 5)
         defer { connection.close() }
         try connection.send(FakePeer.handshake(infoHash: torrent.infoHashes.wire, fast: true, peerID: Array("-XX0001-clientclient".utf8)))
@@ -290,7 +290,7 @@ final class ThrottledSeeder: @unchecked Sendable {
         let seed = try ManagedProcess(ttExecutable, ["seed", directory.file("set.torrent"), directory.file("src/set"), "--port", "0",
                                                      "--bind", "127.0.0.1", "--no-announce", "--json"])
         defer { seed.stop() }
-        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
         let result = download(MagnetLink(torrent: torrent).link, peer: "127.0.0.1:\(port)", in: directory)
         #expect(result.status == 0, "\(result.output.suffix(2000))")
         for index in [0, 350, 699] {
