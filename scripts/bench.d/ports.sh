@@ -12,7 +12,8 @@ listening_port() { /usr/bin/python3 "$ports_py" listening "$@"; }
 # start_listening USE HOST STARTER ARGS...: runs STARTER ARGS with each {port} replaced by a candidate
 # port on HOST; STARTER starts the tool in the background (so $! is its pid). The tool must then own a
 # USE (tcp, udp or tcp+udp) listener on that port, else someone took it first: it is killed and started
-# on another candidate, four times at most. Sets started_port and started_pid.
+# on another candidate, four times at most; listen_seconds (default 60) bounds each wait. Sets
+# started_port and started_pid.
 start_listening() {
     local use=$1 host=$2; shift 2
     local attempt port arg args
@@ -21,7 +22,7 @@ start_listening() {
         args=(); for arg in "$@"; do args+=("${arg//\{port\}/$port}"); done
         "${args[@]}"
         started_pid=$!
-        if /usr/bin/python3 "$ports_py" owns "$started_pid" "$port" "$use" 30; then started_port=$port; return 0; fi
+        if /usr/bin/python3 "$ports_py" owns "$started_pid" "$port" "$use" "${listen_seconds:-60}"; then started_port=$port; return 0; fi
         kill "$started_pid" 2>/dev/null || true
         echo "start_listening: ${args[*]:0:3}… did not listen on $host:$port (attempt $attempt)" >&2
     done
