@@ -153,8 +153,10 @@ import TestSupport
                                          settings: "{'enable_incoming_utp': False, 'enable_outgoing_utp': False, 'in_enc_policy': lt.enc_policy.forced, 'out_enc_policy': lt.enc_policy.forced, 'allowed_enc_level': lt.enc_level.rc4}")
         defer { second.stop() }
         let utpOnly = ("127.0.0.11", first.port), encrypted = ("127.0.0.12", second.port)
-        // Both listen (they reported their ports); wait until the uTP-only one says it seeds.
-        #expect(first.waitForOutput("state seeding", timeout: 30), "libtorrent (uTP only): \(first.log)")
+        // Both listen (they reported their ports); wait until each says it seeds: libtorrent hangs up on
+        // an encrypted handshake for a torrent it is still loading.
+        #expect(first.waitForOutput("state seeding", timeout: 60), "libtorrent (uTP only): \(first.log)")
+        #expect(second.waitForOutput("state seeding", timeout: 60), "libtorrent (encrypted): \(second.log)")
 
         let run = runCommand(ttExecutable, ["swarm", made.torrent, "--json", "--duration", "8", "--no-dht",
                                             "--peer", "\(utpOnly.0):\(utpOnly.1)", "--peer", "\(encrypted.0):\(encrypted.1)"], timeout: 60)
