@@ -212,10 +212,11 @@ public final class SwarmEngine {
                 trackerClient = TrackerClient(options: options)
             }
             loop.watch(listener.fileDescriptor) { [self] _ in acceptPeers() }
-            report(.listening(listener.localAddress))
             if configuration.openDatagramPort, let udp = SocketAddress(ip: address.ip, port: listener.localAddress.port) {
                 datagramPort = try? DatagramPort(loop: loop, bind: udp)
             }
+            // Reported once uTP's port is open too: whoever reads the event (tests started on port 0) can dial either.
+            report(.listening(listener.localAddress))
         } catch {
             report(.trackerFailed(tracker: "listen", message: "cannot listen on \(address): \(error); incoming peers disabled"))
         }

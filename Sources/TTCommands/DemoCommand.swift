@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import JSON
 import Net
 
 /// `tt demo`: the whole protocol on loopback with nothing but this binary. Makes some data,
@@ -70,17 +71,21 @@ final class Demo {
         }
         say("# tt demo in \(work): \(fileCount) files, \(Format.bytes(Int64(size))), all on 127.0.0.1")
         makeData()
-        let httpPort = Self.freePort(), seedPort = Self.freePort()
+        // The tracker first, on ports of its choosing (0): the torrent names the ports it got.
+        let tracker = try start(["tracker", "--http-port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--interval", "5"])
+        guard let httpPort = tracker["http_port"]?.intValue, let udpPort = tracker["udp_port"]?.intValue else {
+            throw TTError(.protocolError, kind: "demo_step", "tt tracker reported no ports: \(tracker)")
+        }
         let announce = "http://127.0.0.1:\(httpPort)/announce"
 
-        try step(["create", "seed/demo", "-a", announce, "-a", "udp://127.0.0.1:\(httpPort)", "-o", "demo.torrent", "--force"])
+        try step(["create", "seed/demo", "-a", announce, "-a", "udp://127.0.0.1:\(udpPort)", "-o", "demo.torrent", "--force"])
         try step(["decode", "demo.torrent", "--compact"], show: { String($0.prefix(160)) + "…" })
         try step(["info", "demo.torrent"])
-        try start(["tracker", "--http-port", String(httpPort), "--udp-port", String(httpPort), "--bind", "127.0.0.1", "--interval", "5"], port: httpPort)
-        try start(["seed", "demo.torrent", "seed/demo", "--port", String(seedPort), "--bind", "127.0.0.1"], port: seedPort)
-        // Give the seeder's first announce a moment to land in the tracker.
+        let seed = try start(["seed", "demo.torrent", "seed/demo", "--port", "0", "--bind", "127.0.0.1"])
+        guard let seedPort = seed["port"]?.intValue else { throw TTError(.protocolError, kind: "demo_step", "tt seed reported no port: \(seed)") }
+        // Until the tracker counts the seeder (its scrape says so; 10 s at most).
         waitForAnnounce(announce)
-        try step(["announce", "demo.torrent", "--tracker", "udp://127.0.0.1:\(httpPort)", "--port", "1"])
+        try step(["announce", "demo.torrent", "--tracker", "udp://127.0.0.1:\(udpPort)", "--port", "1"])
         try step(["scrape", "demo.torrent", "--tracker", announce])
         try step(["handshake", "127.0.0.1:\(seedPort)", "--torrent", "demo.torrent"])
         try step(["fetch-piece", "--torrent", "demo.torrent", "--peer", "127.0.0.1:\(seedPort)", "--piece", "0", "-o", "piece0.bin"])
@@ -139,27 +144,42 @@ final class Demo {
         }
     }
 
-    /// Starts a long-running stage in the background and waits for its port.
-    func start(_ arguments: [String], port: Int) throws(TTError) {
+    /// Starts a long-running stage in the background (with --json) and returns its `listening` event: it
+    /// was given port 0, and the event says which port it got.
+    func start(_ arguments: [String]) throws(TTError) -> JSONValue {
         say("\n$ tt " + arguments.joined(separator: " ") + " &")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments + ["-q"]
+        process.arguments = arguments + ["--json", "-q"]
         process.currentDirectoryURL = URL(fileURLWithPath: work)
-        process.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
         process.standardError = FileHandle.standardError
         process.standardInput = FileHandle.nullDevice
         do { try process.run() } catch {
             throw TTError(.unavailable, kind: "spawn", "cannot run \(executable): \(error.localizedDescription)")
         }
         children.append(process)
+        let reader = output.fileHandleForReading
+        var received: [UInt8] = []
         let deadline = Date().addingTimeInterval(30)
+        // Its JSON Lines until the listening event (or its exit, or the deadline).
         while Date() < deadline {
-            if (try? TCPConnection.connect(host: "127.0.0.1", port: UInt16(port), timeout: 1))?.close() != nil { return }
-            guard process.isRunning else { break }
-            usleep(50_000)
+            var ready = pollfd(fd: reader.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 200) >= 0 else { break }
+            if ready.revents == 0 { continue }
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }  // it exited
+            received += chunk
+            for line in received.split(separator: UInt8(ascii: "\n")) {
+                if let event = try? JSONParser().parse(Array(line)), event["event"]?.stringValue == "listening" {
+                    // The rest of its output is read and dropped, so it never blocks on a full pipe.
+                    reader.readabilityHandler = { _ = $0.availableData }
+                    return event
+                }
+            }
         }
-        throw TTError(.unavailable, kind: "demo_step", "tt \(arguments[0]) did not start listening on 127.0.0.1:\(port)")
+        throw TTError(.unavailable, kind: "demo_step", "tt \(arguments[0]) did not report where it listens")
     }
 
     /// Polls the tracker (through our own scrape) until the seeder shows up, for at most 10 s.
@@ -193,12 +213,5 @@ final class Demo {
             process.waitUntilExit()
         }
         children.removeAll()
-    }
-
-    /// A TCP port that was free a moment ago on 127.0.0.1.
-    static func freePort() -> Int {
-        guard let listener = try? TCPListener(bind: SocketAddress(ip: "127.0.0.1", port: 0)!) else { return 6969 }
-        defer { listener.close() }
-        return Int(listener.localAddress.port)
     }
 }

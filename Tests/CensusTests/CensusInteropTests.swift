@@ -13,21 +13,25 @@ import TestSupport
     /// Pieces the partial leecher keeps (the rest of its copy is damaged, so its check drops them).
     static let partialPieces = 0..<12
 
-    /// libtorrent holding only the pieces whose bytes are intact, in upload mode so it never downloads.
-    static func partialLeecher(torrent: String, folder: String, host: String, port: Int) throws -> ManagedProcess {
+    /// libtorrent holding only the pieces whose bytes are intact, in upload mode so it never downloads;
+    /// on `host` and the port it reports (`port` of the process).
+    static func partialLeecher(torrent: String, folder: String, host: String) throws -> ManagedProcess {
         let script = """
         import sys, time, libtorrent as lt
         s = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
              'enable_outgoing_utp': False, 'enable_incoming_utp': False, 'listen_interfaces': sys.argv[1],
              'alert_mask': 0, 'outgoing_interfaces': sys.argv[1].rsplit(':', 1)[0]}
         ses = lt.session(s)
+        \(Seeders.libtorrentReportPort)
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3], 'flags': lt.torrent_flags.upload_mode})
         while True:
             st = h.status()
             print('state', st.state, st.num_pieces, flush=True)
             time.sleep(0.5)
         """
-        return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, folder], label: "libtorrent-partial")
+        let process = try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):0", torrent, folder], label: "libtorrent-partial")
+        _ = try process.reportedPort()
+        return process
     }
 
     @Test func censusOfARealSwarm() throws {
@@ -55,36 +59,38 @@ import TestSupport
         var processes: [ManagedProcess] = []
         defer { for process in processes { process.stop() } }
         var expected: [(client: String, addr: String, have: Int)] = []
-        let lt = ("127.0.0.2", freePort(host: "127.0.0.2"))
-        processes.append(try Seeders.libtorrentSeeder(torrent: torrent, dataFolder: seedFolder, host: lt.0, port: lt.1))
-        expected.append(("libtorrent", "\(lt.0):\(lt.1)", Self.pieceCount))
-        let aria = ("127.0.0.3", freePort(host: "127.0.0.3"))
-        processes.append(try Seeders.aria2Seeder(aria2c: "/usr/bin/aria2c", torrent: torrent, dataFolder: seedFolder, host: aria.0, port: aria.1))
-        expected.append(("aria2", "\(aria.0):\(aria.1)", Self.pieceCount))
-        let tr = ("127.0.0.4", freePort(host: "127.0.0.4"))
-        processes.append(try Seeders.transmissionSeeder(daemon: "/usr/bin/transmission-daemon", torrent: torrent, dataFolder: seedFolder,
-                                                        configFolder: directory.file("transmission"), host: tr.0, port: tr.1, rpcPort: freePort()))
-        expected.append(("Transmission", "\(tr.0):\(tr.1)", Self.pieceCount))
-        let ct = ("127.0.0.6", freePort(host: "127.0.0.6"))
-        processes.append(try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", ct.0, "-p", String(ct.1), "-s", directory.file("seed/swarm.bin"), torrent],
-                                            label: "ctorrent"))
-        expected.append(("CTorrent", "\(ct.0):\(ct.1)", Self.pieceCount))
-        let qb = ("127.0.0.7", freePort(host: "127.0.0.7"))
-        processes.append(try Seeders.qBittorrentSeeder(torrent: torrent, dataFolder: seedFolder, profile: directory.file("qb"), host: qb.0, port: qb.1))
-        expected.append(("qBittorrent", "\(qb.0):\(qb.1)", Self.pieceCount))
+        let lt = try Seeders.libtorrentSeeder(torrent: torrent, dataFolder: seedFolder, host: "127.0.0.2")
+        processes.append(lt)
+        expected.append(("libtorrent", "127.0.0.2:\(lt.port)", Self.pieceCount))
+        let aria = try Seeders.aria2Seeder(aria2c: "/usr/bin/aria2c", torrent: torrent, dataFolder: seedFolder, host: "127.0.0.3")
+        processes.append(aria)
+        expected.append(("aria2", "127.0.0.3:\(aria.port)", Self.pieceCount))
+        let tr = try Seeders.transmissionSeeder(daemon: "/usr/bin/transmission-daemon", torrent: torrent, dataFolder: seedFolder,
+                                                configFolder: directory.file("transmission"), host: "127.0.0.4")
+        processes.append(tr)
+        expected.append(("Transmission", "127.0.0.4:\(tr.port)", Self.pieceCount))
+        let ct = try Seeders.ctorrentSeeder(torrent: torrent, dataFile: directory.file("seed/swarm.bin"), host: "127.0.0.6")
+        processes.append(ct)
+        expected.append(("CTorrent", "127.0.0.6:\(ct.port)", Self.pieceCount))
+        let qb = try Seeders.qBittorrentSeeder(torrent: torrent, dataFolder: seedFolder, profile: directory.file("qb"), host: "127.0.0.7")
+        processes.append(qb)
+        expected.append(("qBittorrent", "127.0.0.7:\(qb.port)", Self.pieceCount))
         // The partial leecher: a copy whose pieces after the first twelve are damaged.
         var damaged = bytes
         for index in Self.partialPieces.upperBound..<Self.pieceCount { damaged[index * Self.pieceLength] ^= 0xFF }
         directory.write("partial/swarm.bin", damaged)
-        let partial = ("127.0.0.8", freePort(host: "127.0.0.8"))
-        processes.append(try Self.partialLeecher(torrent: torrent, folder: directory.file("partial"), host: partial.0, port: partial.1))
-        expected.append(("libtorrent", "\(partial.0):\(partial.1)", Self.partialPieces.count))
+        let partial = try Self.partialLeecher(torrent: torrent, folder: directory.file("partial"), host: "127.0.0.8")
+        processes.append(partial)
+        expected.append(("libtorrent", "127.0.0.8:\(partial.port)", Self.partialPieces.count))
         for (_, addr, _) in expected {
             let parts = addr.split(separator: ":")
             #expect(waitForTCP(host: String(parts[0]), port: Int(parts[1])!, timeout: 40), "nothing listens on \(addr)")
         }
-        // A peer nobody runs, announced by hand: the census must find it refused.
-        let deadPort = freePort()
+        // A peer nobody runs, announced by hand: the census must find it refused. Its port is held
+        // (bound, never listening) so no one else can take it meanwhile.
+        let refusing = RefusingPort(use: .tcpAndUDP)
+        defer { refusing.close() }
+        let deadPort = refusing.port
         let announced = CLI.run(["announce", "swarm.torrent", "--port", String(deadPort), "--event", "started"], cwd: directory.path)
         try #require(announced.code == 0, "\(announced.stderr)")
 
@@ -116,20 +122,23 @@ import TestSupport
 /// Peers that only speak uTP or only accept encryption, from libtorrent: the census must reach
 /// both and say how.
 @Suite(.serialized) struct CensusTransportInteropTests {
-    /// libtorrent seeding with `settings` (a Python dict literal) on `host:port`.
-    static func libtorrent(torrent: String, folder: String, host: String, port: Int, settings: String) throws -> ManagedProcess {
+    /// libtorrent seeding with `settings` (a Python dict literal) on `host` and the port it reports (`port` of the process).
+    static func libtorrent(torrent: String, folder: String, host: String, settings: String) throws -> ManagedProcess {
         let script = """
         import sys, time, libtorrent as lt
         s = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
              'listen_interfaces': sys.argv[1], 'alert_mask': 0, 'outgoing_interfaces': sys.argv[1].rsplit(':', 1)[0]}
         s.update(\(settings))
         ses = lt.session(s)
+        \(Seeders.libtorrentReportPort)
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3]})
         while True:
             print('state', h.status().state, h.status().progress, flush=True)
             time.sleep(0.5)
         """
-        return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, folder], label: "libtorrent")
+        let process = try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):0", torrent, folder], label: "libtorrent")
+        _ = try process.reportedPort()
+        return process
     }
 
     @Test func utpOnlyAndEncryptionOnlyPeersAreReportedAsSuch() throws {
@@ -137,18 +146,17 @@ import TestSupport
         let directory = TemporaryDirectory("tt-census-transports")
         let made = try Seeders.makeTorrent(in: directory, name: "ways.bin", size: 2 << 20, pieceLength: 64 * 1024)
         let folder = (made.data as NSString).deletingLastPathComponent
-        let utpOnly = ("127.0.0.11", freePort(host: "127.0.0.11"))
-        let encrypted = ("127.0.0.12", freePort(host: "127.0.0.12"))
-        let first = try Self.libtorrent(torrent: made.torrent, folder: folder, host: utpOnly.0, port: utpOnly.1,
+        let first = try Self.libtorrent(torrent: made.torrent, folder: folder, host: "127.0.0.11",
                                         settings: "{'enable_incoming_tcp': False, 'enable_outgoing_tcp': False}")
         defer { first.stop() }
-        let second = try Self.libtorrent(torrent: made.torrent, folder: folder, host: encrypted.0, port: encrypted.1,
+        let second = try Self.libtorrent(torrent: made.torrent, folder: folder, host: "127.0.0.12",
                                          settings: "{'enable_incoming_utp': False, 'enable_outgoing_utp': False, 'in_enc_policy': lt.enc_policy.forced, 'out_enc_policy': lt.enc_policy.forced, 'allowed_enc_level': lt.enc_level.rc4}")
         defer { second.stop() }
-        #expect(waitForTCP(host: encrypted.0, port: encrypted.1, timeout: 30), "libtorrent (encrypted): \(second.log)")
-        // The uTP-only one has no TCP port to wait for: wait until it says it seeds.
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline && !first.log.contains("state 5") { usleep(100_000) }
+        let utpOnly = ("127.0.0.11", first.port), encrypted = ("127.0.0.12", second.port)
+        // Both listen (they reported their ports); wait until each says it seeds: libtorrent hangs up on
+        // an encrypted handshake for a torrent it is still loading.
+        #expect(first.waitForOutput("state seeding", timeout: 60), "libtorrent (uTP only): \(first.log)")
+        #expect(second.waitForOutput("state seeding", timeout: 60), "libtorrent (encrypted): \(second.log)")
 
         let run = runCommand(ttExecutable, ["swarm", made.torrent, "--json", "--duration", "8", "--no-dht",
                                             "--peer", "\(utpOnly.0):\(utpOnly.1)", "--peer", "\(encrypted.0):\(encrypted.1)"], timeout: 60)

@@ -48,14 +48,14 @@ final class UDPSocketHolder {
     @Test func serveLogsQueriesAndStopsWithASummaryOnIPv4AndIPv6() throws {
         let state = TemporaryDirectory("tt-dht-serve-log")
         for (host, bracketed) in [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")] {
-            let port = freePort()
-            let serve = try DHTHelpers.ttServe(host: host, port: port, state: state.path)
+            let serve = try DHTHelpers.ttServe(host: host, state: state.path)
+            let port = serve.port
             let ping = CLI.run(["dht", "ping", "\(bracketed):\(port)", "--bind", host == "::1" ? "::" : "0.0.0.0", "--json", "--no-state"])
             #expect(ping.code == 0, "\(ping.stderr)")
             let pong = try JSONParser().parse(ping.stdout)
             #expect(pong["node"]?["version"]?.stringValue == "tt 0.1")
             #expect(pong["ip"]?.stringValue?.hasPrefix(host == "::1" ? "[::1]:" : "127.0.0.1:") == true)
-            #expect(DHTHelpers.waitFor(serve, "\"q\":\"ping\"", timeout: 10))
+            #expect(serve.waitForOutput("\"q\":\"ping\"", timeout: 10))
             serve.stop()
             let lines = serve.log.split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
             #expect(lines.first?["event"]?.stringValue == "listening")
@@ -68,8 +68,8 @@ final class UDPSocketHolder {
 @Suite struct DHTProbeTests {
     @Test func blockingPingOfATTNodeAndOfASilentPort() throws {
         let state = TemporaryDirectory("tt-dht-probe")
-        let port = freePort()
-        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", port: port, state: state.path)
+        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", state: state.path)
+        let port = serve.port
         defer { serve.stop() }
         let pong = try DHTProbe.ping(SocketAddress(ip: "127.0.0.1", port: UInt16(port))!, timeout: 5).get()
         #expect(pong.version.map(ClientVersion.describe) == "tt 0.1")

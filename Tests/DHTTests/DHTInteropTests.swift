@@ -10,10 +10,9 @@ import TestSupport
 
     @Test func pingSampleAndFindNodeAgainstLibtorrent() throws {
         guard RealTools.libtorrent else { withKnownIssue("libtorrent's Python binding is not available") { Issue.record("missing") }; return }
-        let port = freePort(host: "127.0.0.2")
-        let node = try DHTHelpers.libtorrentNode(host: "127.0.0.2", port: port, contacts: [])
+        let node = try DHTHelpers.libtorrentNode(host: "127.0.0.2", contacts: [])
         defer { node.stop() }
-        let contact = "127.0.0.2:\(port)"
+        let contact = "127.0.0.2:\(node.port)"
         let ping = CLI.run(["dht", "ping", contact, "--json", "--no-state"])
         #expect(ping.code == 0, "\(ping.stderr)")
         let pong = try JSONParser().parse(ping.stdout)
@@ -39,14 +38,14 @@ import TestSupport
         guard RealTools.libtorrent else { withKnownIssue("libtorrent's Python binding is not available") { Issue.record("missing") }; return }
         let directory = TemporaryDirectory("tt-dht-chain")
         let made = try Seeders.makeTorrent(in: directory, size: 300_000)
-        let ports = (0..<3).map { freePort(host: "127.0.0.\($0 + 2)") }
-        let first = try DHTHelpers.libtorrentNode(host: "127.0.0.2", port: ports[0], contacts: [])
+        let first = try DHTHelpers.libtorrentNode(host: "127.0.0.2", contacts: [])
         defer { first.stop() }
-        let middle = try DHTHelpers.libtorrentNode(host: "127.0.0.3", port: ports[1], contacts: ["127.0.0.2:\(ports[0])"])
+        let middle = try DHTHelpers.libtorrentNode(host: "127.0.0.3", contacts: ["127.0.0.2:\(first.port)"])
         defer { middle.stop() }
-        let seeder = try DHTHelpers.libtorrentNode(host: "127.0.0.4", port: ports[2], contacts: ["127.0.0.3:\(ports[1])"],
+        let seeder = try DHTHelpers.libtorrentNode(host: "127.0.0.4", contacts: ["127.0.0.3:\(middle.port)"],
                                                    torrent: made.torrent, saveFolder: directory.file("seed"))
         defer { seeder.stop() }
+        let ports = [first.port, middle.port, seeder.port]
         let hash = try JSONParser().parse(CLI.run(["info", "--json", made.torrent]).stdout)["info_hash"]!.stringValue!
         let (result, json) = DHTHelpers.retryCLI(["dht", "get-peers", hash, "--bootstrap", "127.0.0.2:\(ports[0])", "--json", "--no-state", "--timeout", "10"],
                                                  timeout: 60) { json in
@@ -62,14 +61,14 @@ import TestSupport
         guard RealTools.libtorrent else { withKnownIssue("libtorrent's Python binding is not available") { Issue.record("missing") }; return }
         let directory = TemporaryDirectory("tt-dht-serve")
         let made = try Seeders.makeTorrent(in: directory, size: 100_000, seed: 11)
-        let servePort = freePort()
-        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", port: servePort, state: state.path)
+        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", state: state.path)
         defer { serve.stop() }
-        let ltPort = freePort(host: "127.0.0.5")
-        let seeder = try DHTHelpers.libtorrentNode(host: "127.0.0.5", port: ltPort, contacts: ["127.0.0.1:\(servePort)"],
+        let servePort = serve.port
+        let seeder = try DHTHelpers.libtorrentNode(host: "127.0.0.5", contacts: ["127.0.0.1:\(servePort)"],
                                                    torrent: made.torrent, saveFolder: directory.file("seed"))
         defer { seeder.stop() }
-        #expect(DHTHelpers.waitFor(serve, "\"q\":\"announce_peer\"", timeout: 30), "\(serve.log.suffix(800))")
+        let ltPort = seeder.port
+        #expect(serve.waitForOutput("\"q\":\"announce_peer\"", timeout: 30), "\(serve.log.suffix(800))")
         let hash = try JSONParser().parse(CLI.run(["info", "--json", made.torrent]).stdout)["info_hash"]!.stringValue!
         let get = CLI.run(["dht", "get-peers", hash, "--bootstrap", "127.0.0.1:\(servePort)", "--json", "--no-state", "--timeout", "10"])
         #expect(get.code == 0, "\(get.stderr)")
@@ -81,17 +80,19 @@ import TestSupport
         guard let aria2c = RealTools.aria2c else { withKnownIssue("aria2c is not available") { Issue.record("missing") }; return }
         let directory = TemporaryDirectory("tt-dht-aria2")
         let made = try Seeders.makeTorrent(in: directory, size: 50_000, seed: 12)
-        let servePort = freePort()
-        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", port: servePort, state: state.path)
+        let serve = try DHTHelpers.ttServe(host: "127.0.0.1", state: state.path)
         defer { serve.stop() }
-        let ariaPort = freePort(host: "127.0.0.3")
-        let aria = try ManagedProcess(aria2c, [
-            "--enable-dht=true", "--enable-dht6=false", "--dht-listen-port=\(ariaPort)", "--listen-port=\(freePort(host: "127.0.0.3"))",
-            "--dht-entry-point=127.0.0.1:\(servePort)", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-            "--dht-file-path=\(directory.file("aria2.dht"))", "--interface=127.0.0.3", "--dir=\(directory.file("out"))",
-            "--console-log-level=warn", "--summary-interval=0", "--seed-time=0", made.torrent,
-        ], label: "aria2c-dht")
+        let servePort = serve.port
+        // aria2's DHT (UDP) and peer (TCP) ports are checked to be its own.
+        let aria = try startListening("aria2c with DHT", host: "127.0.0.3", uses: [.udp, .tcp]) { ports in
+            try ManagedProcess(aria2c, [
+                "--enable-dht=true", "--enable-dht6=false", "--dht-listen-port=\(ports[0])", "--listen-port=\(ports[1])",
+                "--dht-entry-point=127.0.0.1:\(servePort)", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                "--dht-file-path=\(directory.file("aria2.dht"))", "--interface=127.0.0.3", "--dir=\(directory.file("out"))",
+                "--console-log-level=warn", "--summary-interval=0", "--seed-time=0", made.torrent,
+            ], label: "aria2c-dht")
+        }
         defer { aria.stop() }
-        #expect(DHTHelpers.waitFor(serve, "\"q\":\"get_peers\"", timeout: 40), "\(serve.log.suffix(800))\n\(aria.log.suffix(500))")
+        #expect(serve.waitForOutput("\"q\":\"get_peers\"", timeout: 40), "\(serve.log.suffix(800))\n\(aria.log.suffix(500))")
     }
 }

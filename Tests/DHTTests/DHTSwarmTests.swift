@@ -13,9 +13,9 @@ import TestSupport
 
     static let libtorrentDownloadScript = """
     import sys, time, libtorrent as lt
-    host, port, contact, torrent, save = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    host, contact, torrent, save = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     s = {'enable_dht': True, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-         'listen_interfaces': '%s:%d' % (host, port), 'dht_bootstrap_nodes': '',
+         'listen_interfaces': host + ':0', 'dht_bootstrap_nodes': '',
          'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
          'enable_outgoing_utp': False, 'enable_incoming_utp': False,
          'alert_mask': 0, 'outgoing_interfaces': host}
@@ -28,7 +28,7 @@ import TestSupport
         atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(torrent); atp.save_path = save
     handle = ses.add_torrent(atp)
     start = time.time(); first = None; last = 0
-    while time.time() - start < float(sys.argv[6]):
+    while time.time() - start < float(sys.argv[5]):
         st = handle.status()
         if first is None and st.num_peers > 0:
             first = time.time() - start
@@ -49,14 +49,14 @@ import TestSupport
         guard RealTools.libtorrent else { withKnownIssue("libtorrent's Python binding is not available") { Issue.record("missing") }; return }
         let directory = TemporaryDirectory("tt-dht-magnet")
         let made = try Seeders.makeTorrent(in: directory, size: 2_000_000, seed: 21)
-        let ports = (0..<3).map { freePort(host: "127.0.0.\($0 + 2)") }
-        let first = try DHTHelpers.libtorrentNode(host: "127.0.0.2", port: ports[0], contacts: [])
+        let first = try DHTHelpers.libtorrentNode(host: "127.0.0.2", contacts: [])
         defer { first.stop() }
-        let middle = try DHTHelpers.libtorrentNode(host: "127.0.0.3", port: ports[1], contacts: ["127.0.0.2:\(ports[0])"])
+        let middle = try DHTHelpers.libtorrentNode(host: "127.0.0.3", contacts: ["127.0.0.2:\(first.port)"])
         defer { middle.stop() }
-        let seeder = try DHTHelpers.libtorrentNode(host: "127.0.0.4", port: ports[2], contacts: ["127.0.0.3:\(ports[1])"],
+        let seeder = try DHTHelpers.libtorrentNode(host: "127.0.0.4", contacts: ["127.0.0.3:\(middle.port)"],
                                                    torrent: made.torrent, saveFolder: directory.file("seed"))
         defer { seeder.stop() }
+        let ports = [first.port, middle.port, seeder.port]
         let hash = try JSONParser().parse(CLI.run(["info", "--json", made.torrent]).stdout)["info_hash"]!.stringValue!
         // Wait until the seeder's announce reached the DHT (an event of the network, with a deadline).
         let contact = "127.0.0.2:\(ports[0])"
@@ -80,16 +80,16 @@ import TestSupport
     @Test func libtorrentAndAria2DownloadATorrentOnlyTTSeedHasThroughItsDHTNode() throws {
         let directory = TemporaryDirectory("tt-dht-seed")
         let made = try Seeders.makeTorrent(in: directory, size: 1_500_000, seed: 22)
-        let port = freePort()
-        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--bind", "127.0.0.1", "--port", String(port),
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--bind", "127.0.0.1", "--port", "0",
                                                      "--no-announce", "--json", "-v"],
                                       label: "tt seed", environment: ["TT_DHT_LOOPBACK_ONLY": "1", "XDG_STATE_HOME": state.path])
         defer { seed.stop() }
-        #expect(DHTHelpers.waitFor(seed, "\"listening\"", timeout: 30), "\(seed.log)")
-        #expect(seed.log.contains("DHT node"), "\(seed.log)")
+        // Its DHT node is on the UDP port of the peer port's number.
+        let port = try seed.listeningPort()
+        #expect(seed.waitForOutput("DHT node", timeout: 10), "\(seed.log)")
         let contact = "127.0.0.1:\(port)"
         if RealTools.libtorrent {
-            let result = runCommand(RealTools.systemPython, ["-u", "-c", Self.libtorrentDownloadScript, "127.0.0.5", String(freePort(host: "127.0.0.5")),
+            let result = runCommand(RealTools.systemPython, ["-u", "-c", Self.libtorrentDownloadScript, "127.0.0.5",
                                                              contact, made.torrent, directory.file("lt"), "60"], timeout: 90)
             #expect(result.status == 0, "\(result.output.suffix(600))\n\(seed.log.suffix(600))")
             #expect(readBytes(directory.file("lt/data.bin")) == made.bytes)
@@ -97,14 +97,19 @@ import TestSupport
             withKnownIssue("libtorrent's Python binding is not available") { Issue.record("missing") }
         }
         if let aria2c = RealTools.aria2c {
-            let result = runCommand(aria2c, [
-                "--enable-dht=true", "--enable-dht6=false", "--dht-listen-port=\(freePort(host: "127.0.0.6"))",
-                "--listen-port=\(freePort(host: "127.0.0.6"))", "--dht-entry-point=\(contact)", "--bt-enable-lpd=false",
-                "--enable-peer-exchange=false", "--dht-file-path=\(directory.file("aria2.dht"))", "--interface=127.0.0.6",
-                "--dir=\(directory.file("aria"))", "--console-log-level=warn", "--summary-interval=0", "--seed-time=0",
-                "--bt-stop-timeout=60", made.torrent,
-            ], timeout: 90)
-            #expect(result.status == 0, "\(result.output.suffix(600))")
+            // aria2's DHT (UDP) and peer (TCP) ports are checked to be its own; then it runs to completion.
+            let aria = try startListening("aria2c with DHT", host: "127.0.0.6", uses: [.udp, .tcp], finishesOnItsOwn: true) { ports in
+                try ManagedProcess(aria2c, [
+                    "--enable-dht=true", "--enable-dht6=false", "--dht-listen-port=\(ports[0])",
+                    "--listen-port=\(ports[1])", "--dht-entry-point=\(contact)", "--bt-enable-lpd=false",
+                    "--enable-peer-exchange=false", "--dht-file-path=\(directory.file("aria2.dht"))", "--interface=127.0.0.6",
+                    "--dir=\(directory.file("aria"))", "--console-log-level=warn", "--summary-interval=0", "--seed-time=0",
+                    "--bt-stop-timeout=60", made.torrent,
+                ], label: "aria2c-dht")
+            }
+            defer { aria.stop() }
+            let status = aria.wait(timeout: 90)
+            #expect(status == 0, "\(aria.log.suffix(600))")
             #expect(readBytes(directory.file("aria/data.bin")) == made.bytes)
         } else {
             withKnownIssue("aria2c is not available") { Issue.record("missing") }
@@ -136,16 +141,16 @@ import TestSupport
         let directory = TemporaryDirectory("tt-dht-port-message")
         let made = try Seeders.makeTorrent(in: directory, size: 300_000, seed: 25)
         // A libtorrent leecher with its DHT on and no contact at all; tt seed dials it (--peer).
-        let ltPort = freePort(host: "127.0.0.7")
-        let leecher = try DHTHelpers.libtorrentNode(host: "127.0.0.7", port: ltPort, contacts: [], torrent: made.torrent,
+        let leecher = try DHTHelpers.libtorrentNode(host: "127.0.0.7", contacts: [], torrent: made.torrent,
                                                     saveFolder: directory.file("lt"))
         defer { leecher.stop() }
+        let ltPort = leecher.port
         let seedState = TemporaryDirectory("tt-dht-port-state")
-        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--bind", "127.0.0.1", "--port", String(freePort()),
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--bind", "127.0.0.1", "--port", "0",
                                                      "--peer", "127.0.0.7:\(ltPort)", "--no-announce", "--json"],
                                       label: "tt seed", environment: ["XDG_STATE_HOME": seedState.path])
         // libtorrent learns tt's node from tt's 'port' message (it has no other contact).
-        #expect(DHTHelpers.waitFor(leecher, "dht_nodes 1", timeout: 30), "\(leecher.log.suffix(500))\n\(seed.log.suffix(500))")
+        #expect(leecher.waitForOutput("dht_nodes 1", timeout: 30), "\(leecher.log.suffix(500))\n\(seed.log.suffix(500))")
         seed.stop()
         // tt learned libtorrent's node from libtorrent's 'port' message: it is in the saved table.
         let saved = try RoutingTableFile.load(seedState.path + "/tt/dht.dat")

@@ -226,10 +226,9 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: directory.file("src/set/link"), withDestinationPath: "data/a.bin")
         let created = CLI.run(["create", "src/set", "--no-date", "--hybrid", "--piece-size", "16K", "-o", "set.torrent"], cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")
-        let port = freePort(host: "127.0.0.2")
-        let seeder = try Seeders.libtorrentSeeder(torrent: directory.file("set.torrent"), dataFolder: directory.file("src"), host: "127.0.0.2", port: port)
+        let seeder = try Seeders.libtorrentSeeder(torrent: directory.file("set.torrent"), dataFolder: directory.file("src"), host: "127.0.0.2")
         defer { seeder.stop() }
-        try #require(waitForTCP(host: "127.0.0.2", port: port), "libtorrent: \(seeder.log)")
+        let port = seeder.port
         let result = runCommand(ttExecutable, ["download", directory.file("set.torrent"), "-o", directory.file("out"),
                                                "--peer", "127.0.0.2:\(port)", "--no-trackers", "-q"], timeout: 120)
         #expect(result.status == 0, "\(result.output)")

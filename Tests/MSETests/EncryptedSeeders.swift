@@ -13,6 +13,7 @@ enum EncryptedPeers {
          'in_enc_policy': lt.enc_policy.forced, 'out_enc_policy': lt.enc_policy.forced,
          'allowed_enc_level': level, 'prefer_rc4': True}
     ses = lt.session(s)
+    \(Seeders.libtorrentReportPort)
     ti = lt.torrent_info(sys.argv[2])
     h = ses.add_torrent({'ti': ti, 'save_path': sys.argv[3]})
     if len(sys.argv) > 5:
@@ -43,28 +44,26 @@ enum EncryptedPeers {
         time.sleep(1)
     """
 
-    /// libtorrent with in/out policy forced and `allowed_enc_level` rc4 or both; seeds `dataFolder`.
-    static func libtorrentSeeder(torrent: String, dataFolder: String, level: String, port: Int,
+    /// libtorrent with in/out policy forced and `allowed_enc_level` rc4 or both; seeds `dataFolder` on `host`
+    /// and the port it reports (`port` of the process).
+    static func libtorrentSeeder(torrent: String, dataFolder: String, level: String,
                                  host: String = "127.0.14.2") throws -> ManagedProcess {
-        try ManagedProcess(RealTools.systemPython, ["-u", "-c", libtorrentScript, "\(host):\(port)", torrent, dataFolder, level],
-                           label: "libtorrent-forced-\(level)")
+        let process = try ManagedProcess(RealTools.systemPython, ["-u", "-c", libtorrentScript, "\(host):0", torrent, dataFolder, level],
+                                         label: "libtorrent-forced-\(level)")
+        _ = try process.reportedPort()
+        return process
     }
 
-    /// libtorrent (forced encryption) downloading from one peer; exits 0 when complete.
-    static func libtorrentDownload(torrent: String, saveFolder: String, peer: String, peerPort: Int, port: Int,
+    /// libtorrent (forced encryption) downloading from one peer, from `host` (any port); exits 0 when complete.
+    static func libtorrentDownload(torrent: String, saveFolder: String, peer: String, peerPort: Int,
                                    host: String = "127.0.14.2") -> (status: Int32, output: String) {
-        runCommand(RealTools.systemPython, ["-u", "-c", libtorrentScript, "\(host):\(port)", torrent, saveFolder, "rc4", peer, String(peerPort)],
+        runCommand(RealTools.systemPython, ["-u", "-c", libtorrentScript, "\(host):0", torrent, saveFolder, "rc4", peer, String(peerPort)],
                    timeout: 150)
     }
 
     /// Waits until the libtorrent seeder says it is seeding (it refuses MSE for a torrent still loading).
     static func waitUntilSeeding(_ seeder: ManagedProcess, timeout: Double = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && seeder.isRunning {
-            if seeder.log.contains("complete") { return true }
-            usleep(50_000)
-        }
-        return false
+        seeder.waitForOutput("complete", timeout: timeout)
     }
 
     static func aria2Arguments(host: String, port: Int, folder: String) -> [String] {
@@ -73,29 +72,44 @@ enum EncryptedPeers {
          "--bt-external-ip=\(host)", "--bt-require-crypto=true", "--bt-min-crypto-level=arc4"]
     }
 
-    /// aria2c with `--bt-require-crypto=true --bt-min-crypto-level=arc4`, seeding.
-    static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, port: Int,
+    /// aria2c with `--bt-require-crypto=true --bt-min-crypto-level=arc4`, seeding on a port it is checked
+    /// to own (`port` of the process).
+    static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String,
                             host: String = "127.0.14.3", tracker: String? = nil) throws -> ManagedProcess {
-        try ManagedProcess(aria2c, aria2Arguments(host: host, port: port, folder: dataFolder) + [
-            "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false",
-        ] + (tracker.map { ["--bt-tracker=\($0)"] } ?? []) + [torrent], label: "aria2c-require-crypto")
+        try startListening("aria2c seeding (crypto required)", host: host, uses: [.tcp]) { ports in
+            try ManagedProcess(aria2c, aria2Arguments(host: host, port: ports[0], folder: dataFolder) + [
+                "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false",
+            ] + (tracker.map { ["--bt-tracker=\($0)"] } ?? []) + [torrent], label: "aria2c-require-crypto")
+        }
     }
 
-    /// aria2c (crypto required) downloading, finding peers through `tracker`.
-    static func aria2Download(aria2c: String, torrent: String, saveFolder: String, tracker: String, port: Int,
+    /// aria2c (crypto required) downloading, finding peers through `tracker`; its own port checked like a seeder's.
+    static func aria2Download(aria2c: String, torrent: String, saveFolder: String, tracker: String,
                               host: String = "127.0.14.3") -> (status: Int32, output: String) {
-        runCommand(aria2c, aria2Arguments(host: host, port: port, folder: saveFolder) + [
-            "--seed-time=0", "--bt-tracker=\(tracker)", "--bt-stop-timeout=90", "--allow-overwrite=true",
-            "--auto-file-renaming=false", torrent,
-        ], timeout: 150)
+        let process: ManagedProcess
+        do {
+            process = try startListening("aria2c downloading (crypto required)", host: host, uses: [.tcp], finishesOnItsOwn: true) { ports in
+                try ManagedProcess(aria2c, aria2Arguments(host: host, port: ports[0], folder: saveFolder) + [
+                    "--seed-time=0", "--bt-tracker=\(tracker)", "--bt-stop-timeout=90", "--allow-overwrite=true",
+                    "--auto-file-renaming=false", torrent,
+                ], label: "aria2c-download-require-crypto")
+            }
+        } catch {
+            return (-1, "\(error)")
+        }
+        guard let status = process.wait(timeout: 150) else {
+            process.stop()
+            return (-1, process.log + "\n(timed out after 150 s)")
+        }
+        return (status, process.log)
     }
 
     /// transmission-daemon with `"encryption": 2` (required). Returns once the torrent is added and,
-    /// when `seeding`, verified at 100 %.
-    static func transmission(daemon: String, torrent: String, dataFolder: String, configFolder: String, port: Int,
-                             rpcPort: Int, seeding: Bool, host: String = "127.0.14.4") throws -> ManagedProcess {
+    /// when `seeding`, verified at 100 %. `port` of the process is its peer port, `ports[1]` its RPC port.
+    static func transmission(daemon: String, torrent: String, dataFolder: String, configFolder: String,
+                             seeding: Bool, host: String = "127.0.14.4") throws -> ManagedProcess {
         try Seeders.transmissionSeeder(daemon: daemon, torrent: torrent, dataFolder: dataFolder, configFolder: configFolder, host: host,
-                                       port: port, rpcPort: rpcPort, seeding: seeding, encryption: 2, label: "transmission-encryption-2")
+                                       seeding: seeding, encryption: 2, label: "transmission-encryption-2")
     }
 
     /// Transmission's progress line for the torrent (`transmission-remote -l`).

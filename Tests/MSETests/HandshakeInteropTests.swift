@@ -52,9 +52,9 @@ import TestSupport
         }
         let folder = TemporaryDirectory("tt-mse-lt")
         let made = try Seeders.makeTorrent(in: folder, size: 300_000, pieceLength: 32768)
-        let port = freePort(host: "127.0.14.2")
-        let seeder = try EncryptedPeers.libtorrentSeeder(torrent: made.torrent, dataFolder: folder.file("seed"), level: level, port: port)
+        let seeder = try EncryptedPeers.libtorrentSeeder(torrent: made.torrent, dataFolder: folder.file("seed"), level: level)
         defer { seeder.stop() }
+        let port = seeder.port
         #expect(EncryptedPeers.waitUntilSeeding(seeder), "\(seeder.log)")
         Self.checkRequiresEncryption("127.0.14.2:\(port)", torrent: made.torrent, client: "libtorrent")
     }
@@ -66,10 +66,9 @@ import TestSupport
         }
         let folder = TemporaryDirectory("tt-mse-aria2")
         let made = try Seeders.makeTorrent(in: folder, size: 300_000, pieceLength: 32768)
-        let port = freePort(host: "127.0.14.3")
-        let seeder = try EncryptedPeers.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: folder.file("seed"), port: port)
+        let seeder = try EncryptedPeers.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: folder.file("seed"))
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.14.3", port: port), "\(seeder.log)")
+        let port = seeder.port
         Self.checkRequiresEncryption("127.0.14.3:\(port)", torrent: made.torrent, client: "aria2")
     }
 
@@ -80,11 +79,10 @@ import TestSupport
         }
         let folder = TemporaryDirectory("tt-mse-tr")
         let made = try Seeders.makeTorrent(in: folder, size: 300_000, pieceLength: 32768)
-        let port = freePort(host: "127.0.14.4")
-        let rpcPort = freePort()
         let seeder = try EncryptedPeers.transmission(daemon: daemon, torrent: made.torrent, dataFolder: folder.file("seed"),
-                                                     configFolder: folder.file("config"), port: port, rpcPort: rpcPort, seeding: true)
+                                                     configFolder: folder.file("config"), seeding: true)
         defer { seeder.stop() }
+        let (port, rpcPort) = (seeder.port, seeder.ports[1])
         // No probe connection first: Transmission drops a second connection from an address it still has.
         #expect(EncryptedPeers.transmissionListing(rpcPort: rpcPort).contains("100%"), "\(seeder.log)")
         Self.checkRequiresEncryption("127.0.14.4:\(port)", torrent: made.torrent, client: "Transmission")

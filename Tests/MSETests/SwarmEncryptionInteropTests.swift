@@ -14,7 +14,7 @@ import Testing
     /// A 2 MB file in `seed/` and its torrent (64 KiB pieces), announcing to `tracker` when given.
     static func content(in directory: TemporaryDirectory, tracker: String?) throws -> (torrent: String, seedFolder: String, hash: String) {
         directory.write("seed/secret.bin", pseudoRandomBytes(count: 2_000_000 + 4321, seed: 99))
-        var arguments = ["create", "seed/secret.bin", "--piece-size", "64K", "-o", "secret.torrent", "--no-date", "--json"]
+        var arguments = ["create", "seed/secret.bin", "--piece-size", "64K", "-o", "secret.torrent", "--no-date", "--force", "--json"]
         if let tracker { arguments += ["-a", tracker] }
         let created = CLI.run(arguments, cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")
@@ -39,25 +39,20 @@ import Testing
         var peers: [String] = []
         var expected: [String] = []
         if seeder == .libtorrent || seeder == .all {
-            let port = freePort(host: "127.0.14.2")
-            processes.append(try EncryptedPeers.libtorrentSeeder(torrent: made.torrent, dataFolder: made.seedFolder, level: "rc4", port: port))
+            processes.append(try EncryptedPeers.libtorrentSeeder(torrent: made.torrent, dataFolder: made.seedFolder, level: "rc4"))
             #expect(EncryptedPeers.waitUntilSeeding(processes.last!), "\(processes.last!.log)")
-            peers += ["--peer", "127.0.14.2:\(port)"]
+            peers += ["--peer", "127.0.14.2:\(processes.last!.port)"]
             expected.append("libtorrent")
         }
         if seeder == .aria2 || seeder == .all {
-            let port = freePort(host: "127.0.14.3")
-            processes.append(try EncryptedPeers.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: made.seedFolder, port: port))
-            #expect(waitForTCP(host: "127.0.14.3", port: port), "\(processes.last!.log)")
-            peers += ["--peer", "127.0.14.3:\(port)"]
+            processes.append(try EncryptedPeers.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: made.seedFolder))
+            peers += ["--peer", "127.0.14.3:\(processes.last!.port)"]
             expected.append("aria2")
         }
         if seeder == .transmission || seeder == .all {
-            let port = freePort(host: "127.0.14.4")
             processes.append(try EncryptedPeers.transmission(daemon: daemon, torrent: made.torrent, dataFolder: made.seedFolder,
-                                                             configFolder: directory.file("transmission"), port: port,
-                                                             rpcPort: freePort(), seeding: true))
-            peers += ["--peer", "127.0.14.4:\(port)"]
+                                                             configFolder: directory.file("transmission"), seeding: true))
+            peers += ["--peer", "127.0.14.4:\(processes.last!.port)"]
             expected.append("Transmission")
         }
         let result = runCommand(ttExecutable, ["download", made.torrent, "-o", "out", "--no-trackers", "--encryption", "require",
@@ -81,16 +76,17 @@ import Testing
             return
         }
         let directory = TemporaryDirectory("tt-mse-seed")
-        let trackerPort = freePort()
-        let tracker = "http://127.0.0.1:\(trackerPort)/announce"
-        let made = try Self.content(in: directory, tracker: tracker)
-        let opentracker = try OpenTracker(whitelist: [made.hash], port: trackerPort)
+        // The info hash first (opentracker serves only listed hashes), then the torrent naming the port it got.
+        let bare = try Self.content(in: directory, tracker: nil)
+        let opentracker = try OpenTracker(whitelist: [bare.hash])
         defer { opentracker.stop() }
-        let port = freePort()
-        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, directory.file("seed/secret.bin"), "--port", String(port),
+        let tracker = opentracker.httpURL
+        let made = try Self.content(in: directory, tracker: tracker)
+        try #require(made.hash == bare.hash, "the tracker URL changed the info hash")
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, directory.file("seed/secret.bin"), "--port", "0",
                                                      "--bind", "127.0.0.1", "--encryption", "require", "--json"], cwd: directory.path)
         defer { seed.stop() }
-        #expect(waitForTCP(port: port), "tt did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
 
         // A plain handshake is refused (exit 76) and reported.
         let plain = CLI.run(["handshake", "127.0.0.1:\(port)", "--torrent", made.torrent, "--encryption", "off"])
@@ -99,38 +95,34 @@ import Testing
         #expect(encrypted.code == 0, "\(encrypted.stderr)")
 
         let viaLibtorrent = EncryptedPeers.libtorrentDownload(torrent: made.torrent, saveFolder: directory.file("lt"), peer: "127.0.0.1",
-                                                              peerPort: port, port: freePort(host: "127.0.14.2"))
+                                                              peerPort: port)
         #expect(viaLibtorrent.status == 0, "libtorrent: \(viaLibtorrent.output.suffix(1500))\ntt: \(seed.log.suffix(1500))")
         #expect(Self.same(directory.file("seed/secret.bin"), directory.file("lt/secret.bin")))
 
         let viaAria2 = EncryptedPeers.aria2Download(aria2c: aria2c, torrent: made.torrent, saveFolder: directory.file("a2"),
-                                                    tracker: tracker, port: freePort(host: "127.0.14.3"))
+                                                    tracker: tracker)
         #expect(viaAria2.status == 0, "aria2: \(viaAria2.output.suffix(1500))\ntt: \(seed.log.suffix(1500))")
         #expect(Self.same(directory.file("seed/secret.bin"), directory.file("a2/secret.bin")))
 
         // Transmission learns of no tt peer through opentracker on loopback, so a second tt, also
         // requiring encryption and holding the data, dials it (`download --seed --peer`).
-        let rpcPort = freePort()
-        let transmissionPort = freePort(host: "127.0.14.4")
         let transmission = try EncryptedPeers.transmission(daemon: daemon, torrent: made.torrent, dataFolder: directory.file("tr"),
-                                                           configFolder: directory.file("transmission"), port: transmissionPort,
-                                                           rpcPort: rpcPort, seeding: false)
+                                                           configFolder: directory.file("transmission"), seeding: false)
         defer { transmission.stop() }
+        let (transmissionPort, rpcPort) = (transmission.port, transmission.ports[1])
         let dialer = try ManagedProcess(ttExecutable, ["download", made.torrent, "-o", made.seedFolder, "--seed", "--no-trackers",
                                                        "--peer", "127.0.14.4:\(transmissionPort)", "--bind", "127.0.14.1",
                                                        "--encryption", "require", "--json"], cwd: directory.path)
         defer { dialer.stop() }
-        let deadline = Date().addingTimeInterval(90)
+        // Its list is re-read until it shows 100 % (Transmission tells no one when it completes).
         var listing = ""
-        while Date() < deadline {
+        waitUntil(timeout: 90, poll: 0.3) {
             listing = EncryptedPeers.transmissionListing(rpcPort: rpcPort)
-            if listing.contains("100%") { break }
-            usleep(300_000)
+            return listing.contains("100%")
         }
         #expect(listing.contains("100%"), "Transmission: \(listing)\n\(transmission.log.suffix(1500))\ntt: \(dialer.log.suffix(3000))")
         // Transmission writes the file as it completes; wait for the last bytes to be flushed.
-        let flushed = Date().addingTimeInterval(10)
-        while !Self.same(directory.file("seed/secret.bin"), directory.file("tr/secret.bin")) && Date() < flushed { usleep(100_000) }
+        waitUntil(timeout: 10, poll: 0.1) { Self.same(directory.file("seed/secret.bin"), directory.file("tr/secret.bin")) }
         #expect(Self.same(directory.file("seed/secret.bin"), directory.file("tr/secret.bin")))
         dialer.stop()
         let toTransmission = Self.events(dialer.log).filter { $0["event"] == "peer_connected" }

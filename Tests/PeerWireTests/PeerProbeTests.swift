@@ -18,10 +18,9 @@ import Testing
         try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-probe")
         let made = try Seeders.makeTorrent(in: directory, size: 600_000, pieceLength: Self.pieceLength, seed: 101)
-        let port = freePort(host: "127.0.0.2")
-        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"), port: port)
+        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"))
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.2", port: port), "\(seeder.log)")
+        let port = seeder.port
         let result = CLI.run(["handshake", "127.0.0.2:\(port)", "--json", "--wait", "3"])
         #expect(result.code == 0, "\(result.stderr)")
         let report = try json(result)
@@ -36,7 +35,9 @@ import Testing
         let text = CLI.run(["handshake", "127.0.0.2:\(port)"])
         #expect(text.code == 0 && text.stdoutText.contains("reachable") && text.stdoutText.contains("closed the connection"))
 
-        let refused = CLI.run(["handshake", "127.0.0.1:\(freePort())", "--json"])
+        let refusing = RefusingPort()
+        defer { refusing.close() }
+        let refused = CLI.run(["handshake", "127.0.0.1:\(refusing.port)", "--json"])
         #expect(refused.code == 69)
         #expect(try json(refused)["error"]?["kind"] == "refused")
     }
@@ -48,19 +49,18 @@ import Testing
         try #require(RealTools.libtorrent, "python3-libtorrent is not installed (scripts/install-tools installs it)")
         let directory = TemporaryDirectory("tt-probe-udp")
         let made = try Seeders.makeTorrent(in: directory, size: 300_000, pieceLength: Self.pieceLength, seed: 102)
-        let port = freePort(host: "127.0.0.3")
         let script = """
         import sys, time, libtorrent as lt
         ses = lt.session({'enable_dht': True, 'dht_bootstrap_nodes': '', 'enable_lsd': False, 'enable_upnp': False,
                           'enable_natpmp': False, 'listen_interfaces': sys.argv[1], 'alert_mask': 0})
         ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3]})
-        print('listening', flush=True)
+        \(Seeders.libtorrentReportPort)
         while True: time.sleep(0.5)
         """
-        let node = try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "127.0.0.3:\(port)", made.torrent, directory.file("seed")],
+        let node = try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "127.0.0.3:0", made.torrent, directory.file("seed")],
                                       label: "libtorrent")
         defer { node.stop() }
-        #expect(waitForTCP(host: "127.0.0.3", port: port), "\(node.log)")
+        let port = try node.reportedPort()
         let result = CLI.run(["handshake", "127.0.0.3:\(port)", "--json", "--wait", "3"])
         #expect(result.code == 0, "\(result.stderr)")
         let report = try json(result)
@@ -145,11 +145,10 @@ import Testing
         }
         let directory = TemporaryDirectory("tt-probe-tr")
         let made = try Seeders.makeTorrent(in: directory, size: 1_500_000, pieceLength: Self.pieceLength, seed: 103)
-        let port = freePort(host: "127.0.0.4")
         let seeder = try Seeders.transmissionSeeder(daemon: daemon, torrent: made.torrent, dataFolder: directory.file("seed"),
-                                                    configFolder: directory.file("tr-config"), port: port, rpcPort: freePort())
+                                                    configFolder: directory.file("tr-config"))
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.4", port: port))
+        let port = seeder.port
         let peer = "127.0.0.4:\(port)"
         let handshake = CLI.run(["handshake", peer, "--torrent", made.torrent, "--json", "--wait", "2"])
         #expect(handshake.code == 0, "\(handshake.stderr)\n\(Seeders.transmissionListing)")

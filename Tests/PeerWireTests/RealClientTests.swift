@@ -9,7 +9,8 @@ import TestSupport
     static let size = 1_500_000
     static let pieceLength = 256 * 1024
 
-    /// Retries `handshake` until the seeder has checked its data and answers (bounded).
+    /// Retries `handshake` until the seeder has checked its data and answers (it says so to no one: polled,
+    /// `attempts` tries at most).
     func handshakeWhenReady(_ address: String, torrent: String, attempts: Int = 40) -> CLIResult {
         var result = CLI.run(["handshake", address, "--torrent", torrent, "--json", "--wait", "2"])
         var left = attempts
@@ -27,7 +28,7 @@ import TestSupport
         let arguments = ["fetch-piece", "--torrent", torrent, "--peer", address, "--piece", String(piece), "-o", output, "--json"]
         var result = CLI.run(arguments)
         for _ in 0..<retries where result.code == 76 && result.stderr.contains("before its handshake") {
-            sleep(3)
+            sleep(3)  // spacing the tries (Transmission refuses a quick reconnect), not waiting for an event
             result = CLI.run(arguments)
         }
         #expect(result.code == 0, "\(result.stderr)")
@@ -42,10 +43,9 @@ import TestSupport
         guard RealTools.libtorrent else { Issue.record("python3-libtorrent unavailable"); return }
         let directory = TemporaryDirectory("tt-lt-seed")
         let made = try Seeders.makeTorrent(in: directory, size: Self.size, pieceLength: Self.pieceLength, seed: 11)
-        let port = freePort(host: "127.0.0.2")
-        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"), port: port)
+        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"))
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.2", port: port))
+        let port = seeder.port
         let version = RealTools.python("import libtorrent; print(libtorrent.__version__)").output
             .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").prefix(3).joined(separator: ".")
         let result = handshakeWhenReady("127.0.0.2:\(port)", torrent: made.torrent)
@@ -65,10 +65,9 @@ import TestSupport
         guard let aria2c = RealTools.aria2c else { Issue.record("aria2 unavailable"); return }
         let directory = TemporaryDirectory("tt-aria2-seed")
         let made = try Seeders.makeTorrent(in: directory, size: Self.size, pieceLength: Self.pieceLength, seed: 12)
-        let port = freePort(host: "127.0.0.3")
-        let seeder = try Seeders.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: directory.file("seed"), port: port)
+        let seeder = try Seeders.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: directory.file("seed"))
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.3", port: port))
+        let port = seeder.port
         let version = runCommand(aria2c, ["--version"]).output.split(separator: "\n").first?.split(separator: " ").last.map(String.init) ?? "?"
         let result = handshakeWhenReady("127.0.0.3:\(port)", torrent: made.torrent)
         #expect(result.code == 0, "\(result.stderr)\n\(seeder.log)")
@@ -87,11 +86,10 @@ import TestSupport
         guard let daemon = RealTools.transmissionDaemon else { Issue.record("transmission-daemon unavailable"); return }
         let directory = TemporaryDirectory("tt-tr-seed")
         let made = try Seeders.makeTorrent(in: directory, size: Self.size, pieceLength: Self.pieceLength, seed: 13)
-        let port = freePort(host: "127.0.0.4")
         let seeder = try Seeders.transmissionSeeder(daemon: daemon, torrent: made.torrent, dataFolder: directory.file("seed"),
-                                                    configFolder: directory.file("tr-config"), port: port, rpcPort: freePort())
+                                                    configFolder: directory.file("tr-config"))
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.4", port: port))
+        let port = seeder.port
         let result = handshakeWhenReady("127.0.0.4:\(port)", torrent: made.torrent, attempts: 3)
         #expect(result.code == 0, "\(result.stderr)\n\(seeder.log)\n\(Seeders.transmissionListing)")
         let text = result.stdoutText
@@ -103,10 +101,10 @@ import TestSupport
         fetchAndCompare("127.0.0.4:\(port)", torrent: made.torrent, piece: 3, bytes: made.bytes, directory: directory, retries: 10)
     }
 
-    /// Starts `tt seed` as a child process on `host:port`.
-    func startSeed(torrent: String, data: String, host: String, port: Int, extra: [String] = []) throws -> ManagedProcess {
-        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--bind", host, "--port", String(port), "--json"] + extra, label: "tt-seed")
-        #expect(waitForTCP(host: host, port: port), "\(seed.log)")
+    /// Starts `tt seed` as a child process on `host` and port 0; its `port` is read from its listening event.
+    func startSeed(torrent: String, data: String, host: String, extra: [String] = []) throws -> ManagedProcess {
+        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--bind", host, "--port", "0", "--json"] + extra, label: "tt-seed")
+        _ = try seed.listeningPort()
         return seed
     }
 
@@ -114,13 +112,12 @@ import TestSupport
         guard RealTools.libtorrent else { Issue.record("python3-libtorrent unavailable"); return }
         let directory = TemporaryDirectory("tt-seed-lt")
         let made = try Seeders.makeTorrent(in: directory, size: 3_000_000, pieceLength: Self.pieceLength, seed: 21)
-        let seedPort = freePort(host: "127.0.0.5")
-        let seed = try startSeed(torrent: made.torrent, data: made.data, host: "127.0.0.5", port: seedPort)
+        let seed = try startSeed(torrent: made.torrent, data: made.data, host: "127.0.0.5")
         defer { seed.stop() }
+        let seedPort = seed.port
         let save = directory.file("lt-down")
         try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true)
-        let result = Seeders.libtorrentDownload(torrent: made.torrent, saveFolder: save, peer: "127.0.0.5", peerPort: seedPort,
-                                                port: freePort(host: "127.0.0.2"), timeout: 60)
+        let result = Seeders.libtorrentDownload(torrent: made.torrent, saveFolder: save, peer: "127.0.0.5", peerPort: seedPort, timeout: 60)
         #expect(result.status == 0, "\(result.output)\n\(seed.log)")
         let same = readBytes((save as NSString).appendingPathComponent("data.bin")) == made.bytes
         #expect(same, "the downloaded file differs")
@@ -138,14 +135,12 @@ import TestSupport
         var options = TorrentCreator.Options()
         options.pieceLength = Self.pieceLength
         let torrent = directory.write("album.torrent", try TorrentCreator(options: options).create(path: root))
-        let seedPort = freePort(host: "127.0.0.5")
-        let tracker = try FakePeerTracker(peers: [(ip: [127, 0, 0, 5], port: UInt16(seedPort))])
-        defer { tracker.stop() }
-        let seed = try startSeed(torrent: torrent, data: root, host: "127.0.0.5", port: seedPort)
+        let seed = try startSeed(torrent: torrent, data: root, host: "127.0.0.5")
         defer { seed.stop() }
+        let tracker = try FakePeerTracker(peers: [(ip: [127, 0, 0, 5], port: UInt16(seed.port))])
+        defer { tracker.stop() }
         let save = directory.file("aria2-down")
-        let result = Seeders.aria2Download(aria2c: aria2c, torrent: torrent, saveFolder: save, tracker: tracker.url,
-                                           port: freePort(host: "127.0.0.3"), timeout: 60)
+        let result = Seeders.aria2Download(aria2c: aria2c, torrent: torrent, saveFolder: save, tracker: tracker.url, timeout: 60)
         #expect(result.status == 0, "\(result.output)\n\(seed.log)")
         let same = readBytes(save + "/album/a.bin") == first && readBytes(save + "/album/sub/b.bin") == second
         #expect(same, "the downloaded files differ")
@@ -155,8 +150,8 @@ import TestSupport
     @Test func seedAnswersHandshakeAndFetchInProcess() throws {
         let directory = TemporaryDirectory("tt-seed-self")
         let made = try Seeders.makeTorrent(in: directory, size: 600_000, pieceLength: 32768, seed: 41)
-        let port = freePort(host: "127.0.0.6")
-        let seed = try startSeed(torrent: made.torrent, data: made.data, host: "127.0.0.6", port: port)
+        let seed = try startSeed(torrent: made.torrent, data: made.data, host: "127.0.0.6")
+        let port = seed.port
         let handshake = CLI.run(["handshake", "127.0.0.6:\(port)", "--torrent", made.torrent, "--json"])
         #expect(handshake.code == 0, "\(handshake.stderr)")
         #expect(handshake.stdoutText.contains("\"client\":\"tt 0.1.0\"") && handshake.stdoutText.contains("\"source\":\"have_all\""))

@@ -19,11 +19,7 @@ import Testing
 
         #expect(FileManager.default.isExecutableFile(atPath: ttExecutable), "build tt first (swift build)")
         let child = try ManagedProcess(ttExecutable, ["verify", "--json", "--progress", "-t", torrentPath, data])
-        var sawProgress = false
-        for _ in 0..<3000 where child.isRunning {
-            if child.log.contains("\"event\":\"progress\"") { sawProgress = true; break }
-            usleep(10_000)
-        }
+        let sawProgress = child.waitForOutput("\"event\":\"progress\"", timeout: 30)
         #expect(sawProgress, "no progress event: \(child.log)")
         kill(child.pid, SIGINT)
         let status = child.wait(timeout: 60)

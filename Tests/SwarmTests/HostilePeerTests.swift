@@ -174,7 +174,7 @@ import Testing
         let torrent = try Torrent(bytes: readBytes(made.torrent))
         let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", "0", "--bind", "127.0.0.1", "--no-announce", "--json"])
         defer { seed.stop() }
-        let port = try #require(listeningPort(seed), "tt seed did not report its port: \(seed.log)")
+        let port = try seed.listeningPort()
         let address = SocketAddress(ip: "127.0.0.1", port: UInt16(port))!
         func greet(_ connection: TCPConnection) throws {
             try connection.send(FakePeer.handshake(infoHash: torrent.infoHashes.wire, fast: true))

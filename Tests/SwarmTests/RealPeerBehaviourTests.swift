@@ -14,10 +14,10 @@ import Testing
     }
 
     /// Transmission 3 with its own config folder; `seeding` waits until it has verified the data.
-    func transmission(torrent: String, dataFolder: String, configFolder: String, host: String, port: Int, rpcPort: Int,
-                      seeding: Bool) throws -> ManagedProcess {
+    /// Its peer port is `port` of the process, its RPC port `ports[1]`.
+    func transmission(torrent: String, dataFolder: String, configFolder: String, host: String, seeding: Bool) throws -> ManagedProcess {
         try Seeders.transmissionSeeder(daemon: try #require(RealTools.transmissionDaemon), torrent: torrent, dataFolder: dataFolder,
-                                       configFolder: configFolder, host: host, port: port, rpcPort: rpcPort, seeding: seeding)
+                                       configFolder: configFolder, host: host, seeding: seeding)
     }
 
     /// libtorrent downloading from one peer; its rate from the first byte to the last (bytes/s).
@@ -70,12 +70,10 @@ import Testing
         try #require(RealTools.libtorrent, "python3-libtorrent is not available")
         let directory = TemporaryDirectory()
         let made = try Seeders.makeTorrent(in: directory, name: "big.bin", size: 48 << 20, pieceLength: 256 * 1024)
-        let port = freePort(host: "127.0.0.4")
         let seeder = try transmission(torrent: made.torrent, dataFolder: (made.data as NSString).deletingLastPathComponent,
-                                      configFolder: directory.file("transmission"), host: "127.0.0.4", port: port, rpcPort: freePort(),
-                                      seeding: true)
+                                      configFolder: directory.file("transmission"), host: "127.0.0.4", seeding: true)
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.4", port: port), "transmission: \(seeder.log)")
+        let port = seeder.port
 
         let reference = libtorrentRate(torrent: made.torrent, saveFolder: directory.file("lt"), peer: "127.0.0.4", peerPort: port, host: "127.0.0.2")
         #expect(reference.status == 0, "libtorrent: \(reference.output.suffix(1000))")
@@ -95,21 +93,18 @@ import Testing
     @Test func ttSeedDialsATransmissionLeecherNamedWithPeer() throws {
         let directory = TemporaryDirectory()
         let made = try Seeders.makeTorrent(in: directory, name: "served.bin", size: 3 << 20, pieceLength: 64 * 1024)
-        let port = freePort(host: "127.0.0.5"), rpcPort = freePort()
         let leecher = try transmission(torrent: made.torrent, dataFolder: directory.file("leech"), configFolder: directory.file("transmission"),
-                                       host: "127.0.0.5", port: port, rpcPort: rpcPort, seeding: false)
+                                       host: "127.0.0.5", seeding: false)
         defer { leecher.stop() }
-        #expect(waitForTCP(host: "127.0.0.5", port: port), "transmission: \(leecher.log)")
-        let seedPort = freePort()
-        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", String(seedPort), "--bind", "127.0.0.1",
+        let (port, rpcPort) = (leecher.port, leecher.ports[1])
+        let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", "0", "--bind", "127.0.0.1",
                                                      "--no-announce", "--peer", "127.0.0.5:\(port)", "--json"], label: "tt-seed")
         defer { seed.stop() }
-        let deadline = Date().addingTimeInterval(90)
+        // Its list is re-read until it shows 100 % (Transmission tells no one when it completes).
         var listing = ""
-        while Date() < deadline {
+        waitUntil(timeout: 90, poll: 0.3) {
             listing = runCommand("/usr/bin/transmission-remote", ["127.0.0.1:\(rpcPort)", "-l"], timeout: 10).output
-            if listing.contains("100%") { break }
-            usleep(300_000)
+            return listing.contains("100%")
         }
         #expect(listing.contains("100%"), "transmission: \(listing)\ntt: \(seed.log.suffix(2000))")
         #expect(FileManager.default.contentsEqual(atPath: made.data, andPath: directory.file("leech/served.bin")))
@@ -131,18 +126,15 @@ import Testing
         try #require(created.code == 0, "\(created.stderr)")
         let torrent = directory.file("one.torrent")
         let host = client == "ctorrent" ? "127.0.0.6" : "127.0.0.7"
-        let port = freePort(host: host)
         let seeder: ManagedProcess
         if client == "ctorrent" {
             try #require(RealTools.ensure("ctorrent", probe: "/usr/bin/ctorrent"), "ctorrent is not installed")
-            seeder = try ManagedProcess("/usr/bin/ctorrent", ["-e", "1", "-i", host, "-p", String(port), "-s", directory.file("seed/one.bin"),
-                                                              torrent], label: "ctorrent")
+            seeder = try Seeders.ctorrentSeeder(torrent: torrent, dataFile: directory.file("seed/one.bin"), host: host)
         } else {
-            seeder = try Seeders.qBittorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), profile: directory.file("qb"),
-                                                   host: host, port: port)
+            seeder = try Seeders.qBittorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), profile: directory.file("qb"), host: host)
         }
         defer { seeder.stop() }
-        #expect(waitForTCP(host: host, port: port), "\(client): \(seeder.log)")
+        let port = seeder.port
         let result = runCommand(ttExecutable, ["download", torrent, "-o", "out", "--peer", "\(host):\(port)", "--bind", "127.0.0.1",
                                                "--no-trackers", "--json"], timeout: 120, cwd: directory.path)
         #expect(result.status == 0, "\(result.output.suffix(2000))\n\(client): \(seeder.log.suffix(1000))")

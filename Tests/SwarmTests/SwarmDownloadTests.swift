@@ -20,7 +20,7 @@ import Testing
     func startSeed(torrent: String, data: String) throws -> (process: ManagedProcess, port: Int) {
         let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", "0", "--bind", "127.0.0.1", "--no-announce", "--json"],
                                       label: "tt-seed")
-        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
         return (seed, port)
     }
 
@@ -181,7 +181,9 @@ import Testing
     @Test func unreachablePeersEndWithExit69AndAClearMessage() throws {
         let directory = TemporaryDirectory()
         let made = try Seeders.makeTorrent(in: directory, size: 100_000, pieceLength: 16_384)
-        let result = runCommand(ttExecutable, ["download", made.torrent, "-o", "out", "--peer", "127.0.0.1:\(freePort())"],
+        let refusing = RefusingPort(use: .tcpAndUDP)
+        defer { refusing.close() }
+        let result = runCommand(ttExecutable, ["download", made.torrent, "-o", "out", "--peer", "127.0.0.1:\(refusing.port)"],
                                 timeout: 60, cwd: directory.path)
         #expect(result.status == 69, "\(result.output)")
         #expect(result.output.contains("no peers to download from"))
@@ -246,7 +248,7 @@ final class ThrottledSeeder: @unchecked Sendable {
         let seed = try ManagedProcess(ttExecutable, ["seed", made.torrent, made.data, "--port", "0", "--bind", "127.0.0.1",
                                                      "--no-announce", "--json"])
         defer { seed.stop() }
-        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
         let connection = try TCPConnection.connect(to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!, timeout: 5)
         defer { connection.close() }
         try connection.send(FakePeer.handshake(infoHash: torrent.infoHashes.wire, fast: true, peerID: Array("-XX0001-clientclient".utf8)))
@@ -288,7 +290,7 @@ final class ThrottledSeeder: @unchecked Sendable {
         let seed = try ManagedProcess(ttExecutable, ["seed", directory.file("set.torrent"), directory.file("src/set"), "--port", "0",
                                                      "--bind", "127.0.0.1", "--no-announce", "--json"])
         defer { seed.stop() }
-        let port = try #require(listeningPort(seed), "tt seed did not listen: \(seed.log)")
+        let port = try seed.listeningPort()
         let result = download(MagnetLink(torrent: torrent).link, peer: "127.0.0.1:\(port)", in: directory)
         #expect(result.status == 0, "\(result.output.suffix(2000))")
         for index in [0, 350, 699] {
@@ -303,10 +305,9 @@ final class ThrottledSeeder: @unchecked Sendable {
         let directory = TemporaryDirectory()
         let made = try Seeders.makeTorrent(in: directory, size: 2_000_000, pieceLength: 32_768, seed: 77)
         let torrent = try Torrent(bytes: readBytes(made.torrent))
-        let port = freePort()
-        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"), host: "127.0.0.2", port: port)
+        let seeder = try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: directory.file("seed"), host: "127.0.0.2")
         defer { seeder.stop() }
-        #expect(waitForTCP(host: "127.0.0.2", port: port), "\(seeder.log)")
+        let port = seeder.port
         let result = download(MagnetLink(torrent: torrent).link, peer: "127.0.0.2:\(port)", in: directory)
         #expect(result.status == 0, "\(result.output.suffix(2000))\n\(seeder.log.suffix(500))")
         #expect(readBytes(directory.file("out/data.bin")) == made.bytes)
@@ -315,7 +316,9 @@ final class ThrottledSeeder: @unchecked Sendable {
     @Test func aPeerWithoutTheMetadataIsAClearError() throws {
         let directory = TemporaryDirectory()
         let link = "magnet:?xt=urn:btih:" + String(repeating: "ab", count: 20)
-        let result = runCommand(ttExecutable, ["download", link, "--peer", "127.0.0.1:\(freePort())", "-o", "out"], timeout: 60, cwd: directory.path)
+        let refusing = RefusingPort(use: .tcpAndUDP)
+        defer { refusing.close() }
+        let result = runCommand(ttExecutable, ["download", link, "--peer", "127.0.0.1:\(refusing.port)", "-o", "out"], timeout: 60, cwd: directory.path)
         #expect(result.status == 69, "\(result.output)")
         #expect(result.output.contains("no peer gave the metadata"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("out")))

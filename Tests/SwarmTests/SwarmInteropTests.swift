@@ -22,7 +22,7 @@ import Testing
         } else {
             directory.write("seed/movie.bin", pseudoRandomBytes(count: 6_000_000 + 12_345, seed: 34))
         }
-        var arguments = ["create", "seed/\(name)", "--piece-size", "64K", "-o", "swarm.torrent", "--no-date", "--json"]
+        var arguments = ["create", "seed/\(name)", "--piece-size", "64K", "-o", "swarm.torrent", "--no-date", "--force", "--json"]
         if let tracker { arguments += ["-a", tracker] }
         let created = CLI.run(arguments, cwd: directory.path)
         try #require(created.code == 0, "\(created.stderr)")
@@ -45,47 +45,43 @@ import Testing
         let aria2c = try #require(RealTools.aria2c)
         let daemon = try #require(RealTools.transmissionDaemon)
         let directory = TemporaryDirectory()
-        let trackerPort = freePort()
-        let tracker = "http://127.0.0.1:\(trackerPort)/announce"
-        let made = try content(in: directory, multiFile: multiFile, tracker: tracker)
-        let opentracker = try OpenTracker(whitelist: [made.hash], port: trackerPort)
+        // The info hash first (opentracker serves only listed hashes), then the torrent naming the port it got.
+        let bare = try content(in: directory, multiFile: multiFile, tracker: nil)
+        let opentracker = try OpenTracker(whitelist: [bare.hash])
         defer { opentracker.stop() }
+        let tracker = opentracker.httpURL
+        let made = try content(in: directory, multiFile: multiFile, tracker: tracker)
+        try #require(made.hash == bare.hash, "the tracker URL changed the info hash")
         var seeders: [ManagedProcess] = []
         defer { seeders.forEach { $0.stop() } }
         var expectedClients: [String] = []
         var extra: [String] = []
         if swarm == .libtorrent || swarm == .all {
-            let port = freePort()
             // In the mixed swarm libtorrent is held to 1 MB/s: alone it would finish before the others connect.
-            seeders.append(try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: made.seedFolder, host: "127.0.0.2", port: port,
+            seeders.append(try Seeders.libtorrentSeeder(torrent: made.torrent, dataFolder: made.seedFolder, host: "127.0.0.2",
                                                         uploadLimit: swarm == .all ? 1_000_000 : nil))
-            #expect(waitForTCP(host: "127.0.0.2", port: port), "libtorrent: \(seeders.last!.log)")
             expectedClients.append("libtorrent")
         }
         if swarm == .aria2 || swarm == .all {
-            let port = freePort()
-            seeders.append(try Seeders.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: made.seedFolder, host: "127.0.0.3", port: port))
-            #expect(waitForTCP(host: "127.0.0.3", port: port), "aria2: \(seeders.last!.log)")
+            seeders.append(try Seeders.aria2Seeder(aria2c: aria2c, torrent: made.torrent, dataFolder: made.seedFolder, host: "127.0.0.3"))
             expectedClients.append("aria2")
         }
         if swarm == .transmission || swarm == .all {
-            let port = freePort()
             seeders.append(try Seeders.transmissionSeeder(daemon: daemon, torrent: made.torrent, dataFolder: made.seedFolder,
-                                                          configFolder: directory.file("transmission"), host: "127.0.0.4",
-                                                          port: port, rpcPort: freePort()))
+                                                          configFolder: directory.file("transmission"), host: "127.0.0.4"))
             // Transmission 3 announces from 127.0.0.1 while it listens on 127.0.0.4: name it directly.
-            extra += ["--peer", "127.0.0.4:\(port)"]
+            extra += ["--peer", "127.0.0.4:\(seeders.last!.port)"]
             expectedClients.append("Transmission")
         }
-        // The seeders that announce must be on the tracker before we start.
+        // The seeders that announce must be on the tracker before we start: its scrape counts them.
         let announcing = expectedClients.filter { $0 != "Transmission" }.count
-        let deadline = Date().addingTimeInterval(30)
-        while announcing > 0 && Date() < deadline {
+        var seeding: Int64 = 0
+        let onTracker = waitUntil(timeout: 30, poll: 0.3) {
             let scrape = CLI.run(["scrape", made.torrent, "--json"])
-            let seeding = (try? JSONParser().parse(scrape.stdout))?["torrents"]?.arrayValue?.first?["complete"]?.intValue ?? 0
-            if seeding >= announcing { break }
-            usleep(300_000)
+            seeding = (try? JSONParser().parse(scrape.stdout))?["torrents"]?.arrayValue?.first?["complete"]?.intValue ?? 0
+            return seeding >= announcing
         }
+        #expect(onTracker, "the tracker counts \(seeding) seeders of \(announcing): \(seeders.map(\.log))")
         let result = runCommand(ttExecutable, ["download", made.torrent, "-o", "out", "--bind", "127.0.0.1", "--json"] + extra,
                                 timeout: 120, cwd: directory.path)
         #expect(result.status == 0, "\(result.output.suffix(3000))")
@@ -110,25 +106,26 @@ import Testing
         try #require(RealTools.libtorrent, "python3-libtorrent is not available")
         let aria2c = try #require(RealTools.aria2c)
         let directory = TemporaryDirectory()
-        let trackerPort = freePort()
-        let tracker = "http://127.0.0.1:\(trackerPort)/announce"
-        let made = try content(in: directory, multiFile: false, tracker: tracker)
-        let opentracker = try OpenTracker(whitelist: [made.hash], port: trackerPort)
+        // The info hash first (opentracker serves only listed hashes), then the torrent naming the port it got.
+        let bare = try content(in: directory, multiFile: false, tracker: nil)
+        let opentracker = try OpenTracker(whitelist: [bare.hash])
         defer { opentracker.stop() }
+        let tracker = opentracker.httpURL
+        let made = try content(in: directory, multiFile: false, tracker: tracker)
+        try #require(made.hash == bare.hash, "the tracker URL changed the info hash")
         // tt already has the data (in seed/), so `download --seed` checks it and serves.
-        let port = freePort()
-        let tt = try ManagedProcess(ttExecutable, ["download", made.torrent, "-o", made.seedFolder, "--seed", "--port", String(port),
+        let tt = try ManagedProcess(ttExecutable, ["download", made.torrent, "-o", made.seedFolder, "--seed", "--port", "0",
                                                    "--bind", "127.0.0.1", "--json"], cwd: directory.path)
         defer { tt.stop() }
-        #expect(waitForTCP(port: port), "tt did not listen: \(tt.log)")
+        let port = try tt.listeningPort()
 
         let viaLibtorrent = Seeders.libtorrentDownload(torrent: made.torrent, saveFolder: directory.file("lt"), peer: "127.0.0.1",
-                                                       peerPort: port, host: "127.0.0.2", port: freePort(), timeout: 60)
+                                                       peerPort: port, host: "127.0.0.2", timeout: 60)
         #expect(viaLibtorrent.status == 0, "libtorrent: \(viaLibtorrent.output.suffix(1500))\ntt: \(tt.log.suffix(1500))")
         #expect(same(directory.file("seed/movie.bin"), directory.file("lt/movie.bin")))
 
         let viaAria2 = Seeders.aria2Download(aria2c: aria2c, torrent: made.torrent, saveFolder: directory.file("a2"), tracker: tracker,
-                                             host: "127.0.0.3", port: freePort(), timeout: 60)
+                                             host: "127.0.0.3", timeout: 60)
         #expect(viaAria2.status == 0, "aria2: \(viaAria2.output.suffix(1500))\ntt: \(tt.log.suffix(1500))")
         #expect(same(directory.file("seed/movie.bin"), directory.file("a2/movie.bin")))
         // tt reported its uploads to them.

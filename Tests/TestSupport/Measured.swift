@@ -37,20 +37,6 @@ public func highWaterKiB(_ pid: Int32) -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
 
-/// The port a `tt` process reports in its JSON `listening` event (it was started with `--port 0`).
-public func listeningPort(_ process: ManagedProcess, timeout: Double = 30) -> Int? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline && process.isRunning {
-        for line in process.log.split(separator: "\n") where line.contains("\"event\":\"listening\"") {
-            if let range = line.range(of: "\"port\":") {
-                return Int(line[range.upperBound...].prefix { $0.isNumber })
-            }
-        }
-        usleep(10_000)
-    }
-    return nil
-}
-
 /// Why this machine has no IPv6 loopback (nil when `::1` can be bound): tests that need it record
 /// a known issue with this reason instead of passing silently, and still fail on any other error.
 public let ipv6LoopbackMissing: String? = {

@@ -7,8 +7,8 @@ public final class OpenTracker: @unchecked Sendable {
     public let process: ManagedProcess
     private let folder: TemporaryDirectory
 
-    /// Starts opentracker for `infoHashes` (40 hex each) on `port` (default: a free one).
-    public init(whitelist infoHashes: [String], port: Int? = nil) throws {
+    /// Starts opentracker for `infoHashes` (40 hex each) on a port it is checked to own (`startListening`).
+    public init(whitelist infoHashes: [String]) throws {
         guard let binary = RealTools.opentracker else { throw RealToolError.missing("opentracker") }
         folder = TemporaryDirectory("tt-opentracker")
         folder.write("whitelist", Array((infoHashes.joined(separator: "\n") + "\n").utf8))
@@ -17,13 +17,12 @@ public final class OpenTracker: @unchecked Sendable {
         // opentracker drops to an unprivileged user after the chroot: mkdtemp's 0700 would hide the list.
         chmod(folder.path, 0o755)
         chmod(folder.file("whitelist"), 0o644)
-        self.port = port ?? freePort()
-        process = try ManagedProcess(binary, ["-f", folder.file("opentracker.conf"), "-d", folder.path, "-i", "127.0.0.1",
-                                              "-p", String(self.port), "-P", String(self.port)], label: "opentracker")
-        guard waitForTCP(port: self.port, timeout: 20) else {
-            process.stop()
-            throw RealToolError.failed("opentracker did not listen on \(self.port): \(process.log)")
+        let configuration = folder.file("opentracker.conf"), root = folder.path
+        process = try startListening("opentracker", uses: [.tcpAndUDP]) { ports in
+            try ManagedProcess(binary, ["-f", configuration, "-d", root, "-i", "127.0.0.1",
+                                        "-p", String(ports[0]), "-P", String(ports[0])], label: "opentracker")
         }
+        port = process.port
     }
 
     public var httpURL: String { "http://127.0.0.1:\(port)/announce" }

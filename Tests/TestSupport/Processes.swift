@@ -32,6 +32,10 @@ public final class ManagedProcess: @unchecked Sendable {
     }
 
     public var pid: Int32 { process.processIdentifier }
+    /// The ports it listens on, once known: checked by `startListening`, or reported by the process itself.
+    public internal(set) var ports: [Int] = []
+    /// Its first (or only) port.
+    public var port: Int { ports.first ?? 0 }
     public var log: String { String(decoding: FileManager.default.contents(atPath: logPath) ?? Data(), as: UTF8.self) }
     public var isRunning: Bool { process.isRunning }
 
@@ -41,16 +45,14 @@ public final class ManagedProcess: @unchecked Sendable {
         defer { LiveChildren.remove(pid) }
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        waitUntil(timeout: grace, poll: 0.02) { !process.isRunning }
         if process.isRunning { kill(pid, SIGKILL) }
         process.waitUntilExit()
     }
 
     /// Waits for exit up to `timeout`; returns the status, or nil if it is still running.
     public func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        waitUntil(timeout: timeout, poll: 0.02) { !process.isRunning }
         return process.isRunning ? nil : process.terminationStatus
     }
 
@@ -71,24 +73,9 @@ public func runCommand(_ executable: String, _ arguments: [String], timeout: Dou
     return (status, child.log)
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1.
-public func freePort(host: String = "127.0.0.1") -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    inet_pton(AF_INET, host, &address.sin_addr)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// Waits until something accepts TCP connections on host:port.
 public func waitForTCP(host: String = "127.0.0.1", port: Int, timeout: Double = 20) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
+    waitUntil(timeout: timeout) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -96,10 +83,8 @@ public func waitForTCP(host: String = "127.0.0.1", port: Int, timeout: Double = 
         inet_pton(AF_INET, host, &address.sin_addr)
         let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         close(fd)
-        if result == 0 { return true }
-        usleep(50_000)
+        return result == 0
     }
-    return false
 }
 
 /// Path of the built `tt` executable beside the test bundle (`swift build` makes it; the

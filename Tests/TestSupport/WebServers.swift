@@ -24,38 +24,38 @@ public enum WebServers {
         return server
     }
 
-    /// nginx serving `root` on 127.0.0.1 (a free port), with its config, pid and logs in `work`.
+    /// nginx serving `root` on 127.0.0.1 (a port it is checked to own), with its config, pid and logs in `work`.
     public static func nginx(root: String, work: TemporaryDirectory, listen extra: String = "") throws -> Server? {
         guard RealTools.ensure("nginx", probe: "/usr/sbin/nginx") else { return nil }
-        let port = freePort()
         let prefix = work.file(extra.isEmpty ? "nginx" : "nginx-tls")
         try FileManager.default.createDirectory(atPath: prefix + "/tmp", withIntermediateDirectories: true)
-        let config = """
-        \(getuid() == 0 ? "user root;" : "")
-        worker_processes 1;
-        error_log \(prefix)/error.log;
-        pid \(prefix)/nginx.pid;
-        events { worker_connections 64; }
-        http {
-            access_log \(prefix)/access.log;
-            client_body_temp_path \(prefix)/tmp; proxy_temp_path \(prefix)/tmp; fastcgi_temp_path \(prefix)/tmp;
-            uwsgi_temp_path \(prefix)/tmp; scgi_temp_path \(prefix)/tmp;
-            server { listen 127.0.0.1:\(port) \(extra); root \(root); autoindex on; }
+        let process = try startListening("nginx", uses: [.tcp]) { ports in
+            let config = """
+            \(getuid() == 0 ? "user root;" : "")
+            worker_processes 1;
+            error_log \(prefix)/error.log;
+            pid \(prefix)/nginx.pid;
+            events { worker_connections 64; }
+            http {
+                access_log \(prefix)/access.log;
+                client_body_temp_path \(prefix)/tmp; proxy_temp_path \(prefix)/tmp; fastcgi_temp_path \(prefix)/tmp;
+                uwsgi_temp_path \(prefix)/tmp; scgi_temp_path \(prefix)/tmp;
+                server { listen 127.0.0.1:\(ports[0]) \(extra); root \(root); autoindex on; }
+            }
+            """
+            work.write((prefix as NSString).lastPathComponent + "/nginx.conf", Array(config.utf8))
+            return try ManagedProcess("/usr/sbin/nginx", ["-p", prefix, "-c", prefix + "/nginx.conf", "-g", "daemon off;"], label: "nginx")
         }
-        """
-        work.write((prefix as NSString).lastPathComponent + "/nginx.conf", Array(config.utf8))
-        let process = try ManagedProcess("/usr/sbin/nginx", ["-p", prefix, "-c", prefix + "/nginx.conf", "-g", "daemon off;"], label: "nginx")
-        guard waitForTCP(port: port) else { process.stop(); throw WebServerError("nginx did not start: \(process.log)") }
-        return Server(process: process, port: port)
+        return Server(process: process, port: process.port)
     }
 
-    /// `python3 -m http.server` serving `root` on 127.0.0.1 (a free port).
+    /// `python3 -m http.server` serving `root` on 127.0.0.1 (a port it is checked to own).
     public static func pythonHTTP(root: String) throws -> Server {
-        let port = freePort()
-        let process = try ManagedProcess(RealTools.systemPython, ["-m", "http.server", "--bind", "127.0.0.1", "--directory", root, String(port)],
-                                         label: "http.server")
-        guard waitForTCP(port: port) else { process.stop(); throw WebServerError("http.server did not start: \(process.log)") }
-        return Server(process: process, port: port)
+        let process = try startListening("http.server", uses: [.tcp]) { ports in
+            try ManagedProcess(RealTools.systemPython, ["-m", "http.server", "--bind", "127.0.0.1", "--directory", root, String(ports[0])],
+                               label: "http.server")
+        }
+        return Server(process: process, port: process.port)
     }
 
     /// The nginx access log lines so far (what was requested, with status and bytes).

@@ -87,7 +87,9 @@ import TestSupport
     @Test func cliAllReportsEachTracker() throws {
         let server = try server()
         defer { server.stop() }
-        let dead = "udp://127.0.0.1:\(freePort())"
+        let refusing = RefusingPort(use: .udp)
+        defer { refusing.close() }
+        let dead = "udp://127.0.0.1:\(refusing.port)"
         let result = CLI.run(["announce", Hex.encode(hash), "--tracker", "udp://\(server.udpAddress!)", "--tracker", dead,
                               "--tracker", "http://\(server.httpAddress!)/announce", "--all", "--json"])
         #expect(result.code == 0, "\(result.stderr)")
@@ -103,7 +105,9 @@ import TestSupport
         defer { server.stop() }
         let folder = TemporaryDirectory()
         folder.write("data.bin", pseudoRandomBytes(count: 40_000, seed: 3))
-        let dead = "http://127.0.0.1:\(freePort())/announce"
+        let refusing = RefusingPort()
+        defer { refusing.close() }
+        let dead = "http://127.0.0.1:\(refusing.port)/announce"
         let live = "http://\(server.httpAddress!)/announce"
         let made = CLI.run(["create", folder.file("data.bin"), "-a", dead, "-a", live, "--no-date", "-o", folder.file("x.torrent")])
         #expect(made.code == 0, "\(made.stderr)")
@@ -135,12 +139,7 @@ import TestSupport
     @Test func servesAndLogsJSONLines() throws {
         let process = try ManagedProcess(ttExecutable, ["tracker", "--http-port", "0", "--udp-port", "0", "--json", "-q"])
         defer { process.stop() }
-        var listening: JSONValue?
-        for _ in 0..<200 where listening == nil {
-            if let line = process.log.split(separator: "\n").first, let value = try? JSONParser().parse(Array(line.utf8)) { listening = value }
-            else { usleep(25_000) }
-        }
-        guard let listening, let http = listening["http"]?.stringValue, let udp = listening["udp"]?.stringValue else {
+        guard let listening = process.waitForEvent("listening", timeout: 5), let http = listening["http"]?.stringValue, let udp = listening["udp"]?.stringValue else {
             Issue.record("no listening event: \(process.log)")
             return
         }

@@ -51,7 +51,9 @@ import TestSupport
     }
 
     @Test func refusedConnectionIsUnavailable() {
-        let port = freePort()
+        let refusing = RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         let result = announce("http://127.0.0.1:\(port)/announce")
         #expect(result.code == 69, "\(result.stderr)")
         #expect(result.stderr.contains("127.0.0.1:\(port)/announce") && result.stderr.contains("refused"))
@@ -198,7 +200,9 @@ import TestSupport
     }
 
     @Test func closedPortIsUnreachable() {
-        let port = freePort()
+        let refusing = RefusingPort(use: .udp)
+        defer { refusing.close() }
+        let port = refusing.port
         let result = CLI.run(["announce", Hex.encode(hash), "--tracker", "udp://127.0.0.1:\(port)", "--timeout", "5"])
         #expect(result.code == 69, "\(result.stderr)")
         #expect(result.stderr.contains("udp://127.0.0.1:\(port)"))

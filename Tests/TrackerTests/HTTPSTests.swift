@@ -8,7 +8,7 @@ import TestSupport
 /// Untrusted, it is refused by name; trusted through `--ca-file` or `SSL_CERT_FILE`, announce and
 /// scrape succeed end to end.
 @Suite(.serialized) struct HTTPSTests {
-    /// nginx terminating TLS on `port` and proxying to the tracker on `upstream`.
+    /// nginx terminating TLS on `port` (checked to be its own: `startListening`) and proxying to the tracker on `upstream`.
     struct TLSProxy {
         let folder: TemporaryDirectory
         let process: ManagedProcess
@@ -22,45 +22,37 @@ import TestSupport
                                                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], timeout: 60)
             try #require(made.status == 0, "openssl: \(made.output)")
             let nginx = try #require(RealTools.nginx, "nginx is not installed and could not be")
-            port = freePort()
-            let temp = folder.path + "/"
-            let config = """
-            daemon off;
-            worker_processes 1;
-            pid \(temp)nginx.pid;
-            error_log \(temp)error.log;
-            events { worker_connections 64; }
-            http {
-              access_log off;
-              client_body_temp_path \(temp)body; proxy_temp_path \(temp)proxy; fastcgi_temp_path \(temp)fcgi;
-              uwsgi_temp_path \(temp)uwsgi; scgi_temp_path \(temp)scgi;
-              server {
-                listen 127.0.0.1:\(port) ssl;
-                ssl_certificate \(folder.file("cert.pem"));
-                ssl_certificate_key \(folder.file("key.pem"));
-                location / { proxy_pass http://127.0.0.1:\(upstream); }
-              }
+            let temp = folder.path + "/", work = folder
+            process = try startListening("nginx (TLS)", uses: [.tcp]) { ports in
+                let config = """
+                daemon off;
+                worker_processes 1;
+                pid \(temp)nginx.pid;
+                error_log \(temp)error.log;
+                events { worker_connections 64; }
+                http {
+                  access_log off;
+                  client_body_temp_path \(temp)body; proxy_temp_path \(temp)proxy; fastcgi_temp_path \(temp)fcgi;
+                  uwsgi_temp_path \(temp)uwsgi; scgi_temp_path \(temp)scgi;
+                  server {
+                    listen 127.0.0.1:\(ports[0]) ssl;
+                    ssl_certificate \(work.file("cert.pem"));
+                    ssl_certificate_key \(work.file("key.pem"));
+                    location / { proxy_pass http://127.0.0.1:\(upstream); }
+                  }
+                }
+                """
+                let path = work.write("nginx.conf", Array(config.utf8))
+                return try ManagedProcess(nginx, ["-c", path, "-e", work.file("error.log")], label: "nginx")
             }
-            """
-            let path = folder.write("nginx.conf", Array(config.utf8))
-            process = try ManagedProcess(nginx, ["-c", path, "-e", folder.file("error.log")], label: "nginx")
-            try #require(waitForTCP(port: port), "nginx did not start: \(process.log)")
+            port = process.port
         }
     }
 
     /// `tt tracker` on a port of its choosing; returns the process and its HTTP port.
     static func startTracker() throws -> (ManagedProcess, Int) {
         let tracker = try ManagedProcess(ttExecutable, ["tracker", "--http-port", "0", "--udp-port", "off", "--json", "-q"])
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if let line = tracker.log.split(separator: "\n").first, line.contains("\"listening\""),
-               let http = line.firstMatch(of: /127\.0\.0\.1:(\d+)/), let port = Int(http.1) {
-                return (tracker, port)
-            }
-            usleep(10_000)
-        }
-        Issue.record("tt tracker did not report where it listens: \(tracker.log)")
-        throw CancellationError()
+        return (tracker, try tracker.listeningPort("http_port"))
     }
 
     static let hash = String(repeating: "01", count: 20)

@@ -45,15 +45,7 @@ import Testing
     @Test func slowClientsHoldingEverySlotDoNotStopTheTrackerAnswering() throws {
         let tracker = try ManagedProcess(ttExecutable, ["tracker", "--http-port", "0", "--udp-port", "off", "--bind", "127.0.0.1", "--json"])
         defer { tracker.stop() }
-        var port: Int?
-        let deadline = Date().addingTimeInterval(30)
-        while port == nil && Date() < deadline && tracker.isRunning {
-            if let line = tracker.log.split(separator: "\n").first(where: { $0.contains("\"listening\"") }),
-               let range = line.range(of: "\"http_port\":") {
-                port = Int(line[range.upperBound...].prefix { $0.isNumber })
-            } else { usleep(10_000) }
-        }
-        let httpPort = try #require(port, "tt tracker did not report its port: \(tracker.log)")
+        let httpPort = try tracker.listeningPort("http_port")
         let address = SocketAddress(ip: "127.0.0.1", port: UInt16(httpPort))!
         // More slow clients than the tracker has slots (64): each sends half a request line and stalls.
         var slow: [TCPConnection] = []

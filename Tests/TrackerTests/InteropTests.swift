@@ -9,7 +9,7 @@ import TestSupport
     /// A small torrent whose only tracker tiers are `trackers`; returns (torrent path, info hash).
     func makeTorrent(_ folder: TemporaryDirectory, trackers: [String]) throws -> (String, String) {
         folder.write("seed/data.bin", pseudoRandomBytes(count: 300_000, seed: 11))
-        var arguments = ["create", folder.file("seed/data.bin"), "--no-date", "-o", folder.file("x.torrent")]
+        var arguments = ["create", folder.file("seed/data.bin"), "--no-date", "--force", "-o", folder.file("x.torrent")]
         for tracker in trackers { arguments += ["-a", tracker] }
         let made = CLI.run(arguments)
         guard made.code == 0 else { throw RealToolError.failed("tt create: \(made.stderr)") }
@@ -17,31 +17,32 @@ import TestSupport
         return (folder.file("x.torrent"), info["info_hash"]!.stringValue!)
     }
 
-    /// Polls `tt scrape` (bounded: ~60 s) until `complete` seeders are registered.
+    /// Scrapes with `tt scrape` until `complete` seeders are registered (the tracker's count is the event; 60 s at most).
     func waitForSeeders(_ hash: String, tracker: String, complete: Int) -> Int? {
         var last: Int?
-        for _ in 0..<240 {
+        waitUntil(timeout: 60, poll: 0.25) {
             let result = CLI.run(["scrape", hash, "--tracker", tracker, "--json", "--timeout", "5"])
             last = (try? JSONParser().parse(result.stdout))?["torrents"]?.arrayValue?.first?["complete"]?.intValue.map(Int.init)
-            if last == complete { return last }
-            usleep(250_000)
+            return last == complete
         }
         return last
     }
 
     @Test func opentrackerWithAria2AndLibtorrentSeeders() throws {
         let folder = TemporaryDirectory("tt-interop")
-        let port = freePort()
-        // The torrent names the tracker port before opentracker starts on it.
-        let (torrent, hash) = try makeTorrent(folder, trackers: ["http://127.0.0.1:\(port)/announce"])
-        let tracker = try OpenTracker(whitelist: [hash], port: port)
+        // The info hash first (opentracker serves only listed hashes; trackers are outside the info dictionary),
+        // then the torrent naming the port opentracker got.
+        let (_, hash) = try makeTorrent(folder, trackers: [])
+        let tracker = try OpenTracker(whitelist: [hash])
         defer { tracker.stop() }
-        let ariaPort = freePort(), ltPort = freePort(host: "127.0.0.3")
-        let aria = try Seeders.aria2Seeder(aria2c: try #require(RealTools.aria2c), torrent: torrent, dataFolder: folder.file("seed"), host: "127.0.0.2", port: ariaPort)
+        let (torrent, sameHash) = try makeTorrent(folder, trackers: [tracker.httpURL])
+        try #require(sameHash == hash, "the tracker URL changed the info hash")
+        let aria = try Seeders.aria2Seeder(aria2c: try #require(RealTools.aria2c), torrent: torrent, dataFolder: folder.file("seed"), host: "127.0.0.2")
         defer { aria.stop() }
         let lt = try RealClients.libtorrent("seed", torrent: torrent, folder: folder.file("seed"), address: "127.0.0.3",
-                                            port: ltPort, seconds: 120, scratch: folder)
+                                            seconds: 120, scratch: folder)
         defer { lt.stop() }
+        let (ariaPort, ltPort) = (aria.port, lt.port)
 
         // Scrape first (our own announces would add a leecher): two seeders over both protocols.
         #expect(waitForSeeders(hash, tracker: tracker.httpURL, complete: 2) == 2, "aria2: \(aria.log)\nlibtorrent: \(lt.log)")
@@ -82,22 +83,20 @@ import TestSupport
 
     @Test func realClientsFindEachOtherThroughTTTracker() throws {
         let folder = TemporaryDirectory("tt-interop")
-        let port = freePort()
-        // aria2 uses the HTTP tracker; libtorrent announces to both tiers (HTTP and UDP).
-        let (torrent, _) = try makeTorrent(folder, trackers: ["http://127.0.0.1:\(port)/announce", "udp://127.0.0.1:\(port)"])
-        let server = try ManagedProcess(ttExecutable, ["tracker", "--http-port", String(port), "--udp-port", String(port),
+        let server = try ManagedProcess(ttExecutable, ["tracker", "--http-port", "0", "--udp-port", "0",
                                                        "--interval", "5", "--json", "-q"], label: "tt tracker")
         defer { server.stop() }
-        #expect(waitForTCP(port: port), "tt tracker did not start: \(server.log)")
-        let ariaPort = freePort()
-        let aria = try Seeders.aria2Seeder(aria2c: try #require(RealTools.aria2c), torrent: torrent, dataFolder: folder.file("seed"), host: "127.0.0.2", port: ariaPort)
+        let httpPort = try server.listeningPort("http_port"), udpPort = try server.listeningPort("udp_port")
+        // aria2 uses the HTTP tracker; libtorrent announces to both tiers (HTTP and UDP).
+        let (torrent, _) = try makeTorrent(folder, trackers: ["http://127.0.0.1:\(httpPort)/announce", "udp://127.0.0.1:\(udpPort)"])
+        let aria = try Seeders.aria2Seeder(aria2c: try #require(RealTools.aria2c), torrent: torrent, dataFolder: folder.file("seed"), host: "127.0.0.2")
         defer { aria.stop() }
         let seeded = waitForAnnounce(server, from: "127.0.0.2")
         #expect(seeded, "aria2 never announced: \(server.log)\n\(aria.log)")
 
         try FileManager.default.createDirectory(atPath: folder.file("download"), withIntermediateDirectories: true)
         let downloader = try RealClients.libtorrent("download", torrent: torrent, folder: folder.file("download"),
-                                                    address: "127.0.0.3", port: freePort(host: "127.0.0.3"), seconds: 90, scratch: folder)
+                                                    address: "127.0.0.3", seconds: 90, scratch: folder)
         defer { downloader.stop() }
         let status = downloader.wait(timeout: 120)
         #expect(status == 0 && downloader.log.contains("COMPLETE"), "libtorrent: \(downloader.log)\ntracker: \(server.log)")
@@ -111,13 +110,11 @@ import TestSupport
                 "libtorrent announced over UDP too: \(server.log)")
     }
 
-    /// Waits (bounded, ~60 s) for an announce event from `ip` in `tt tracker --json`'s log.
+    /// Waits (60 s at most) for an announce event from `ip` in `tt tracker --json`'s log.
     func waitForAnnounce(_ server: ManagedProcess, from ip: String) -> Bool {
-        for _ in 0..<240 {
-            if server.log.contains("\"event\":\"announce\"") && server.log.contains("\"client\":\"\(ip):") { return true }
-            usleep(250_000)
+        waitUntil(timeout: 60, poll: 0.25) {
+            server.events.contains { $0["event"]?.stringValue == "announce" && $0["client"]?.stringValue?.hasPrefix("\(ip):") == true }
         }
-        return false
     }
 }
 

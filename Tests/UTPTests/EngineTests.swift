@@ -20,12 +20,11 @@ import TestSupport
         var seeders: [ManagedProcess] = []
         var peers: [String] = []
         for host in ["127.0.0.2", "127.0.0.3"] {
-            let port = freePort(host: host)
-            seeders.append(try UTPRealPeers.libtorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), host: host, port: port, tcp: false))
-            peers += ["--peer", "\(host):\(port)"]
+            seeders.append(try UTPRealPeers.libtorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), host: host, tcp: false))
+            peers += ["--peer", "\(host):\(seeders.last!.port)"]
         }
         defer { for seeder in seeders { seeder.stop() } }
-        for seeder in seeders { #expect(UTPRealPeers.waitForOutput(seeder, "seeding"), "\(seeder.log)") }
+        for seeder in seeders { #expect(seeder.waitForOutput("seeding"), "\(seeder.log)") }
         let result = CLI.run(["download", torrent, "-o", directory.file("out"), "--no-trackers", "--json", "--bind", "127.0.0.1"] + peers)
         #expect(result.code == 0, "\(result.stderr)")
         #expect(readBytes(directory.file("out/data.bin")) == bytes)
@@ -41,15 +40,14 @@ import TestSupport
         }
         let directory = TemporaryDirectory("tt-utp-seed")
         let (data, torrent, _) = try Seeders.makeTorrent(in: directory, size: 4 << 20, pieceLength: 256 * 1024)
-        let port = freePort(host: "127.0.0.5")
-        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", String(port), "--bind", "127.0.0.5", "--no-announce", "--json"],
+        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", "0", "--bind", "127.0.0.5", "--no-announce", "--json"],
                                       label: "tt-seed")
         defer { seed.stop() }
-        #expect(UTPRealPeers.waitForOutput(seed, "\"listening\""), "\(seed.log)")
+        let port = try seed.listeningPort()
         let script = """
         import sys, time, tempfile, libtorrent as lt
         ses = lt.session({'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-                          'listen_interfaces': sys.argv[1], 'alert_mask': 0})
+                          'listen_interfaces': sys.argv[1] + ':0', 'alert_mask': 0})
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': tempfile.mkdtemp()})
         start = time.time()
         h.connect_peer((sys.argv[3], int(sys.argv[4])))
@@ -69,7 +67,7 @@ import TestSupport
         // Two fresh leechers in turn (the first run on a busy machine pays start-up costs); the faster counts.
         var times: [Double] = []
         for host in ["127.0.0.6", "127.0.0.16"] {
-            let result = RealTools.python(script, ["\(host):\(freePort(host: host))", torrent, "127.0.0.5", String(port)], timeout: 60)
+            let result = RealTools.python(script, [host, torrent, "127.0.0.5", String(port)], timeout: 60)
             #expect(result.status == 0, "\(result.output)\n\(seed.log)")
             let words = result.output.split(whereSeparator: { $0 == " " || $0 == "\n" })
             let index = try #require(words.firstIndex(of: "first_data"))
@@ -98,11 +96,10 @@ import TestSupport
             for seeder in seeders { seeder.stop() }
         }
         for host in ["127.0.0.2", "127.0.0.3", "127.0.0.7", "127.0.0.8"] {
-            let port = freePort(host: host)
-            seeders.append(try UTPRealPeers.libtorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), host: host, port: port, tcp: false))
-            relays.append(RelayThread(server: SocketAddress(ip: host, port: UInt16(port))!, loss: 0.01, delay: 0.02, seed: UInt64(relays.count + 1)))
+            seeders.append(try UTPRealPeers.libtorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), host: host, tcp: false))
+            relays.append(RelayThread(server: SocketAddress(ip: host, port: UInt16(seeders.last!.port))!, loss: 0.01, delay: 0.02, seed: UInt64(relays.count + 1)))
         }
-        for seeder in seeders { #expect(UTPRealPeers.waitForOutput(seeder, "seeding", timeout: 120), "\(seeder.log)") }
+        for seeder in seeders { #expect(seeder.waitForOutput("seeding", timeout: 120), "\(seeder.log)") }
         let start = monotonicSeconds()
         let result = CLI.run(["download", torrent, "-o", directory.file("out"), "--no-trackers", "--transport", "utp", "--stall-timeout", "120"]
                              + relays.flatMap { ["--peer", $0.address!.description] })
@@ -117,11 +114,10 @@ import TestSupport
     @Test func ttSeedToTTDownloadOverUTPAndAutoFallsBackToTCP() throws {
         let directory = TemporaryDirectory("tt-utp-tt")
         let (data, torrent, bytes) = try Seeders.makeTorrent(in: directory, size: 6 << 20, pieceLength: 256 * 1024)
-        let port = freePort(host: "127.0.0.5")
-        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", String(port), "--bind", "127.0.0.5", "--no-announce",
+        let seed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", "0", "--bind", "127.0.0.5", "--no-announce",
                                                      "--json", "--transport", "utp"], label: "tt-seed-utp")
         defer { seed.stop() }
-        #expect(UTPRealPeers.waitForOutput(seed, "\"listening\""), "\(seed.log)")
+        let port = try seed.listeningPort()
         let result = CLI.run(["download", torrent, "-o", directory.file("out"), "--no-trackers", "--json", "--transport", "utp",
                               "--peer", "127.0.0.5:\(port)", "--bind", "127.0.0.1"])
         #expect(result.code == 0, "\(result.stderr)")
@@ -129,11 +125,10 @@ import TestSupport
         let connected = Self.events(result).filter { $0["event"]?.stringValue == "peer_connected" }
         #expect(connected.count == 1 && connected[0]["transport"]?.stringValue == "utp")
         // A seed without uTP: auto waits 1 s for uTP, then TCP connects and wins.
-        let tcpPort = freePort(host: "127.0.0.5")
-        let tcpSeed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", String(tcpPort), "--bind", "127.0.0.5", "--no-announce",
+        let tcpSeed = try ManagedProcess(ttExecutable, ["seed", torrent, data, "--port", "0", "--bind", "127.0.0.5", "--no-announce",
                                                         "--json", "--transport", "tcp"], label: "tt-seed-tcp")
         defer { tcpSeed.stop() }
-        #expect(UTPRealPeers.waitForOutput(tcpSeed, "\"listening\""), "\(tcpSeed.log)")
+        let tcpPort = try tcpSeed.listeningPort()
         let start = monotonicSeconds()
         let auto = CLI.run(["download", torrent, "-o", directory.file("out2"), "--no-trackers", "--json",
                             "--peer", "127.0.0.5:\(tcpPort)", "--bind", "127.0.0.1"])

@@ -15,11 +15,10 @@ import TestSupport
         let directory = TemporaryDirectory("tt-utp-lt")
         let (_, torrent, bytes) = try Seeders.makeTorrent(in: directory, size: 2 << 20, pieceLength: 256 * 1024)
         for tcp in [true, false] {
-            let port = freePort(host: "127.0.0.2")
-            let seeder = try UTPRealPeers.libtorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), host: "127.0.0.2",
-                                                           port: port, tcp: tcp)
+            let seeder = try UTPRealPeers.libtorrentSeeder(torrent: torrent, dataFolder: directory.file("seed"), host: "127.0.0.2", tcp: tcp)
             defer { seeder.stop() }
-            #expect(UTPRealPeers.waitForOutput(seeder, "seeding"), "\(seeder.log)")
+            let port = seeder.port
+            #expect(seeder.waitForOutput("seeding"), "\(seeder.log)")
             let peer = "127.0.0.2:\(port)"
             let handshake = CLI.run(["handshake", peer, "--torrent", torrent, "--transport", "utp", "--json"])
             #expect(handshake.code == 0, "\(handshake.stderr)")
@@ -55,12 +54,10 @@ import TestSupport
         }
         let directory = TemporaryDirectory("tt-utp-tr")
         let (_, torrent, bytes) = try Seeders.makeTorrent(in: directory, size: 1 << 20, pieceLength: 256 * 1024)
-        let port = freePort(host: "127.0.0.4")
         let daemonProcess = try UTPRealPeers.transmissionSeeder(daemon: daemon, torrent: torrent, dataFolder: directory.file("seed"),
-                                                                configFolder: directory.file("tr"), host: "127.0.0.4", port: port,
-                                                                rpcPort: freePort())
+                                                                configFolder: directory.file("tr"), host: "127.0.0.4")
         defer { daemonProcess.stop() }
-        #expect(waitForTCP(host: "127.0.0.4", port: port))
+        let port = daemonProcess.port
         let peer = "127.0.0.4:\(port)"
         // Transmission refuses a second connection from an address it knows: a fresh source for each.
         let handshake = CLI.run(["handshake", peer, "--torrent", torrent, "--transport", "utp", "--bind", "127.0.0.41", "--json"])

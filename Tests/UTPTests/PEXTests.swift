@@ -8,27 +8,33 @@ import TestSupport
     /// Several libtorrent sessions in one process: "S" seeds, "L1"…"L3" leech from S, "X" knows nobody.
     /// Uploads are rate-limited (also on loopback) so the swarm stays connected for the test. The
     /// leechers never dial out (S dials them): otherwise they dial tt first, having learned it from S.
+    /// Each session listens on its host's port 0; once all have bound, the script prints `address NAME HOST:PORT`
+    /// for each, then `ready`.
     static let swarmScript = """
     import sys, time, tempfile, libtorrent as lt
     torrent, data = sys.argv[1], sys.argv[2]
     names = sys.argv[3].split(',')
-    addrs = sys.argv[4].split(',')
+    hosts = sys.argv[4].split(',')
     sessions = {}
-    for name, addr in zip(names, addrs):
+    for name, host in zip(names, hosts):
         settings = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-                    'listen_interfaces': addr, 'alert_mask': 0, 'allow_multiple_connections_per_ip': True,
+                    'listen_interfaces': host + ':0', 'alert_mask': 0, 'allow_multiple_connections_per_ip': True,
                     'upload_rate_limit': 200000, 'ignore_limits_on_local_network': False,
-                    'outgoing_interfaces': addr.rsplit(':', 1)[0]}
+                    'outgoing_interfaces': host}
         if name.startswith('L'):
             settings.update({'enable_outgoing_utp': False, 'enable_outgoing_tcp': False})
         ses = lt.session(settings)
         h = ses.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': data if name == 'S' else tempfile.mkdtemp()})
         sessions[name] = (ses, h)
-    time.sleep(1)
-    for name, addr in zip(names, addrs):
+    # Every session has bound its port (alerts are off: polled, with a deadline) before S dials the leechers.
+    deadline = time.time() + 30
+    while any(ses.listen_port() == 0 for ses, _ in sessions.values()) and time.time() < deadline:
+        time.sleep(0.01)
+    for name, host in zip(names, hosts):
+        port = sessions[name][0].listen_port()
+        print('address', name, '%s:%d' % (host, port), flush=True)
         if name.startswith('L'):
-            host, port = addr.rsplit(':', 1)
-            sessions['S'][1].connect_peer((host, int(port)))
+            sessions['S'][1].connect_peer((host, port))
     print('ready', flush=True)
     while True:
         for name in names:
@@ -49,31 +55,35 @@ import TestSupport
         let (_, torrent, _) = try Seeders.makeTorrent(in: directory, size: 32 << 20, pieceLength: 256 * 1024)
         let names = ["S", "L1", "L2", "L3", "X"]
         let hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.7", "127.0.0.8", "127.0.0.9"]
-        let addresses = hosts.map { "\($0):\(freePort(host: $0))" }
         let swarm = try ManagedProcess(RealTools.systemPython, ["-u", "-c", Self.swarmScript, torrent, directory.file("seed"),
-                                                                 names.joined(separator: ","), addresses.joined(separator: ",")],
+                                                                 names.joined(separator: ","), hosts.joined(separator: ",")],
                                        label: "libtorrent-pex-swarm")
         defer { swarm.stop() }
-        #expect(UTPRealPeers.waitForOutput(swarm, "ready", timeout: 60), "\(swarm.log)")
+        try #require(swarm.waitForOutput("ready", timeout: 60), "\(swarm.log)")
+        // The address each session reported, in the order of `names`.
+        let reported = Dictionary(swarm.log.split(separator: "\n").compactMap { line -> (String, String)? in
+            let words = line.split(separator: " ")
+            return words.count == 3 && words[0] == "address" ? (String(words[1]), String(words[2])) : nil
+        }) { first, _ in first }
+        let addresses = try names.map { name in try #require(reported[name], "no address for \(name): \(swarm.log)") }
         // The leechers are receiving from S (well past their handshakes) before tt arrives: libtorrent
         // sends a new peer its list once, then once a minute, and leaves out peers still connecting.
-        for name in names[1...3] { #expect(UTPRealPeers.waitForOutput(swarm, "receiving \(name)", timeout: 30), "\(swarm.log)") }
+        for name in names[1...3] { #expect(swarm.waitForOutput("receiving \(name)", timeout: 30), "\(swarm.log)") }
         let tt = try ManagedProcess(ttExecutable, ["download", torrent, "-o", directory.file("out"), "--no-trackers", "--json",
                                                    "--bind", "127.0.0.10", "--peer", addresses[0], "--peer", addresses[4]],
                                     label: "tt-download")
         defer { tt.stop() }
         // tt connects to the leechers S told it about, and says where it learned them.
-        let deadline = Date().addingTimeInterval(30)
         var fromPEX: Set<String> = []
-        while Date() < deadline && fromPEX.count < 3 {
-            for line in tt.log.split(separator: "\n") where line.contains("\"peer_connected\"") && line.contains("\"source\":\"pex\"") {
-                for host in hosts[1...3] where line.contains("\"ip\":\"\(host)\"") { fromPEX.insert(host) }
+        waitUntil(timeout: 30, poll: 0.1) {
+            for event in tt.events where event["event"]?.stringValue == "peer_connected" && event["source"]?.stringValue == "pex" {
+                if let ip = event["ip"]?.stringValue, hosts[1...3].contains(ip) { fromPEX.insert(ip) }
             }
-            usleep(100_000)
+            return fromPEX.count == 3
         }
         #expect(fromPEX == Set(hosts[1...3]), "\(tt.log)")
         // S learns X (which only tt knows) from tt's PEX, and connects to it.
-        #expect(UTPRealPeers.waitForOutput(swarm, "peer S \(hosts[4])", timeout: 30) || UTPRealPeers.waitForOutput(swarm, "peer X \(hosts[0])", timeout: 1),
+        #expect(swarm.waitForOutput("peer S \(hosts[4])", timeout: 30) || swarm.waitForOutput("peer X \(hosts[0])", timeout: 1),
                 "\(swarm.log.suffix(3000))")
         let learned = swarm.log.split(separator: "\n").contains { $0.hasPrefix("peer S \(hosts[4])") && $0.hasSuffix("pex") }
         #expect(learned, "S never listed X as learned from PEX")

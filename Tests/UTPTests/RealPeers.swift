@@ -3,8 +3,9 @@ import TestSupport
 
 /// libtorrent and Transmission with uTP on, for interop tests (each on its own loopback address).
 enum UTPRealPeers {
-    /// libtorrent seeding with default transport settings (uTP and TCP in and out), or uTP only.
-    static func libtorrentSeeder(torrent: String, dataFolder: String, host: String, port: Int, tcp: Bool) throws -> ManagedProcess {
+    /// libtorrent seeding with default transport settings (uTP and TCP in and out), or uTP only, on `host`
+    /// and the port it reports (`port` of the process; uTP and TCP on the same number).
+    static func libtorrentSeeder(torrent: String, dataFolder: String, host: String, tcp: Bool) throws -> ManagedProcess {
         let script = """
         import sys, time, libtorrent as lt
         s = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
@@ -12,6 +13,7 @@ enum UTPRealPeers {
         if sys.argv[4] == 'utp-only':
             s.update({'enable_incoming_tcp': False, 'enable_outgoing_tcp': False})
         ses = lt.session(s)
+        \(Seeders.libtorrentReportPort)
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[2]), 'save_path': sys.argv[3]})
         while True:
             st = h.status()
@@ -20,25 +22,16 @@ enum UTPRealPeers {
                 print('peer', p.ip[0], 'utp' if p.flags & (1 << 17) else 'tcp', flush=True)
             time.sleep(0.3)
         """
-        return try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):\(port)", torrent, dataFolder, tcp ? "default" : "utp-only"],
-                                  label: "libtorrent-utp-seed")
+        let process = try ManagedProcess(RealTools.systemPython, ["-u", "-c", script, "\(host):0", torrent, dataFolder, tcp ? "default" : "utp-only"],
+                                         label: "libtorrent-utp-seed")
+        _ = try process.reportedPort()
+        return process
     }
 
-    /// Waits until a process's output contains `text`.
-    static func waitForOutput(_ process: ManagedProcess, _ text: String, timeout: Double = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if process.log.contains(text) { return true }
-            if !process.isRunning { return false }
-            usleep(50_000)
-        }
-        return false
-    }
-
-    /// transmission-daemon 3.00 with uTP on, seeding `torrent` from `dataFolder`.
+    /// transmission-daemon 3.00 with uTP on, seeding `torrent` from `dataFolder` (peer port: `port` of the process).
     static func transmissionSeeder(daemon: String, torrent: String, dataFolder: String, configFolder: String,
-                                   host: String, port: Int, rpcPort: Int) throws -> ManagedProcess {
+                                   host: String) throws -> ManagedProcess {
         try Seeders.transmissionSeeder(daemon: daemon, torrent: torrent, dataFolder: dataFolder, configFolder: configFolder, host: host,
-                                       port: port, rpcPort: rpcPort, utp: true, label: "transmission-utp")
+                                       utp: true, label: "transmission-utp")
     }
 }

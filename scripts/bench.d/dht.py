@@ -15,7 +15,6 @@ size = int(os.environ.get("SIZE_MIB", "16")) * 1024 * 1024
 rounds = int(os.environ.get("ROUNDS", "3"))
 timeout = float(os.environ.get("TIMEOUT", "120"))
 nodes_count = 10
-base_port = int(os.environ.get("BASE_PORT", "26800"))
 env = dict(os.environ, TT_DHT_LOOPBACK_ONLY="1")
 work = tempfile.mkdtemp(prefix="tt-bench-dht.")
 env["XDG_STATE_HOME"] = work + "/state"
@@ -23,7 +22,16 @@ env["XDG_STATE_HOME"] = work + "/state"
 def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
-def dht_settings(ip, port):
+def bound_port(ses):
+    """The port a session started on port 0 got (alerts are off: polled, with a deadline)."""
+    deadline = time.time() + 20
+    while ses.listen_port() == 0 and time.time() < deadline:
+        time.sleep(0.01)
+    if ses.listen_port() == 0:
+        raise SystemExit("bench-dht: a libtorrent session never listened")
+    return ses.listen_port()
+
+def dht_settings(ip, port=0):
     return {"enable_dht": True, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
             "enable_outgoing_utp": False, "enable_incoming_utp": False, "dht_bootstrap_nodes": "",
             "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
@@ -38,19 +46,21 @@ try:
     info_hash = json.loads(subprocess.run([tt, "info", "--json", work + "/x.torrent"], capture_output=True, check=True, env=env).stdout)["info_hash"]
     magnet = f"magnet:?xt=urn:btih:{info_hash}"
 
-    sessions = []
+    # Every session listens on port 0 (DHT on the UDP port of the same number); each knows the previous one.
+    sessions, ports = [], []
     for i in range(nodes_count):
         ip = f"127.0.0.{21 + i}"
-        ses = lt.session(dht_settings(ip, base_port + i))
+        ses = lt.session(dht_settings(ip))
+        ports.append(bound_port(ses))
         if i > 0:
-            ses.add_dht_node((f"127.0.0.{20 + i}", base_port + i - 1))
+            ses.add_dht_node((f"127.0.0.{20 + i}", ports[i - 1]))
         sessions.append(ses)
     seeder = sessions[-1]
     p = lt.add_torrent_params()
     p.ti = lt.torrent_info(work + "/x.torrent")
     p.save_path = work + "/seed"
     handle = seeder.add_torrent(p)
-    contact = f"127.0.0.21:{base_port}"
+    contact = f"127.0.0.21:{ports[0]}"
 
     # Wait (with a deadline) until the announce is visible from the first node: the swarm is ready.
     deadline = time.time() + 60
@@ -82,9 +92,9 @@ try:
 
     def run_lt(i, out):
         ip = f"127.0.0.{40 + i}"
-        ses = lt.session(dht_settings(ip, base_port + 40 + i))
+        ses = lt.session(dht_settings(ip))
         start = time.time()
-        ses.add_dht_node(("127.0.0.21", base_port))
+        ses.add_dht_node(("127.0.0.21", ports[0]))
         atp = lt.parse_magnet_uri(magnet)
         atp.save_path = out
         h = ses.add_torrent(atp)

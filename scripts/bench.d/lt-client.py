@@ -1,6 +1,6 @@
 """libtorrent (Python binding, system python) as a loopback seeder or downloader for scripts/bench-download.
 
-    lt-client.py seed     TORRENT SAVE_PATH IP PORT     # checks the data, prints "ready", seeds until killed
+    lt-client.py seed     TORRENT SAVE_PATH IP PORT     # prints "listening N" (PORT 0: any), checks the data, prints "ready", seeds until killed
     lt-client.py download TORRENT SAVE_PATH IP PORT [PEER_IP:PORT…]
                                                         # downloads until is_seeding, prints seconds, exits;
                                                         # PEERs are dialled besides the torrent's trackers
@@ -18,6 +18,12 @@ ses = lt.session({
     "listen_interfaces": f"{ip}:{port}", "outgoing_interfaces": ip,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
+if mode == "seed":
+    # PORT 0: any free port; the one it got is printed ("listening N") for the bench script to read.
+    deadline = time.time() + 20
+    while ses.listen_port() == 0 and time.time() < deadline:
+        time.sleep(0.01)  # polled: alerts do not carry it here
+    print("listening", ses.listen_port(), flush=True)
 p = lt.add_torrent_params()
 p.ti = lt.torrent_info(torrent)
 p.save_path = save_path
@@ -47,7 +53,7 @@ if mode == "seed":
     if not s.is_seeding:
         sys.exit(1)
     print("ready", flush=True)
-    print(f"libtorrent seeder {ip}:{port}: checked in {time.time() - start:.2f} s", file=sys.stderr)
+    print(f"libtorrent seeder {ip}:{ses.listen_port()}: checked in {time.time() - start:.2f} s", file=sys.stderr)
     while not stop:
         log_errors()
         time.sleep(0.2)

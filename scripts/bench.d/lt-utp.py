@@ -1,6 +1,6 @@
 """libtorrent (Python binding, system python) for scripts/bench-utp: uTP in and out, TCP as asked.
 
-    lt-utp.py seed     TORRENT SAVE_PATH IP PORT            # prints "ready" once seeding, seeds until killed
+    lt-utp.py seed     TORRENT SAVE_PATH IP PORT            # prints "listening N" (PORT 0: any), "ready" once seeding, seeds until killed
     lt-utp.py download TORRENT SAVE_PATH IP PORT PEER…      # uTP only; connects to each PEER (IP:PORT),
                                                             # prints the seconds until is_seeding, exits
 DHT, LSD, UPnP and NAT-PMP are off; seeders keep TCP on (so tt can also fetch over TCP).
@@ -15,6 +15,12 @@ settings = {"enable_dht": False, "enable_lsd": False, "enable_upnp": False, "ena
 if mode == "download":
     settings.update({"enable_outgoing_tcp": False, "enable_incoming_tcp": False})
 ses = lt.session(settings)
+if mode == "seed":
+    # PORT 0: any free port; the one it got is printed ("listening N") for the bench script to read.
+    deadline = time.time() + 20
+    while ses.listen_port() == 0 and time.time() < deadline:
+        time.sleep(0.01)  # polled: alerts do not carry it here
+    print("listening", ses.listen_port(), flush=True)
 p = lt.add_torrent_params()
 p.ti = lt.torrent_info(torrent)
 p.save_path = save_path
