@@ -78,20 +78,48 @@ extension SwarmEngine {
     /// Hash check and write on a worker; the result comes back to the loop.
     func check(_ piece: PieceIndex, _ data: [UInt8], source: String) {
         checksInFlight += 1
-        let hashes = self.hashes!, store = self.store!
-        loop.offload({ () -> (good: Bool, failure: String?, data: [UInt8]) in
-            guard hashes.matches(piece, data) else { return (false, nil, data) }
-            do { try store.writePiece(piece, data) } catch { return (true, "\(error)", data) }
-            return (true, nil, data)
-        }, then: { [self] result in
-            checksInFlight -= 1
-            if spareBuffers.count < maxChecksInFlight + 4 { spareBuffers.append(result.data) }
-            checked(piece, good: result.good, writeFailure: result.failure, source: source)
-            // Requests paused by back-pressure resume here.
-            for peer in orderedPeers { requestMore(peer) }
-            feedWebSeeds()
-        })
+        pendingChecks.append(PendingCheck(piece: piece, data: data, source: source))
+        startCheckJobs()
     }
+
+    /// Hands waiting pieces to workers, up to `checkBatchBytes` per job: with small pieces one job
+    /// per piece cost a thread hop (and a wake-up of the loop) per 16 KiB.
+    private func startCheckJobs() {
+        while checkJobs < checkWorkers, !pendingChecks.isEmpty {
+            var count = 0, bytes = 0
+            while count < pendingChecks.count, count == 0 || bytes + pendingChecks[count].data.count <= Self.checkBatchBytes {
+                bytes += pendingChecks[count].data.count
+                count += 1
+            }
+            let batch = Array(pendingChecks.prefix(count))
+            pendingChecks.removeFirst(count)
+            checkJobs += 1
+            let hashes = self.hashes!, store = self.store!
+            loop.offload({ () -> [CheckResult] in
+                batch.map { item in
+                    guard hashes.matches(item.piece, item.data) else { return CheckResult(item, good: false, failure: nil) }
+                    do { try store.writePiece(item.piece, item.data) } catch { return CheckResult(item, good: true, failure: "\(error)") }
+                    return CheckResult(item, good: true, failure: nil)
+                }
+            }, then: { [self] results in
+                checkJobs -= 1
+                for result in results {
+                    checksInFlight -= 1
+                    if spareBuffers.count < maxChecksInFlight + 4 { spareBuffers.append(result.item.data) }
+                    checked(result.item.piece, good: result.good, writeFailure: result.failure, source: result.item.source)
+                }
+                startCheckJobs()
+                // Requests paused by back-pressure resume here.
+                for peer in orderedPeers { requestMore(peer) }
+                feedWebSeeds()
+            })
+        }
+    }
+
+    /// Most piece bytes one check job takes (many small pieces, or one large one).
+    static let checkBatchBytes = 1 << 20
+    /// Piece bytes waiting for or in the hash check before we stop asking for blocks.
+    static let checkBytesInFlight = 6 << 20
 
     private func checked(_ index: PieceIndex, good: Bool, writeFailure: String?, source: String) {
         if let writeFailure {
@@ -133,5 +161,24 @@ extension SwarmEngine {
         // Seeds do not download: drop peers that are seeds too.
         for peer in orderedPeers where peer.has.isComplete { drop(peer, reason: "both complete", redial: false) }
         if !configuration.seedAfterDownload { finish(.success(.complete)) }
+    }
+}
+
+/// A whole piece waiting for its hash check and write.
+struct PendingCheck: Sendable {
+    let piece: PieceIndex
+    let data: [UInt8]
+    let source: String
+}
+
+/// What a check job found for one piece: the hash verdict, and why the write failed if it did.
+struct CheckResult: Sendable {
+    let item: PendingCheck
+    let good: Bool
+    let failure: String?
+    init(_ item: PendingCheck, good: Bool, failure: String?) {
+        self.item = item
+        self.good = good
+        self.failure = failure
     }
 }

@@ -32,6 +32,7 @@ extension SwarmEngine {
         }
         lengths = Lengths(layout: layout.pieces)
         uploadCache = UploadCache(pieceLength: layout.pieces.pieceLength)
+        maxChecksInFlight = max(maxChecksInFlight, Self.checkBytesInFlight / layout.pieces.pieceLength)
         let pieceCount = layout.pieceCount
         resumePath = ResumeState.path(output: configuration.output, infoHashes: torrent.infoHashes)
         var trusted = Bitfield(pieceCount: pieceCount)

@@ -56,7 +56,13 @@ public final class SwarmEngine {
     /// the allocator's high-water mark.
     var spareBuffers: [[UInt8]] = []
     /// Pieces handed to the hash check at most at once; past that we stop asking for more blocks.
-    let maxChecksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+    /// Counted in pieces but meant as bytes: small pieces get many (set with the layout).
+    var maxChecksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+    /// Pieces waiting for a check job, oldest first.
+    var pendingChecks: [PendingCheck] = []
+    /// Check jobs running on workers (at most `checkWorkers`).
+    var checkJobs = 0
+    let checkWorkers = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Verified and written, waiting for the next flush.
     var unflushed: [Int] = []
     /// Verified, written and fsynced: what the resume state may claim.
