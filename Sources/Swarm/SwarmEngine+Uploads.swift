@@ -99,18 +99,24 @@ extension SwarmEngine {
     /// waiting. One job per piece cost a thread hop per request with small pieces (16 KiB pieces:
     /// one per block), most of a seeder's CPU.
     private func readForUpload(from queue: ArraySlice<BlockInfo>) {
-        var batch: [PieceIndex] = []
+        var batch: [(piece: PieceIndex, buffer: [UInt8])] = []
         var bytes = 0
         for block in queue where bytes < uploadReadBatch {
             guard uploadCache.beginRead(block.piece.value) else { continue }  // held, or being read
-            batch.append(block.piece)
-            bytes += lengths.length(of: block.piece)
+            let length = lengths.length(of: block.piece)
+            batch.append((block.piece, uploadCache.buffer(length: length)))
+            bytes += length
         }
         guard !batch.isEmpty else { return }
         readsInFlight += 1
-        let store = self.store!, pieces = batch
+        let store = self.store!, pieces = batch.map(\.piece)
+        let buffers = ReadBuffers(batch.map(\.buffer))
+        batch = []  // the box holds the only reference, so reading into it copies nothing
         loop.offload({ () -> [(PieceIndex, [UInt8]?)] in
-            pieces.map { piece in (piece, (try? store.readPiece(piece)) ?? nil) }
+            pieces.indices.map { at in
+                let complete = buffers.storage[at].withUnsafeMutableBytes { raw in (try? store.read(pieces[at], into: raw)) ?? false }
+                return (pieces[at], complete ? buffers.storage[at] : nil)
+            }
         }, then: { [self] results in
             readsInFlight -= 1
             var failed: Set<PieceIndex> = []
@@ -128,4 +134,10 @@ extension SwarmEngine {
 
     /// Most bytes one upload read job fetches: a few large pieces, or many small ones.
     private var uploadReadBatch: Int { min(4 << 20, uploadCache.capacity / 4) }
+}
+
+/// Piece buffers handed to one upload read job and back: only that job touches them while it runs.
+private final class ReadBuffers: @unchecked Sendable {
+    var storage: [[UInt8]]
+    init(_ storage: [[UInt8]]) { self.storage = storage }
 }
