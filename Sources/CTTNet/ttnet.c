@@ -8,9 +8,9 @@
 _Static_assert(sizeof(struct sockaddr_storage) == 128, "tt_datagram_info.address holds a sockaddr_storage");
 
 int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count, tt_datagram_info *info) {
-    struct mmsghdr messages[64];
-    struct iovec vectors[64];
-    if (count > 64) count = 64;
+    struct mmsghdr messages[128];
+    struct iovec vectors[128];
+    if (count > 128) count = 128;
     if (count <= 0) return 0;
     memset(messages, 0, sizeof(struct mmsghdr) * (size_t)count);
     for (int i = 0; i < count; i++) {

@@ -11,7 +11,7 @@ typedef struct {
     _Alignas(8) unsigned char address[128];
 } tt_datagram_info;
 
-/// Reads up to `count` (at most 64) waiting datagrams with one recvmmsg(2), without blocking: datagram i
+/// Reads up to `count` (at most 128) waiting datagrams with one recvmmsg(2), without blocking: datagram i
 /// goes to `buffer + i * slot_size`. Returns how many were read, 0 when none waits, -1 with errno set.
 int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count, tt_datagram_info *info);
 
