@@ -15,7 +15,9 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
-        .target(name: "Net"),
+        // recvmmsg(2) for DatagramPort: not in the Glibc module (a GNU extension).
+        .target(name: "CTTNet"),
+        .target(name: "Net", dependencies: ["CTTNet"]),
         .target(name: "UTP", dependencies: ["Net"]),
         .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),
         // TLS for https:// trackers: the system's libssl, loaded at first use (no link-time TLS library).

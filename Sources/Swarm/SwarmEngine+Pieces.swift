@@ -11,7 +11,9 @@ extension SwarmEngine {
         // Back-pressure: while hashing and writing lag behind the network, stop asking.
         guard checksInFlight < maxChecksInFlight else { return }
         let room = peer.pipeline.depth - peer.inFlight.count
-        guard room > 0 else { return }
+        // Top up in batches (an eighth of the depth), not a request or two after every read: over uTP
+        // each write is a datagram the peer must wake for, and the pipeline stays nearly as full.
+        guard room > 0, room >= peer.pipeline.depth / 8 || peer.inFlight.isEmpty else { return }
         let has = peer.has
         let blocks = picker.pick(for: peer.key, count: room, peerHas: { has[$0] }, inFlight: [])
         guard !blocks.isEmpty else { return }

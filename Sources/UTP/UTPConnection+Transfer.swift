@@ -91,8 +91,9 @@ extension UTPConnection {
     mutating func accept(_ packet: UTPPacket) {
         guard state == .connected || (state == .closed && !finSent) else { return }
         needAck = true
+        dataPacketsReceived += 1
         let distance = Seq.distance(from: ackNr, to: packet.seq)
-        guard distance > 0 else { return }  // a duplicate: the ack we owe covers it
+        guard distance > 0 else { duplicatePackets += 1; return }  // a duplicate: the ack we owe covers it
         if let eof = eofSeq, Seq.distance(from: eof, to: packet.seq) > 0 { return }
         if packet.kind == .fin { eofSeq = packet.seq }
         if distance == 1 {
@@ -105,6 +106,7 @@ extension UTPConnection {
             }
         } else if distance <= configuration.maxReorder, outOfOrder[packet.seq] == nil,
                   packet.payload.count <= window {
+            outOfOrderPackets += 1
             outOfOrder[packet.seq] = Array(packet.payload)
             outOfOrderBytes += packet.payload.count
         }
@@ -172,6 +174,7 @@ extension UTPConnection {
         if sent.needsResend { bytesInFlight += sent.payload.count }
         sent.needsResend = false
         sent.transmissions += 1
+        resentPackets += 1
         sent.sentAt = now
         inFlight[index] = sent
         emit(sent.kind, seq: sent.seq, payload: sent.payload, now: now)

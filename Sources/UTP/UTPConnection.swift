@@ -68,6 +68,14 @@ public struct UTPConnection: Sendable {
 
     var outbox: [UTPPacket] = []
 
+    /// Counts for statistics: packets that carried data, those already received, those ahead of a gap,
+    /// STATEs sent, and packets we sent again.
+    public internal(set) var dataPacketsReceived = 0
+    public internal(set) var duplicatePackets = 0
+    public internal(set) var outOfOrderPackets = 0
+    public internal(set) var statesSent = 0
+    public internal(set) var resentPackets = 0
+
     // MARK: - Opening
 
     /// Starts a connection to a peer: queues the SYN.
@@ -189,6 +197,7 @@ public struct UTPConnection: Sendable {
                                ack: kind == .syn ? 0 : ackNr, payload: payload[...])
         if kind != .syn, !outOfOrder.isEmpty { packet.selectiveAck = selectiveAckMask() }
         outbox.append(packet)
+        if kind == .state { statesSent += 1 }
         lastSentAt = now
         if kind != .syn { needAck = false }
     }

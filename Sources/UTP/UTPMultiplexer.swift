@@ -41,11 +41,20 @@ public final class UTPMultiplexer {
     public init(port: DatagramPort, configuration: UTPConfiguration = UTPConfiguration()) {
         self.port = port
         self.configuration = configuration
-        // Room for bursts: a fast sender fills the default 208 KiB receive buffer in milliseconds.
-        var size: Int32 = 4 << 20
-        setsockopt(port.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(port.fileDescriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        // Room for bursts: a fast sender fills the default 208 KiB receive buffer in milliseconds, and
+        // the kernel counts ~2–3 KiB per datagram, so a few peers' full windows (1 MiB each) need tens
+        // of MiB while we wait to be scheduled. A drop costs the sender half its window. Beyond
+        // net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE); otherwise as much as allowed.
+        var size: Int32 = 32 << 20
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(port.fileDescriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
+            setsockopt(port.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, length)
+        }
+        size = 4 << 20
+        setsockopt(port.fileDescriptor, SOL_SOCKET, SO_SNDBUF, &size, length)
         port.onOther = { [weak self] bytes, from in self?.handle(bytes, from: from) }
+        // Acks at the end of each read batch: one per connection, and before the next wait.
+        port.onBatchEnd = { [weak self] in self?.flushDirty() }
     }
 
     public var loop: EventLoop { port.loop }
@@ -70,17 +79,45 @@ public final class UTPMultiplexer {
         scheduleTicks()
     }
 
+    /// Packet counts over all connections, closed ones included.
+    public struct Totals: Sendable, CustomStringConvertible {
+        public var dataPackets = 0, duplicatePackets = 0, outOfOrderPackets = 0, statesSent = 0, resentPackets = 0
+        mutating func add(_ c: UTPConnection) {
+            dataPackets += c.dataPacketsReceived
+            duplicatePackets += c.duplicatePackets
+            outOfOrderPackets += c.outOfOrderPackets
+            statesSent += c.statesSent
+            resentPackets += c.resentPackets
+        }
+        public var description: String {
+            "data \(dataPackets) duplicate \(duplicatePackets) out-of-order \(outOfOrderPackets) states-sent \(statesSent) resent \(resentPackets)"
+        }
+    }
+    var closedTotals = Totals()
+
+    public var totals: Totals {
+        var totals = closedTotals
+        for stream in streams.values { totals.add(stream.connection) }
+        return totals
+    }
+
     /// Closes every connection (sending FINs) and detaches from the port.
     public func shutdown() {
+        // A diagnostic for tuning (scripts/bench-utp): the counts on stderr.
+        if getenv("TT_UTP_STATS") != nil {
+            let line = "utp: \(totals), datagrams \(port.datagramsReceived) in \(port.batchesReceived) batches, \(port.datagramsSent) sent\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
         for stream in Array(streams.values) { stream.close() }
         if let tickTimer { loop.cancel(tickTimer) }
         tickTimer = nil
         port.onOther = nil
+        port.onBatchEnd = nil
     }
 
     // MARK: - Datagrams
 
-    func handle(_ bytes: [UInt8], from: SocketAddress) {
+    func handle(_ bytes: ArraySlice<UInt8>, from: SocketAddress) {
         let packet: UTPPacket
         do { packet = try UTPPacket(decoding: bytes) } catch { malformedDatagrams += 1; return }
         onTrace?(TraceRecord(outgoing: false, peer: from, packet: packet))
@@ -118,17 +155,9 @@ public final class UTPMultiplexer {
         markDirty(stream)
     }
 
-    /// When the datagram just read reached the kernel, on our clock: SIOCGSTAMP gives the last read
-    /// datagram's receive time (wall clock), and the wall clock's distance to it is our scheduling lag.
+    /// When the datagram just read reached the kernel, on our clock: the port's scheduling lag for its batch.
     func kernelArrival(now: Double) -> Double? {
-        var stamp = timeval()
-        // SIOCGSTAMP (0x8906, <linux/sockios.h>); the first call turns timestamping on for the socket.
-        guard ioctl(port.fileDescriptor, 0x8906, &stamp) == 0 else { return nil }
-        var wall = timespec()
-        clock_gettime(CLOCK_REALTIME, &wall)
-        let lag = (Double(wall.tv_sec) + Double(wall.tv_nsec) / 1e9) - (Double(stamp.tv_sec) + Double(stamp.tv_usec) / 1e6)
-        guard lag >= 0 && lag < 10 else { return nil }
-        return now - lag
+        port.receiveLag.map { now - $0 }
     }
 
     func send(_ packet: UTPPacket, to address: SocketAddress) {
@@ -145,11 +174,14 @@ public final class UTPMultiplexer {
         dirty.append(stream)
         guard !flushScheduled else { return }
         flushScheduled = true
-        loop.schedule(after: 0) { [weak self] in self?.flushDirty() }
+        loop.schedule(after: 0) { [weak self] in
+            self?.flushScheduled = false
+            self?.flushDirty()
+        }
     }
 
     func flushDirty() {
-        flushScheduled = false
+        guard !dirty.isEmpty else { return }
         let now = clock()
         var seen = Set<ObjectIdentifier>()
         let batch = dirty
@@ -168,6 +200,7 @@ public final class UTPMultiplexer {
 
     func remove(_ stream: UTPStream) {
         guard streams[stream.key] === stream else { return }
+        closedTotals.add(stream.connection)
         streams[stream.key] = nil
         if stream.awaitingFirstData { pendingCount -= 1; stream.awaitingFirstData = false }
     }

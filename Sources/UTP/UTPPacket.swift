@@ -50,6 +50,11 @@ public struct UTPPacket: Sendable, Equatable {
 
     /// Decodes a datagram; the payload is a slice of it (no copy).
     public init(decoding bytes: [UInt8]) throws(UTPError) {
+        try self.init(decoding: bytes[...])
+    }
+
+    /// Decodes a datagram held in part of a larger buffer; the payload is a slice of it (no copy).
+    public init(decoding bytes: ArraySlice<UInt8>) throws(UTPError) {
         guard bytes.count >= Self.headerSize else { throw .malformed("\(bytes.count) bytes, shorter than the 20-byte header") }
         let b = bytes.startIndex
         guard bytes[b] & 0x0F == 1 else { throw .malformed("version \(bytes[b] & 0x0F), expected 1") }

@@ -64,7 +64,14 @@ public final class UTPStream: ByteStream {
     /// Called by the multiplexer after packets, ticks or unpausing: send, deliver, report.
     func service(now: Double) {
         guard let multiplexer, !closedLocally else { return }
-        connection.sendAckIfNeeded(now: now)
+        // The ack goes last: the reader often answers what it is handed (a peer answers blocks with
+        // requests), and that DATA packet carries the ack, so no STATE of its own is needed.
+        defer {
+            if !closedLocally {
+                connection.sendAckIfNeeded(now: now)
+                multiplexer.sendOutbox(of: self)
+            }
+        }
         multiplexer.sendOutbox(of: self)
         if let completion = dialCompletion {
             if connection.state == .connected {
@@ -79,9 +86,7 @@ public final class UTPStream: ByteStream {
             }
         }
         if started && !pausedReading && connection.hasReceived {
-            let bytes = connection.takeReceived()
-            connection.sendAckIfNeeded(now: now)  // a window update when the reader freed room
-            multiplexer.sendOutbox(of: self)
+            let bytes = connection.takeReceived()  // may owe the peer a window update: sent last
             onData?(bytes[...])
             if closedLocally { return }
         }

@@ -19,7 +19,7 @@ final class UDPRelay {
         self.loss = loss
         self.delay = delay
         random = SplitMix(seed: seed)
-        port.onOther = { [unowned self] bytes, from in self.forward(bytes, from: from) }
+        port.onOther = { [unowned self] bytes, from in self.forward(Array(bytes), from: from) }
     }
 
     var address: SocketAddress { port.localAddress! }

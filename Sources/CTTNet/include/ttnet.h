@@ -1,0 +1,18 @@
+#ifndef TTNET_H
+#define TTNET_H
+
+
+/// Where one datagram of a batch came from and how long it is.
+typedef struct {
+    /// Bytes in its slot; the datagram was longer than the slot when `truncated` is 1.
+    int length;
+    int truncated;
+    /// A struct sockaddr_storage (kept opaque so this header pulls no system header into Swift).
+    _Alignas(8) unsigned char address[128];
+} tt_datagram_info;
+
+/// Reads up to `count` (at most 128) waiting datagrams with one recvmmsg(2), without blocking: datagram i
+/// goes to `buffer + i * slot_size`. Returns how many were read, 0 when none waits, -1 with errno set.
+int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count, tt_datagram_info *info);
+
+#endif
