@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Tracker", dependencies: ["Metainfo", "Bencode", "Net", "JSON", "CTLS"]),
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
-        .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode"]),
+        .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode", "CTTNet"]),
         .target(name: "WebSeed", dependencies: ["Metainfo", "Hashing", "Net", "Storage", "Tracker"]),
         .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker", "WebSeed"]),
         .target(name: "DHT", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "JSON"]),

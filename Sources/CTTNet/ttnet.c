@@ -32,3 +32,8 @@ int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count
     }
     return received;
 }
+
+long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long offset) {
+    struct iovec vector = { .iov_base = buffer, .iov_len = count };
+    return preadv2(fd, &vector, 1, offset, RWF_NOWAIT);
+}

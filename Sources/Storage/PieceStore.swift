@@ -1,3 +1,4 @@
+import CTTNet
 import Glibc
 import Metainfo
 import Synchronization
@@ -166,6 +167,28 @@ public final class PieceStore: @unchecked Sendable {
             (buffer.baseAddress! + covered).initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count - covered)
         }
         return complete
+    }
+
+    /// Like `read(offset:into:)`, but only from the page cache (`preadv2` with `RWF_NOWAIT`): false,
+    /// with nothing promised about `buffer`, when any byte would need the disk or on any error — the
+    /// caller then reads off its thread. Lets a loop serve cached data without handing it to a worker.
+    public func readIfCached(offset: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        var covered = 0
+        for span in layout.spans(offset: offset, length: buffer.count) {
+            guard span.rangeOffset == covered else { return false }  // v2 alignment gaps: the full read handles them
+            covered = span.rangeOffset + span.length
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[span.rangeOffset..<covered])
+            if layout.files[span.file].isPadding {
+                target.initializeMemory(as: UInt8.self, repeating: 0)
+                continue
+            }
+            let got = try? descriptors.withDescriptor(file: span.file, path: paths[span.file]) { fd throws(StorageError) -> Int in
+                guard let fd else { return -1 }
+                return tt_pread_if_cached(fd, target.baseAddress, UInt(target.count), bases[span.file] + span.fileOffset)
+            }
+            guard got == span.length else { return false }
+        }
+        return covered == buffer.count
     }
 
     /// Runs `body` on the range's bytes mapped straight from the page cache when the range lies inside one

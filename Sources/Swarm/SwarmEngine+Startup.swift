@@ -31,7 +31,7 @@ extension SwarmEngine {
             throw Self.map(error)
         }
         lengths = Lengths(layout: layout.pieces)
-        uploadCache = UploadCache(pieceLength: layout.pieces.pieceLength)
+        uploadCache = UploadCache(spanLength: min(Self.uploadSpanLength, layout.pieces.pieceLength))
         maxChecksInFlight = max(maxChecksInFlight, Self.checkBytesInFlight / layout.pieces.pieceLength)
         let pieceCount = layout.pieceCount
         resumePath = ResumeState.path(output: configuration.output, infoHashes: torrent.infoHashes)

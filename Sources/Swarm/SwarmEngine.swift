@@ -71,7 +71,7 @@ public final class SwarmEngine {
     var checksInFlight = 0
     var readsInFlight = 0
     /// Whole pieces read for uploading (sized once the layout is known).
-    var uploadCache = UploadCache(pieceLength: 0)
+    var uploadCache = UploadCache(spanLength: 0)
     let ioQueue = DispatchQueue(label: "tt.swarm.io")
     var trackerClient = TrackerClient()
     var announcer: AnnounceScheduler

@@ -131,23 +131,35 @@ extension PeerRosterTests {
 
 @Suite struct UploadCacheTests {
     @Test func readsEachPieceOnceAndDropsTheLeastRecentlyUsed() {
-        var cache = UploadCache(pieceLength: 8 << 20)  // holds 16 MiB: two pieces
-        #expect(cache.capacity == 16 << 20)
+        var cache = UploadCache(spanLength: 2 << 20)  // holds 4 MiB: two spans
+        #expect(cache.capacity == 4 << 20)
         let first = cache.beginRead(1), again = cache.beginRead(1)
-        #expect(first && !again)  // one read per piece at a time
-        cache.endRead(1, bytes: [UInt8](repeating: 1, count: 8 << 20))
+        #expect(first && !again)  // one read per span at a time
+        cache.endRead(1, bytes: [UInt8](repeating: 1, count: 2 << 20))
         let held = cache.beginRead(1), one = cache.bytes(of: 1)?.first
         #expect(!held && one == 1)
-        _ = cache.beginRead(2); cache.endRead(2, bytes: [UInt8](repeating: 2, count: 8 << 20))
+        _ = cache.beginRead(2); cache.endRead(2, bytes: [UInt8](repeating: 2, count: 2 << 20))
         _ = cache.bytes(of: 1)  // 1 is now the most recently used
-        _ = cache.beginRead(3); cache.endRead(3, bytes: [UInt8](repeating: 3, count: 8 << 20))
+        _ = cache.beginRead(3); cache.endRead(3, bytes: [UInt8](repeating: 3, count: 2 << 20))
         let two = cache.bytes(of: 2), stillOne = cache.bytes(of: 1), three = cache.bytes(of: 3)
         #expect(two == nil && stillOne != nil && three != nil)
-        #expect(cache.heldBytes == 16 << 20)
+        #expect(cache.heldBytes == 4 << 20)
         // A failed read holds nothing and may be tried again.
         _ = cache.beginRead(4); cache.endRead(4, bytes: nil)
         let four = cache.bytes(of: 4), retry = cache.beginRead(4)
         #expect(four == nil && retry)
+    }
+
+    @Test func evictedStorageIsReadIntoAgain() {
+        var cache = UploadCache(spanLength: 2 << 20)
+        for span in 1...3 { _ = cache.beginRead(span); cache.endRead(span, bytes: [UInt8](repeating: UInt8(span), count: 2 << 20)) }
+        // Span 1 was evicted: the next read of that size gets its storage (still holding its bytes).
+        let reused = cache.buffer(length: 2 << 20)
+        #expect(reused.count == 2 << 20 && reused.first == 1)
+        let fresh = cache.buffer(length: 2 << 20)  // nothing else evicted: new memory
+        #expect(fresh.first == 0)
+        let otherSize = cache.buffer(length: 16 << 10)
+        #expect(otherSize.count == 16 << 10)
     }
 }
 

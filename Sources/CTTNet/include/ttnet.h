@@ -15,4 +15,8 @@ typedef struct {
 /// goes to `buffer + i * slot_size`. Returns how many were read, 0 when none waits, -1 with errno set.
 int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count, tt_datagram_info *info);
 
+/// pread(2) that never waits for the disk: preadv2 with RWF_NOWAIT. Returns the bytes read (fewer than
+/// `count`, or -1 with errno EAGAIN, when some are not in the page cache), -1 with errno on errors.
+long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long offset);
+
 #endif
