@@ -15,7 +15,9 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
-        .target(name: "Net"),
+        // recvmmsg/sendmmsg batches for the UDP tracker (Glibc's module lacks struct mmsghdr).
+        .target(name: "CTTDatagrams", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Net", dependencies: ["CTTDatagrams"]),
         .target(name: "UTP", dependencies: ["Net"]),
         .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),
         // TLS for https:// trackers: the system's libssl, loaded at first use (no link-time TLS library).
