@@ -50,7 +50,7 @@ void tt_datagrams_destroy(tt_datagrams *b) {
     free(b);
 }
 
-int tt_datagrams_receive(tt_datagrams *b, int fd) {
+int tt_datagrams_receive(tt_datagrams *b, int fd, int wait) {
     for (int i = 0; i < b->capacity; i++) {
         struct msghdr *h = &b->in_headers[i].msg_hdr;
         memset(h, 0, sizeof *h);
@@ -61,7 +61,7 @@ int tt_datagrams_receive(tt_datagrams *b, int fd) {
         b->in_headers[i].msg_len = 0;
     }
     for (;;) {
-        int n = recvmmsg(fd, b->in_headers, b->capacity, MSG_DONTWAIT, NULL);
+        int n = recvmmsg(fd, b->in_headers, b->capacity, wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
         if (n >= 0) return n;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;

@@ -25,13 +25,22 @@ public final class DatagramBatch: @unchecked Sendable {
     /// `capacity`): how many (0 when the deadline passed first).
     public func receive(from socket: UDPSocket, deadline: Deadline) throws(NetError) -> Int {
         while true {
-            let count = tt_datagrams_receive(handle, socket.fileDescriptor)
+            let count = tt_datagrams_receive(handle, socket.fileDescriptor, 0)
             if count > 0 { return Int(count) }
             if count < 0 && -count != ECONNREFUSED {
                 throw .system(operation: "recvmmsg", reason: String(cString: strerror(-count)))
             }
             guard SocketSupport.wait(socket.fileDescriptor, events: Int16(POLLIN), deadline: deadline) else { return 0 }
         }
+    }
+
+    /// `receive` for a socket made blocking (`UDPSocket.blockReceives`): one system call waits for
+    /// the first datagram and takes the others waiting, and of several threads receiving on one
+    /// socket only one is woken per datagram. 0 when the socket's timeout passed first.
+    public func receiveBlocking(from socket: UDPSocket) throws(NetError) -> Int {
+        let count = tt_datagrams_receive(handle, socket.fileDescriptor, 1)
+        if count >= 0 || -count == ECONNREFUSED { return max(0, Int(count)) }
+        throw .system(operation: "recvmmsg", reason: String(cString: strerror(-count)))
     }
 
     /// Slot `index`'s datagram; valid until the next `receive`.

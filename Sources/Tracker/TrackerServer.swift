@@ -92,6 +92,9 @@ public final class TrackerServer: @unchecked Sendable {
             Thread.detachNewThread { [self] in self.acceptLoop(listener); self.threads.leave() }
         }
         if let udpSocket {
+            // One thread, sleeping in a blocking recvmmsg (one system call per wait, not a poll and
+            // a receive). Measured on 2 cores: a second thread on the socket answered fewer.
+            udpSocket.blockReceives(timeout: 0.25)
             threads.enter()
             Thread.detachNewThread { [self] in self.udpLoop(udpSocket); self.threads.leave() }
         }
@@ -307,8 +310,15 @@ public final class TrackerServer: @unchecked Sendable {
     }
 
     private func respond(_ connection: TCPConnection, status: String, body: [UInt8]) {
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        try? connection.send(Array(head.utf8) + body, deadline: .after(5))
+        var message: [UInt8] = []
+        message.reserveCapacity(96 + body.count)
+        message.append(contentsOf: "HTTP/1.1 ".utf8)
+        message.append(contentsOf: status.utf8)
+        message.append(contentsOf: "\r\nContent-Type: text/plain\r\nContent-Length: ".utf8)
+        HTTPTrackerCodec.append(decimal: body.count, to: &message)
+        message.append(contentsOf: "\r\nConnection: close\r\n\r\n".utf8)
+        message.append(contentsOf: body)
+        try? connection.send(message, deadline: .after(5))
     }
 
     // MARK: - UDP
@@ -342,7 +352,7 @@ public final class TrackerServer: @unchecked Sendable {
         while !isStopped {
             expireIfDue()
             let count: Int
-            do { count = try batch.receive(from: socket, deadline: .after(0.25)) } catch {
+            do { count = try batch.receiveBlocking(from: socket) } catch {
                 usleep(10_000)
                 continue
             }

@@ -18,9 +18,10 @@ typedef struct tt_datagrams tt_datagrams;
 tt_datagrams *tt_datagrams_create(int capacity, int datagram_size, int reply_size);
 void tt_datagrams_destroy(tt_datagrams *batch);
 
-/// Takes up to capacity datagrams already waiting on `fd`, without blocking: how many
-/// (0 when none is waiting), or -errno.
-int tt_datagrams_receive(tt_datagrams *batch, int fd);
+/// Takes up to capacity datagrams waiting on `fd`: how many (0 when none came), or -errno.
+/// With `wait` (for a blocking socket) it first waits for one, as long as the socket's
+/// SO_RCVTIMEO allows, then takes those waiting; without, it never blocks.
+int tt_datagrams_receive(tt_datagrams *batch, int fd, int wait);
 
 /// Slot `index`'s datagram (truncated to datagram_size) and its length.
 const uint8_t *tt_datagrams_bytes(const tt_datagrams *batch, int index, int *length);
