@@ -88,6 +88,8 @@ public final class TrackerServer: @unchecked Sendable {
     /// Starts serving on background threads.
     public func start() {
         if let listener {
+            // The accept thread sleeps in accept itself (up to 0.25 s, then checks the stop flag).
+            listener.blockAccepts(timeout: 0.25)
             threads.enter()
             Thread.detachNewThread { [self] in self.acceptLoop(listener); self.threads.leave() }
         }
