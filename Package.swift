@@ -15,8 +15,9 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "Bencode", dependencies: ["JSON"]),
         .target(name: "Metainfo", dependencies: ["Bencode", "Hashing"]),
-        // recvmmsg(2) for DatagramPort: not in the Glibc module (a GNU extension).
-        .target(name: "CTTNet"),
+        // System calls the Glibc module lacks (GNU extensions): recvmmsg/sendmmsg batches for uTP,
+        // the DHT and the UDP tracker, preadv2 with RWF_NOWAIT for uploads from the page cache.
+        .target(name: "CTTNet", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Net", dependencies: ["CTTNet"]),
         .target(name: "UTP", dependencies: ["Net"]),
         .target(name: "MSE", dependencies: ["CTTCipher", "Hashing", "Net"]),

@@ -55,6 +55,16 @@ public final class TCPListener: @unchecked Sendable {
         }
     }
 
+    /// Makes accepts block, for at most `timeout` seconds each (SO_RCVTIMEO), for a thread that
+    /// does nothing but accept: one system call per connection instead of accept, poll, accept.
+    /// `acceptNext()` then waits up to `timeout`; accepted connections stay non-blocking.
+    public func blockAccepts(timeout: Double) {
+        let flags = fcntl(fileDescriptor, F_GETFL, 0)
+        _ = fcntl(fileDescriptor, F_SETFL, flags & ~O_NONBLOCK)
+        var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
+        _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     public func close() {
         if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
         fileDescriptor = -1

@@ -78,6 +78,16 @@ public final class UDPSocket: @unchecked Sendable {
         }
     }
 
+    /// Makes receives block, for at most `timeout` seconds each (SO_RCVTIMEO), for a server
+    /// thread that does nothing but receive on this socket (`DatagramBatch.receiveBlocking`).
+    /// `receive(deadline:)` then waits at most `timeout` whatever its deadline.
+    public func blockReceives(timeout: Double) {
+        let flags = fcntl(fileDescriptor, F_GETFL, 0)
+        _ = fcntl(fileDescriptor, F_SETFL, flags & ~O_NONBLOCK)
+        var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
+        _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     public func close() {
         if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
         fileDescriptor = -1

@@ -85,10 +85,11 @@ struct DownloadCommand: Command {
         if let dht, listen.port == 0 { listen = SocketAddress(ipBytes: listen.ipBytes, port: dht.udpPort)! }
         var dhtPeers: [SocketAddress] = []
         if let dht {
-            // Other sources present: do not hold the start for a slow first lookup.
+            // Other sources present: do not hold the start for the lookup at all (it held every
+            // `--peer` download 2 s on a DHT with no one to ask); the engine's own node keeps looking
+            // and its peers join as they come. With no other source, the first lookup is waited for.
             let others = !peers.isEmpty || (!arguments.has("--no-trackers") && !torrent.trackers.isEmpty) || !arguments.all("--tracker").isEmpty
-            // The engine's own node keeps looking (its peers join as they come): the first one is enough here.
-            let (found, replied) = dht.waitForFirstLookup(timeout: others ? 2 : 15, grace: 0)
+            let (found, replied) = dht.waitForFirstLookup(timeout: others ? 0 : 15, grace: 0)
             dhtPeers = found
             invocation.log("DHT: \(found.count) peer\(found.count == 1 ? "" : "s") from \(replied) node\(replied == 1 ? "" : "s")")
         }

@@ -134,12 +134,40 @@ public enum HTTPTrackerCodec {
     public static func parseQuery(_ query: Substring) -> [(String, [UInt8])]? { parseQuery(Array(query.utf8)[...]) }
 
     /// Splits raw query bytes into (name, raw value bytes) pairs; nil on a malformed escape.
+    /// One pass over the bytes with a decoder specialised to them: the server runs this per request.
     public static func parseQuery(_ query: ArraySlice<UInt8>) -> [(String, [UInt8])]? {
         var out: [(String, [UInt8])] = []
-        for pair in query.split(separator: UInt8(ascii: "&")) {
-            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = percentDecode(parts[0]), let value = parts.count > 1 ? percentDecode(parts[1]) : [] else { return nil }
-            out.append((String(decoding: name, as: UTF8.self), value))
+        out.reserveCapacity(12)
+        var start = query.startIndex
+        while start < query.endIndex {
+            let end = query[start...].firstIndex(of: UInt8(ascii: "&")) ?? query.endIndex
+            if end > start {
+                let pair = query[start..<end]
+                let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? end
+                guard let name = decodeComponent(query[start..<equals]),
+                      let value = equals < end ? decodeComponent(query[(equals + 1)..<end]) : [] else { return nil }
+                out.append((String(decoding: name, as: UTF8.self), value))
+            }
+            start = end < query.endIndex ? end + 1 : end
+        }
+        return out
+    }
+
+    /// `%XX` and `+` decoded (as `percentDecode`); nil on a malformed escape.
+    static func decodeComponent(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var index = text.startIndex
+        while index < text.endIndex {
+            let byte = text[index]
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < text.endIndex, let high = Hex.nibble(text[index + 1]), let low = Hex.nibble(text[index + 2]) else { return nil }
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index += 1
+            }
         }
         return out
     }
@@ -207,13 +235,53 @@ public enum HTTPTrackerCodec {
 
     /// An announce answer from ready-made compact peer bytes (our tracker's fast path).
     static func encodeCompactAnnounce(_ response: AnnounceResponse, v4: [UInt8], v6: [UInt8]) -> [UInt8] {
-        var pairs: [(String, BencodeValue)] = [("interval", .integer(Int64(response.interval ?? 1800))), ("peers", .string(v4))]
-        if let minInterval = response.minInterval { pairs.append(("min interval", .integer(Int64(minInterval)))) }
-        if let complete = response.complete { pairs.append(("complete", .integer(Int64(complete)))) }
-        if let incomplete = response.incomplete { pairs.append(("incomplete", .integer(Int64(incomplete)))) }
-        if let downloaded = response.downloaded { pairs.append(("downloaded", .integer(Int64(downloaded)))) }
-        if !v6.isEmpty { pairs.append(("peers6", .string(v6))) }
-        return BencodeValue.dict(pairs).encoded()
+        // Written straight out, keys in bencode's sorted order (the server sends one per request).
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + v4.count + v6.count)
+        func key(_ name: StaticString) {
+            append(decimal: name.utf8CodeUnitCount, to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        }
+        func integer(_ name: StaticString, _ value: Int?) {
+            guard let value else { return }
+            key(name)
+            out.append(UInt8(ascii: "i"))
+            append(decimal: value, to: &out)
+            out.append(UInt8(ascii: "e"))
+        }
+        func string(_ name: StaticString, _ value: [UInt8]) {
+            key(name)
+            append(decimal: value.count, to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: value)
+        }
+        out.append(UInt8(ascii: "d"))
+        integer("complete", response.complete)
+        integer("downloaded", response.downloaded)
+        integer("incomplete", response.incomplete)
+        integer("interval", response.interval ?? 1800)
+        integer("min interval", response.minInterval)
+        string("peers", v4)
+        if !v6.isEmpty { string("peers6", v6) }
+        out.append(UInt8(ascii: "e"))
+        return out
+    }
+
+    /// Decimal digits of `value` (with a leading `-` when negative).
+    static func append(decimal value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: buffer[index...])
+        }
     }
 
     public static func encodeFailure(_ reason: String) -> [UInt8] {

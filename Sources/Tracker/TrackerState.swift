@@ -1,5 +1,8 @@
 /// The in-memory swarms of our tracker (`tt tracker`): who announced what, counts, expiry.
 /// Pure state; the sockets live in `TrackerServer`.
+///
+/// Keys and entries are fixed-size values (no arrays or strings), so an announce costs two
+/// hash lookups and no allocation: the UDP loop runs it tens of thousands of times a second.
 public struct TrackerState: Sendable {
     public struct Config: Sendable {
         /// Seconds we ask clients to wait between announces.
@@ -12,61 +15,87 @@ public struct TrackerState: Sendable {
         public init() {}
     }
 
-    struct PeerKey: Hashable, Sendable {
-        var ip: String
+    /// What an announce tells the swarm, decoded from HTTP or UDP.
+    struct Announcement {
+        var infoHash: Bytes20
+        var peerID: Bytes20
         var port: UInt16
+        var left: Int64
+        var event: AnnounceRequest.Event
+        var numWant: Int?
+
+        init(infoHash: Bytes20, peerID: Bytes20, port: UInt16, left: Int64, event: AnnounceRequest.Event, numWant: Int?) {
+            self.infoHash = infoHash
+            self.peerID = peerID
+            self.port = port
+            self.left = left
+            self.event = event
+            self.numWant = numWant
+        }
+
+        init(_ request: AnnounceRequest) {
+            self.init(infoHash: Bytes20(request.infoHash), peerID: Bytes20(request.peerID), port: request.port,
+                      left: request.left, event: request.event, numWant: request.numWant)
+        }
     }
 
     struct Entry: Sendable {
-        var key: PeerKey
-        var peer: TrackerPeer
-        /// The compact form (BEP 23 / BEP 7), made once so answers are a copy, not a re-parse.
-        var compact: [UInt8]
+        var address: PeerAddress
+        var peerID: Bytes20
         var left: Int64
         var lastSeen: Double
+
+        var peer: TrackerPeer { TrackerPeer(ip: address.ipText, port: address.port, peerID: peerID.bytes) }
     }
 
     /// Peers in an array (random picks in O(numwant)) with an index by address, and the
     /// seeder count kept up to date, so an announce never walks the whole swarm.
     struct Swarm: Sendable {
         var entries: [Entry] = []
-        var positions: [PeerKey: Int] = [:]
+        var positions: [PeerAddress: Int] = [:]
         var seeders = 0
         var downloaded = 0
 
         var isEmpty: Bool { entries.isEmpty && downloaded == 0 }
 
-        func entry(_ key: PeerKey) -> Entry? { positions[key].map { entries[$0] } }
-
-        mutating func upsert(_ entry: Entry) {
-            if let position = positions[entry.key] {
-                if entries[position].left == 0 { seeders -= 1 }
-                entries[position] = entry
-            } else {
-                positions[entry.key] = entries.count
-                entries.append(entry)
-            }
+        /// Records `entry`; returns the `left` it had before (nil when new).
+        mutating func upsert(_ entry: Entry) -> Int64? {
             if entry.left == 0 { seeders += 1 }
+            if let position = positions[entry.address] {
+                let before = entries[position].left
+                if before == 0 { seeders -= 1 }
+                entries[position] = entry
+                return before
+            }
+            positions[entry.address] = entries.count
+            entries.append(entry)
+            return nil
         }
 
-        mutating func remove(_ key: PeerKey) {
-            guard let position = positions.removeValue(forKey: key) else { return }
+        mutating func remove(_ address: PeerAddress) {
+            guard let position = positions.removeValue(forKey: address) else { return }
             if entries[position].left == 0 { seeders -= 1 }
             let last = entries.count - 1
             if position != last {
                 entries[position] = entries[last]
-                positions[entries[position].key] = position
+                positions[entries[position].address] = position
             }
             entries.removeLast()
         }
 
         mutating func expire(before cutoff: Double) {
-            for entry in entries where entry.lastSeen < cutoff { remove(entry.key) }
+            var index = 0
+            while index < entries.count {
+                if entries[index].lastSeen < cutoff { remove(entries[index].address) } else { index += 1 }
+            }
         }
     }
 
     public let config: Config
-    private var swarms: [[UInt8]: Swarm] = [:]
+    private var swarms: [Bytes20: Swarm] = [:]
+    /// Where each answer starts in the swarm: a cheap generator (SystemRandomNumberGenerator is a
+    /// getrandom system call per number), seeded once from the system's.
+    private var picker = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
 
     public init(config: Config = Config()) {
         self.config = config
@@ -78,33 +107,23 @@ public struct TrackerState: Sendable {
     /// Records an announce from `ip` and answers it: counts and up to numwant other peers
     /// (seeders get no seeders), picked from a random place in the swarm. `stopped` removes
     /// the peer; `completed` counts a download. Peers past their TTL are never handed out;
-    /// `expire` (called periodically) removes them from the counts.
+    /// `expire` (called periodically) removes them from the counts. An `ip` that is not a
+    /// numeric address is answered but not recorded.
     public mutating func announce(_ request: AnnounceRequest, ip: String, now: Double) -> AnnounceResponse {
-        let ipBytes = IPText.parseV4(ip) ?? IPText.parseV6(ip) ?? []
-        let (response, picked) = answer(request, ip: ip, ipBytes: ipBytes, now: now)
-        var full = response
-        full.peers = picked.map(\.peer)
-        return full
-    }
-
-    /// The server's path: counts plus the picked entries, whose compact bytes it copies out.
-    /// UDP's path: the same answer with the picked peers written straight into compact bytes of one
-    /// address size (no per-peer copies; this runs tens of thousands of times a second under load).
-    mutating func answerCompact(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double, entrySize: Int,
-                                into reply: inout [UInt8]) -> (AnnounceResponse, returned: Int) {
-        var returned = 0
-        let response = answer(request, ip: ip, ipBytes: ipBytes, now: now) { entry in
-            guard entry.compact.count == entrySize else { return false }
-            reply.append(contentsOf: entry.compact)
-            returned += 1
+        let address = PeerAddress(ipText: ip, port: request.port)
+        var picked: [TrackerPeer] = []
+        var response = answer(Announcement(request), from: address, now: now) { entry in
+            picked.append(entry.peer)
             return true
         }
-        return (response, returned)
+        response.peers = picked
+        return response
     }
 
-    mutating func answer(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double) -> (AnnounceResponse, [Entry]) {
+    /// The server's path: counts plus the picked entries.
+    mutating func answer(_ announcement: Announcement, from address: PeerAddress?, now: Double) -> (AnnounceResponse, [Entry]) {
         var picked: [Entry] = []
-        let response = answer(request, ip: ip, ipBytes: ipBytes, now: now) { entry in
+        let response = answer(announcement, from: address, now: now) { entry in
             picked.append(entry)
             return true
         }
@@ -112,41 +131,54 @@ public struct TrackerState: Sendable {
     }
 
     /// Records the announce and hands up to `numwant` other live peers to `take` (which says whether it used one).
-    private mutating func answer(_ request: AnnounceRequest, ip: String, ipBytes: [UInt8], now: Double,
-                                 take: (borrowing Entry) -> Bool) -> AnnounceResponse {
-        var swarm = swarms.removeValue(forKey: request.infoHash) ?? Swarm()
-        let key = PeerKey(ip: ip, port: request.port)
-        if request.event == .stopped {
-            swarm.remove(key)
-        } else {
-            if request.event == .completed && (swarm.entry(key)?.left ?? 1) != 0 { swarm.downloaded += 1 }
-            let compact = ipBytes + [UInt8(request.port >> 8), UInt8(request.port & 0xFF)]
-            swarm.upsert(Entry(key: key, peer: TrackerPeer(ip: ip, port: request.port, peerID: request.peerID),
-                               compact: compact, left: request.left, lastSeen: now))
+    mutating func answer(_ announcement: Announcement, from address: PeerAddress?, now: Double,
+                         take: (borrowing Entry) -> Bool) -> AnnounceResponse {
+        let start = picker.next()
+        // Mutated in place in the dictionary (no copy of the swarm's arrays).
+        let (response, emptied) = Self.answer(announcement, from: address, now: now, start: start, config: config,
+                                              swarm: &swarms[announcement.infoHash, default: Swarm()], take: take)
+        if emptied { swarms.removeValue(forKey: announcement.infoHash) }
+        return response
+    }
+
+    private static func answer(_ announcement: Announcement, from address: PeerAddress?, now: Double, start: UInt64,
+                               config: Config, swarm: inout Swarm,
+                               take: (borrowing Entry) -> Bool) -> (AnnounceResponse, emptied: Bool) {
+        if let address {
+            if announcement.event == .stopped {
+                swarm.remove(address)
+            } else {
+                let before = swarm.upsert(Entry(address: address, peerID: announcement.peerID, left: announcement.left,
+                                                lastSeen: now))
+                if announcement.event == .completed && (before ?? 1) != 0 { swarm.downloaded += 1 }
+            }
         }
-        let wanted = min(max(0, request.numWant ?? config.defaultNumWant), config.maxNumWant)
+        let wanted = min(max(0, announcement.numWant ?? config.defaultNumWant), config.maxNumWant)
         var given = 0
         let count = swarm.entries.count
-        if request.event != .stopped && wanted > 0 && count > 1 {
-            let start = Int.random(in: 0..<count)
-            for step in 0..<count {
-                let index = (start + step) % count
-                if swarm.entries[index].key == key || now - swarm.entries[index].lastSeen > config.peerTTL { continue }
-                if request.left == 0 && swarm.entries[index].left == 0 { continue }
-                if take(swarm.entries[index]) { given += 1 }
+        if announcement.event != .stopped && wanted > 0 && count > 0 {
+            var index = Int(start % UInt64(count))
+            let seeder = announcement.left == 0
+            for _ in 0..<count {
+                let entry = swarm.entries[index]
+                index += 1
+                if index == count { index = 0 }
+                if entry.address == address || now - entry.lastSeen > config.peerTTL { continue }
+                if seeder && entry.left == 0 { continue }
+                if take(entry) { given += 1 }
                 if given >= wanted { break }
             }
         }
-        let response = AnnounceResponse(interval: config.interval, minInterval: config.minInterval, complete: swarm.seeders,
-                                        incomplete: swarm.entries.count - swarm.seeders, downloaded: swarm.downloaded)
-        if !swarm.isEmpty { swarms[request.infoHash] = swarm }
-        return response
+        return (AnnounceResponse(interval: config.interval, minInterval: config.minInterval, complete: swarm.seeders,
+                                 incomplete: swarm.entries.count - swarm.seeders, downloaded: swarm.downloaded), swarm.isEmpty)
     }
 
     /// Counts for each asked hash (zeros for unknown ones), in the order asked.
     public func scrape(_ infoHashes: [[UInt8]], now: Double) -> [ScrapeEntry] {
         infoHashes.map { hash in
-            guard let swarm = swarms[hash] else { return ScrapeEntry(infoHash: hash, complete: 0, incomplete: 0, downloaded: 0) }
+            guard hash.count == 20, let swarm = swarms[Bytes20(hash)] else {
+                return ScrapeEntry(infoHash: hash, complete: 0, incomplete: 0, downloaded: 0)
+            }
             return ScrapeEntry(infoHash: hash, complete: swarm.seeders, incomplete: swarm.entries.count - swarm.seeders,
                                downloaded: swarm.downloaded)
         }
@@ -159,5 +191,110 @@ public struct TrackerState: Sendable {
             swarm.expire(before: now - config.peerTTL)
             if !swarm.isEmpty { swarms[hash] = swarm }
         }
+    }
+}
+
+/// 20 bytes (an info hash or a peer id) as plain words: hashed and compared without an array.
+struct Bytes20: Hashable, Sendable {
+    var words: (UInt64, UInt64, UInt32)
+
+    init(words: (UInt64, UInt64, UInt32)) { self.words = words }
+
+    /// The first 20 bytes of `bytes` (zero-padded when shorter).
+    init(_ bytes: [UInt8]) {
+        self.init(words: (0, 0, 0))
+        withUnsafeMutableBytes(of: &words) { raw in
+            bytes.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(20))) }
+        }
+    }
+
+    /// The 20 bytes at `offset` of `raw` (which must hold them).
+    init(_ raw: UnsafeRawBufferPointer, at offset: Int) {
+        self.init(words: (raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                          raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                          raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self)))
+    }
+
+    var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0.prefix(20)) } }
+
+    static func == (a: Bytes20, b: Bytes20) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+    }
+}
+
+/// A peer's IP and port as plain words (IPv4 in the first 4 bytes of `ip`), so the swarm's index,
+/// the compact form and connection ids need no array or string.
+struct PeerAddress: Hashable, Sendable {
+    var ip: (UInt64, UInt64)
+    var isV6: Bool
+    var port: UInt16
+
+    init(ip: (UInt64, UInt64), isV6: Bool, port: UInt16) {
+        self.ip = ip
+        self.isV6 = isV6
+        self.port = port
+    }
+
+    /// From 4 or 16 address bytes; nil for another length.
+    init?(ipBytes: [UInt8], port: UInt16) {
+        guard ipBytes.count == 4 || ipBytes.count == 16 else { return nil }
+        var ip: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &ip) { raw in ipBytes.withUnsafeBytes { raw.copyMemory(from: $0) } }
+        self.init(ip: ip, isV6: ipBytes.count == 16, port: port)
+    }
+
+    init?(ipText: String, port: UInt16) {
+        guard let bytes = IPText.parseV4(ipText) ?? IPText.parseV6(ipText) else { return nil }
+        self.init(ipBytes: bytes, port: port)
+    }
+
+    var ipBytes: [UInt8] { withUnsafeBytes(of: ip) { Array($0.prefix(isV6 ? 16 : 4)) } }
+    var ipText: String { isV6 ? IPText.v6(ipBytes) : IPText.v4(ipBytes) }
+
+    /// 6 (BEP 23) or 18 (BEP 7) bytes.
+    var compactSize: Int { isV6 ? 18 : 6 }
+
+    /// Writes the compact form at `offset` of `out` (which has room): the address, then the port big-endian.
+    func writeCompact(to out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        withUnsafeBytes(of: ip) { raw in
+            out.baseAddress!.advanced(by: offset).copyMemory(from: raw.baseAddress!, byteCount: isV6 ? 16 : 4)
+        }
+        out.storeBytes(of: port.bigEndian, toByteOffset: offset + (isV6 ? 16 : 4), as: UInt16.self)
+    }
+
+    func appendCompact(to out: inout [UInt8]) {
+        withUnsafeBytes(of: ip) { out.append(contentsOf: $0.prefix(isV6 ? 16 : 4)) }
+        out.append(UInt8(port >> 8))
+        out.append(UInt8(port & 0xFF))
+    }
+
+    static func == (a: PeerAddress, b: PeerAddress) -> Bool {
+        a.ip.0 == b.ip.0 && a.ip.1 == b.ip.1 && a.port == b.port && a.isV6 == b.isV6
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(ip.0)
+        hasher.combine(ip.1 ^ UInt64(port) << 48 ^ (isV6 ? 1 << 47 : 0))
+    }
+}
+
+/// A small, fast generator for picking where answers start (not for anything secret).
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

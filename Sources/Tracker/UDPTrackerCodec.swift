@@ -157,6 +157,73 @@ public enum UDPTrackerCodec {
         }
     }
 
+    /// A request as our tracker's UDP loop decodes it, straight from the received bytes (an
+    /// announce needs no allocation).
+    enum ServerRequest {
+        case connect(transactionID: UInt32)
+        case announce(connectionID: UInt64, transactionID: UInt32, TrackerState.Announcement)
+        case scrape(connectionID: UInt64, transactionID: UInt32, infoHashes: [[UInt8]])
+    }
+
+    /// `decodeRequest` over raw bytes, for the server's batched loop; nil for anything that is not a request.
+    static func decodeServerRequest(_ raw: UnsafeRawBufferPointer) -> ServerRequest? {
+        guard raw.count >= 16 else { return nil }
+        func get32(_ offset: Int) -> UInt32 { UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+        func get64(_ offset: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        let connectionID = get64(0)
+        let transactionID = get32(12)
+        switch Action(rawValue: get32(8)) {
+        case .connect:
+            guard connectionID == protocolMagic else { return nil }
+            return .connect(transactionID: transactionID)
+        case .announce:
+            guard raw.count >= 98, let event = AnnounceRequest.Event(udpCode: get32(80)) else { return nil }
+            let numWant = Int32(bitPattern: get32(92))
+            let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 96, as: UInt16.self))
+            let announcement = TrackerState.Announcement(
+                infoHash: Bytes20(raw, at: 16), peerID: Bytes20(raw, at: 36), port: port,
+                left: Int64(bitPattern: get64(64)), event: event, numWant: numWant < 0 ? nil : Int(numWant))
+            return .announce(connectionID: connectionID, transactionID: transactionID, announcement)
+        case .scrape:
+            let count = (raw.count - 16) / 20
+            guard count > 0 else { return nil }
+            let hashes = (0..<count).map { Array(raw[(16 + 20 * $0)..<(36 + 20 * $0)]) }
+            return .scrape(connectionID: connectionID, transactionID: transactionID, infoHashes: hashes)
+        default:
+            return nil
+        }
+    }
+
+    /// Reply writers for the server's batched loop: each writes into `out` (which has room) and
+    /// returns the length written.
+    static func writeConnectReply(_ out: UnsafeMutableRawBufferPointer, transactionID: UInt32, connectionID: UInt64) -> Int {
+        store32(Action.connect.rawValue, out, 0)
+        store32(transactionID, out, 4)
+        out.storeBytes(of: connectionID.bigEndian, toByteOffset: 8, as: UInt64.self)
+        return 16
+    }
+
+    /// The 20-byte head of an announce reply; the compact peers follow it.
+    static func writeAnnounceHead(_ out: UnsafeMutableRawBufferPointer, transactionID: UInt32, _ response: AnnounceResponse) -> Int {
+        store32(Action.announce.rawValue, out, 0)
+        store32(transactionID, out, 4)
+        store32(UInt32(clamping: response.interval ?? 1800), out, 8)
+        store32(UInt32(clamping: response.incomplete ?? 0), out, 12)
+        store32(UInt32(clamping: response.complete ?? 0), out, 16)
+        return 20
+    }
+
+    /// Copies an encoded reply (scrape, error) into `out`, cut to its size.
+    static func write(_ reply: [UInt8], _ out: UnsafeMutableRawBufferPointer) -> Int {
+        let count = min(reply.count, out.count)
+        reply.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        return count
+    }
+
+    private static func store32(_ value: UInt32, _ out: UnsafeMutableRawBufferPointer, _ offset: Int) {
+        out.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
+    }
+
     public static func connectReply(transactionID: UInt32, connectionID: UInt64) -> [UInt8] {
         var out: [UInt8] = []
         put32(Action.connect.rawValue, &out)
