@@ -32,6 +32,9 @@ public final class DHTThread: @unchecked Sendable {
         }
         loop.watch(wakeRead) { [weak self] _ in self?.drain() }
         let thread = Thread { [self] in
+            // One turn at once makes this thread the loop's, even when `stop` comes before any
+            // datagram (closing the port below is loop work).
+            loop.runOnce(timeout: 0)
             while !self.isStopping { loop.runOnce(timeout: 1) }
             node.save()
             node.close()
