@@ -1,3 +1,5 @@
+import Metainfo
+
 /// The in-memory swarms of our tracker (`tt tracker`): who announced what, counts, expiry.
 /// Pure state; the sockets live in `TrackerServer`.
 ///
@@ -95,7 +97,7 @@ public struct TrackerState: Sendable {
     private var swarms: [Bytes20: Swarm] = [:]
     /// Where each answer starts in the swarm: a cheap generator (SystemRandomNumberGenerator is a
     /// getrandom system call per number), seeded once from the system's.
-    private var picker = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    private var picker = FastRandom()
 
     public init(config: Config = Config()) {
         self.config = config
@@ -281,20 +283,5 @@ struct PeerAddress: Hashable, Sendable {
     func hash(into hasher: inout Hasher) {
         hasher.combine(ip.0)
         hasher.combine(ip.1 ^ UInt64(port) << 48 ^ (isV6 ? 1 << 47 : 0))
-    }
-}
-
-/// A small, fast generator for picking where answers start (not for anything secret).
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,6 @@
-/// SplitMix64, seeded once from the system generator. Piece picking and the optimistic unchoke
-/// need fair choices, not secrets, and `SystemRandomNumberGenerator` costs a getrandom(2) call
-/// per use — one per piece picked.
+/// SplitMix64, seeded once from the system generator. Piece picking, the optimistic unchoke and
+/// where a tracker's peer list starts need fair choices, not secrets, and
+/// `SystemRandomNumberGenerator` costs a getrandom(2) call per use — one per piece, one per announce.
 public struct FastRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
