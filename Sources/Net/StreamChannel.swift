@@ -181,6 +181,10 @@ public final class StreamChannel {
         if outgoingHead == outgoing.count {
             outgoing.removeAll(keepingCapacity: true)
             outgoingHead = 0
+        } else if outgoingHead >= 1024 && outgoingHead * 2 >= outgoing.count {
+            // A stream that never quite drains would keep every sent run's slot: shift them out.
+            outgoing.removeFirst(outgoingHead)
+            outgoingHead = 0
         }
         updateInterest()
         if fromLoop && bufferedBytes == 0 && fileDescriptor >= 0 { onDrained?() }
