@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <fcntl.h>
 
 _Static_assert(sizeof(struct sockaddr_storage) == 128, "tt_datagram_info.address holds a sockaddr_storage");
 
@@ -36,4 +37,8 @@ int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count
 long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long offset) {
     struct iovec vector = { .iov_base = buffer, .iov_len = count };
     return preadv2(fd, &vector, 1, offset, RWF_NOWAIT);
+}
+
+int tt_open_direct_write(const char *path) {
+    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 }

@@ -38,6 +38,12 @@ public final class PieceStore: @unchecked Sendable {
     public let partsPath: String?
     private let writable: Bool
     let descriptors: DescriptorCache
+    /// Large aligned writes bypass the page cache (see `writeSpan`).
+    let directWrites: Bool
+    /// 1 MiB, 4 KiB-aligned buffers for direct writes, reused (fresh memory costs more than the copy).
+    let bounceBuffers = Mutex<[BounceBuffer]>([])
+    /// Bytes that went out through `O_DIRECT` (for tests: the path is taken where the file system allows).
+    let bytesWrittenDirectly = Atomic<Int>(0)
 
     /// `OUT/<name>` for a download into `output`, refusing unsafe names.
     public static func contentPath(output: String, layout: FileLayout) throws(StorageError) -> String {
@@ -75,12 +81,16 @@ public final class PieceStore: @unchecked Sendable {
         case .readWrite: writable = true
         }
         descriptors = DescriptorCache(limit: max(4, maxOpenFiles), writable: writable)
+        directWrites = writable
         if case .readWrite(let preallocation) = access {
             try create(preallocation)
         }
     }
 
-    deinit { descriptors.closeAll() }
+    deinit {
+        descriptors.closeAll()
+        bounceBuffers.withLock { $0.forEach { $0.memory.deallocate() } }
+    }
 
     /// True for an unselected file whose bytes live in the parts file.
     public func isInPartsFile(_ file: Int) -> Bool { partsPath != nil && paths[file] == partsPath }
@@ -236,12 +246,6 @@ public final class PieceStore: @unchecked Sendable {
         try bytes.withUnsafeBytes { raw in Result { () throws(StorageError) in try write(offset: layout.pieces.offset(of: piece), raw) } }.get()
     }
 
-    /// Largest single `pwrite`. The kernel sizes new page-cache folios by the write's length; a 1 MiB
-    /// write asks for high-order pages, which a VM host may have taken back (free page reporting) and
-    /// must fault in again: on this project's 2-core VM, 512 MiB written in 1 MiB writes cost 0.9–1.8 s
-    /// of system time, in 64 KiB writes 0.13–0.2 s (scripts/bench-download shows the same in `tt`).
-    static let writeChunk = 64 * 1024
-
     /// Writes bytes of the piece stream at `offset` (e.g. one 16 KiB block: `offset(of: piece) + begin`).
     public func write(offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         precondition(writable, "PieceStore opened read-only")
@@ -249,16 +253,7 @@ public final class PieceStore: @unchecked Sendable {
             let source = UnsafeRawBufferPointer(rebasing: bytes[span.rangeOffset..<span.rangeOffset + span.length])
             try descriptors.withDescriptor(file: span.file, path: paths[span.file], dirty: true) { fd throws(StorageError) in
                 guard let fd else { throw .missing(path: paths[span.file]) }
-                var done = 0
-                while done < source.count {
-                    let written = pwrite(fd, source.baseAddress! + done, min(source.count - done, Self.writeChunk),
-                                         off_t(bases[span.file] + span.fileOffset + Int64(done)))
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw .io(path: paths[span.file], operation: "write", errno: errno)
-                    }
-                    done += written
-                }
+                try writeSpan(fd: fd, file: span.file, fileOffset: bases[span.file] + span.fileOffset, source)
             }
         }
     }
@@ -278,125 +273,6 @@ public final class PieceStore: @unchecked Sendable {
             var info = stat()
             guard stat(paths[index], &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
             return Int64(info.st_size)
-        }
-    }
-}
-
-/// Open descriptors shared by reader and writer threads, at most `limit` at a time.
-/// A descriptor in use is never closed; idle ones are closed oldest first (dirty ones fsynced first).
-final class DescriptorCache: @unchecked Sendable {
-    private struct Entry {
-        var fd: Int32
-        var users: Int
-        var dirty: Bool
-        var lastUse: UInt64
-        var path: String
-    }
-    /// `failure`: an fsync that failed when a dirty descriptor was evicted; the next `syncDirty`
-    /// (the checkpoint) throws it, so the resume state never records writes that may be lost.
-    private let state = Mutex<(entries: [Int: Entry], clock: UInt64, failure: StorageError?)>(([:], 0, nil))
-    private let limit: Int
-    private let writable: Bool
-    /// fsync(2); tests swap in a failing one (a failing disk cannot be had on demand).
-    var syncFile: @Sendable (Int32) -> Int32 = { fsync($0) }
-
-    init(limit: Int, writable: Bool) {
-        self.limit = limit
-        self.writable = writable
-    }
-
-    /// Runs `body` with the file's descriptor, or nil when the file does not exist (read-only stores).
-    func withDescriptor<T>(file: Int, path: String, dirty: Bool = false, _ body: (Int32?) throws(StorageError) -> T) throws(StorageError) -> T {
-        let fd = try acquire(file: file, path: path, dirty: dirty)
-        defer { if let fd { release(file: file, fd: fd) } }
-        return try body(fd)
-    }
-
-    private func acquire(file: Int, path: String, dirty: Bool) throws(StorageError) -> Int32? {
-        let existing: Int32? = state.withLock { state in
-            state.clock += 1
-            guard var entry = state.entries[file] else { return nil }
-            entry.users += 1
-            entry.dirty = entry.dirty || dirty
-            entry.lastUse = state.clock
-            state.entries[file] = entry
-            return entry.fd
-        }
-        if let existing { return existing }
-        let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw .io(path: path, operation: "open", errno: errno)
-        }
-        if !writable { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
-        var toClose: [(fd: Int32, dirty: Bool, path: String)] = []
-        let chosen: Int32 = state.withLock { state in
-            state.clock += 1
-            if var entry = state.entries[file] {  // another thread opened it meanwhile
-                entry.users += 1
-                entry.dirty = entry.dirty || dirty
-                entry.lastUse = state.clock
-                state.entries[file] = entry
-                toClose.append((fd, false, path))
-                return entry.fd
-            }
-            state.entries[file] = Entry(fd: fd, users: 1, dirty: dirty, lastUse: state.clock, path: path)
-            while state.entries.count > limit {
-                guard let victim = state.entries.filter({ $0.value.users == 0 }).min(by: { $0.value.lastUse < $1.value.lastUse }) else { break }
-                toClose.append((victim.value.fd, victim.value.dirty, victim.value.path))
-                state.entries[victim.key] = nil
-            }
-            return fd
-        }
-        for (victim, dirty, victimPath) in toClose {
-            // Written data of an evicted file must reach the disk before its descriptor goes.
-            if dirty && syncFile(victim) != 0 {
-                let failure = StorageError.io(path: victimPath, operation: "fsync", errno: errno)
-                state.withLock { if $0.failure == nil { $0.failure = failure } }
-            }
-            close(victim)
-        }
-        return chosen
-    }
-
-    private func release(file: Int, fd: Int32) {
-        state.withLock { state in
-            if var entry = state.entries[file], entry.fd == fd {
-                entry.users -= 1
-                state.entries[file] = entry
-            }
-        }
-    }
-
-    func syncDirty(paths: [String]) throws(StorageError) {
-        let dirty: [(Int, Int32)] = state.withLock { state in
-            var list: [(Int, Int32)] = []
-            for (file, var entry) in state.entries where entry.dirty {
-                entry.users += 1
-                entry.dirty = false
-                state.entries[file] = entry
-                list.append((file, entry.fd))
-            }
-            return list
-        }
-        var failure: StorageError? = state.withLock { state in
-            defer { state.failure = nil }
-            return state.failure
-        }
-        for (file, fd) in dirty {
-            if syncFile(fd) != 0 && failure == nil { failure = .io(path: paths[file], operation: "fsync", errno: errno) }
-            release(file: file, fd: fd)
-        }
-        if let failure { throw failure }
-    }
-
-    func closeAll() {
-        state.withLock { state in
-            for entry in state.entries.values {
-                if entry.dirty { fsync(entry.fd) }
-                close(entry.fd)
-            }
-            state.entries = [:]
         }
     }
 }

@@ -19,4 +19,7 @@ int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count
 /// `count`, or -1 with errno EAGAIN, when some are not in the page cache), -1 with errno on errors.
 long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long offset);
 
+/// open(2) for writing with O_DIRECT (not exported by Swift's Glibc module); -1 with errno on failure.
+int tt_open_direct_write(const char *path);
+
 #endif
