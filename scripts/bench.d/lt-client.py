@@ -1,6 +1,7 @@
 """libtorrent (Python binding, system python) as a loopback seeder or downloader for scripts/bench-download.
 
-    lt-client.py seed     TORRENT SAVE_PATH IP PORT     # prints "listening N" (PORT 0: any), checks the data, prints "ready", seeds until killed
+    lt-client.py seed     TORRENT SAVE_PATH IP PORT     # prints "listening N" (PORT 0: any), checks the data, prints "ready", seeds until killed,
+                                                        # printing "uploaded BYTES" (payload, all time) whenever it grew
     lt-client.py download TORRENT SAVE_PATH IP PORT [PEER_IP:PORT…]
                                                         # downloads until is_seeding, prints seconds, exits;
                                                         # PEERs are dialled besides the torrent's trackers
@@ -54,8 +55,13 @@ if mode == "seed":
         sys.exit(1)
     print("ready", flush=True)
     print(f"libtorrent seeder {ip}:{ses.listen_port()}: checked in {time.time() - start:.2f} s", file=sys.stderr)
+    reported = 0
     while not stop:
         log_errors()
+        uploaded = h.status().all_time_upload
+        if uploaded != reported:
+            print("uploaded", uploaded, flush=True)
+            reported = uploaded
         time.sleep(0.2)
     s = h.status()
     print(f"libtorrent seeder {ip}: uploaded {s.all_time_upload / 1048576:.0f} MiB", file=sys.stderr)
