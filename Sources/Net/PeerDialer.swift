@@ -9,13 +9,17 @@ public protocol PeerDialer {
               completion: @escaping (Result<any ByteStream, NetError>) -> Void)
 }
 
-/// Plain TCP, non-blocking on the loop.
+/// Plain TCP, non-blocking on the loop; from `local`'s address (`--bind`) when given and of the
+/// peer's family (an IPv4 peer is dialled from the system's choice when we are bound to IPv6).
 public struct TCPDialer: PeerDialer, Sendable {
-    public init() {}
+    public let local: SocketAddress?
+
+    public init(local: SocketAddress? = nil) { self.local = local }
 
     public func dial(_ address: SocketAddress, loop: EventLoop, timeout: Double,
                      completion: @escaping (Result<any ByteStream, NetError>) -> Void) {
-        StreamChannel.connect(loop: loop, to: address, timeout: timeout) { result in
+        let from = local.flatMap { $0.family == address.family && !$0.isUnspecified ? SocketAddress(ipBytes: $0.ipBytes, port: 0) : nil }
+        StreamChannel.connect(loop: loop, to: address, from: from, timeout: timeout) { result in
             completion(result.map { $0 as any ByteStream })
         }
     }

@@ -48,12 +48,12 @@ public final class StreamChannel {
     }
 
     /// Starts a connect on the loop; `completion` gets the channel or the error (timeouts included).
-    public static func connect(loop: EventLoop, to address: SocketAddress, timeout: Double,
+    public static func connect(loop: EventLoop, to address: SocketAddress, from local: SocketAddress? = nil, timeout: Double,
                                completion: @escaping (Result<StreamChannel, NetError>) -> Void) {
         let fd: Int32
         let done: Bool
         do throws(NetError) {
-            (fd, done) = try SocketSupport.startConnect(to: address, from: nil)
+            (fd, done) = try SocketSupport.startConnect(to: address, from: local)
         } catch {
             loop.schedule(after: 0) { completion(.failure(error)) }
             return

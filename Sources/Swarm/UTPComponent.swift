@@ -11,18 +11,21 @@ public final class UTPComponent: SwarmComponent {
     public let utpDialer = UTPDialer()
     public private(set) var multiplexer: UTPMultiplexer?
     private let fallbackAfter: Double
+    private let tcp: TCPDialer
 
-    public init(mode: Mode, fallbackAfter: Double = 1) {
+    /// `local`: the address we listen on (`--bind`); TCP connections are made from it too.
+    public init(mode: Mode, local: SocketAddress? = nil, fallbackAfter: Double = 1) {
         self.mode = mode
+        self.tcp = TCPDialer(local: local)
         self.fallbackAfter = fallbackAfter
     }
 
     /// Set as `SwarmConfiguration.dialer`.
     public var dialer: any PeerDialer {
         switch mode {
-        case .tcp: return TCPDialer()
+        case .tcp: return tcp
         case .utp: return utpDialer
-        case .auto: return FallbackDialer(primary: utpDialer, fallback: TCPDialer(), fallbackAfter: fallbackAfter)
+        case .auto: return FallbackDialer(primary: utpDialer, fallback: tcp, fallbackAfter: fallbackAfter)
         }
     }
 

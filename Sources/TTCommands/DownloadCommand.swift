@@ -20,7 +20,7 @@ struct DownloadCommand: Command {
             OptionSpec(["--no-trackers"], help: "do not announce to the torrent's trackers"),
             OptionSpec(["--max-peers"], value: "N", help: "most peers connected at once (default 50)"),
             OptionSpec(["--port"], value: "N", help: "port to accept peers on (default: any free port)"),
-            OptionSpec(["--bind"], value: "ADDR", help: "address to accept peers on (default 0.0.0.0)"),
+            OptionSpec(["--bind"], value: "ADDR", help: "address to accept peers on and dial them from (default 0.0.0.0)"),
             PeerOptions.engineTransport,
             OptionSpec(["--no-resume"], help: "ignore saved state and re-check everything on disk"),
             OptionSpec(["--seed"], help: "keep serving after the download completes, until Ctrl-C"),
@@ -126,7 +126,7 @@ struct DownloadCommand: Command {
         }
 
         let view = DownloadView(invocation: invocation, torrent: torrent)
-        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
+        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation), local: SocketAddress(ip: bind, port: 0))
         configuration.dialer = transport.dialer
         // After the carrier's dialer: MSE wraps whatever dialer is there.
         EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)

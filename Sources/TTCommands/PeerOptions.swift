@@ -44,7 +44,7 @@ enum PeerOptions {
 
     /// The dialer for one peer: TCP, uTP, or both racing (the first to deliver the peer's handshake wins).
     static func dialer(_ choice: TransportChoice, local: SocketAddress?, trace: PeerTrace?) -> any PeerDialer {
-        let tcp: any PeerDialer = local.map { BoundTCPDialer(local: $0) } ?? TCPDialer()
+        let tcp: any PeerDialer = TCPDialer(local: local)
         let utp = UTPDialer(local: local, trace: trace.map { trace in { record in trace.utp(record) } })
         switch choice {
         case .tcp: return tcp

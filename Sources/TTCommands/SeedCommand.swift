@@ -14,7 +14,7 @@ struct SeedCommand: Command {
         usage: "tt seed TORRENT DATA [--port N] [--bind IP] [--transport tcp|utp|auto] [--tracker URL…] [--peer HOST:PORT…] [--encryption off|prefer|require] [--json]",
         options: [
             OptionSpec(["--port", "-p"], value: "N", help: "TCP port to listen on (default 6881; 0 picks a free one)"),
-            OptionSpec(["--bind"], value: "IP", help: "address to listen on (default 0.0.0.0; '::' for IPv6)"),
+            OptionSpec(["--bind"], value: "IP", help: "address to listen on and dial peers from (default 0.0.0.0; '::' for IPv6)"),
             PeerOptions.engineTransport,
             OptionSpec(["--tracker", "-a"], value: "URL", repeats: true,
                        help: "announce to this tracker (repeatable; default: the torrent's trackers)"),
@@ -76,7 +76,7 @@ struct SeedCommand: Command {
             configuration.extraTrackers = arguments.all("--tracker")
         }
 
-        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation))
+        let transport = UTPComponent(mode: try PeerOptions.engineTransport(invocation), local: SocketAddress(ip: bind, port: 0))
         configuration.dialer = transport.dialer
         // After the carrier's dialer: MSE wraps whatever dialer is there.
         EncryptionOption.apply(try EncryptionOption.parse(invocation, default: .prefer), to: &configuration, invocation: invocation)

@@ -57,7 +57,7 @@ struct SwarmCommand: Command {
         guard let choice = TransportChoice(rawValue: transportText) else {
             throw .usage("--transport must be tcp, utp or auto, got '\(transportText)'")
         }
-        let tcp: any PeerDialer = local.map { BoundTCPDialer(local: $0) } ?? TCPDialer()
+        let tcp: any PeerDialer = TCPDialer(local: local)
         let utp = UTPDialer(local: local)
         // Every way to reach a peer, in order: per carrier plaintext, then RC4 (MSE) for the peers that
         // hang up on plaintext; --encryption narrows it.

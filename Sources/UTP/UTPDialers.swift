@@ -34,26 +34,6 @@ public final class UTPDialer: PeerDialer {
     }
 }
 
-/// TCP from a chosen local address (`--bind`): a short blocking connect, then a stream on the loop.
-public struct BoundTCPDialer: PeerDialer {
-    public let local: SocketAddress
-
-    public init(local: SocketAddress) { self.local = local }
-
-    public func dial(_ address: SocketAddress, loop: EventLoop, timeout: Double,
-                     completion: @escaping (Result<any ByteStream, NetError>) -> Void) {
-        let result: Result<any ByteStream, NetError>
-        do throws(NetError) {
-            let from = local.family == address.family ? SocketAddress(ipBytes: local.ipBytes, port: 0) : nil
-            let connection = try TCPConnection.connect(to: address, timeout: timeout, from: from)
-            result = .success(StreamChannel(loop: loop, connection: connection))
-        } catch {
-            result = .failure(error)
-        }
-        loop.schedule(after: 0) { completion(result) }
-    }
-}
-
 /// The engine's `auto`: uTP first; TCP too when uTP has not connected within `fallbackAfter` seconds
 /// (a peer without uTP never answers the SYN) or failed. The first connection wins; a later one is closed.
 public struct FallbackDialer: PeerDialer {
