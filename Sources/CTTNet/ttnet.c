@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 
 _Static_assert(sizeof(struct sockaddr_storage) == 128, "tt_datagram_info.address holds a sockaddr_storage");
 
@@ -41,4 +43,38 @@ long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long off
 
 int tt_open_direct_write(const char *path) {
     return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}
+
+int tt_enable_icmp_errors(int fd, int ipv6) {
+    int on = 1;
+    if (ipv6) return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+    return setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+}
+
+int tt_read_icmp_error(int fd, tt_datagram_info *info, int *error) {
+    char control[512];
+    unsigned char byte;
+    struct sockaddr_storage destination;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr message = {
+        .msg_name = &destination, .msg_namelen = sizeof destination,
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control, .msg_controllen = sizeof control,
+    };
+    memset(&destination, 0, sizeof destination);
+    if (recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+    *error = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+            (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+            const struct sock_extended_err *report = (const struct sock_extended_err *)CMSG_DATA(c);
+            if (report->ee_origin == SO_EE_ORIGIN_ICMP || report->ee_origin == SO_EE_ORIGIN_ICMP6) *error = (int)report->ee_errno;
+        }
+    }
+    memcpy(info->address, &destination, sizeof info->address);
+    info->length = 0;
+    info->truncated = 0;
+    return 1;
 }

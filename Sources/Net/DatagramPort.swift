@@ -16,6 +16,9 @@ public final class DatagramPort {
     public var onOther: ((ArraySlice<UInt8>, SocketAddress) -> Void)?
     /// Called after each batch of datagrams has been handed out (acks owed can go out now).
     public var onBatchEnd: (() -> Void)?
+    /// An ICMP error came back for a datagram we sent to this address (errno: ECONNREFUSED when its
+    /// host has nothing on that port, EHOSTUNREACH, …): a uTP dial there can fail now, not at its timeout.
+    public var onUnreachable: ((SocketAddress, Int32) -> Void)?
     /// Totals, for statistics and tests.
     public private(set) var datagramsReceived = 0
     public private(set) var datagramsSent = 0
@@ -43,7 +46,11 @@ public final class DatagramPort {
         self.loop = loop
         self.family = local.family
         self.fileDescriptor = socket.takeDescriptor()
-        loop.watch(fileDescriptor, readable: true) { [weak self] _ in self?.receiveAvailable() }
+        _ = tt_enable_icmp_errors(fileDescriptor, local.family == .ipv6 ? 1 : 0)
+        loop.watch(fileDescriptor, readable: true) { [weak self] events in
+            if events.contains(.failed) { self?.readErrors() }
+            self?.receiveAvailable()
+        }
     }
 
     public var localAddress: SocketAddress? { SocketSupport.localAddress(fileDescriptor) }
@@ -81,7 +88,8 @@ public final class DatagramPort {
                                          Int32(Self.slotSize), Int32(Self.batchSize), info.baseAddress)
                 }
             }
-            // 0: nothing waits; -1: e.g. an ICMP error queued for an earlier send. Nothing to read now.
+            // 0: nothing waits; -1: e.g. an ICMP error for an earlier send (the queue says which).
+            if count < 0 { readErrors() }
             guard count > 0 else { return }
             batchesReceived += 1
             datagramsReceived += Int(count)
@@ -97,6 +105,17 @@ public final class DatagramPort {
             }
             onBatchEnd?()
             if Int(count) < Self.batchSize { return }
+        }
+    }
+
+    /// Drains the socket's error queue (bounded: a flood of ICMP cannot hold the loop).
+    private func readErrors() {
+        var info = tt_datagram_info()
+        var error: Int32 = 0
+        for _ in 0..<64 {
+            guard fileDescriptor >= 0, tt_read_icmp_error(fileDescriptor, &info, &error) == 1 else { return }
+            let storage = withUnsafeBytes(of: &info.address) { $0.loadUnaligned(as: sockaddr_storage.self) }
+            if error != 0, let address = SocketAddress(storage: storage) { onUnreachable?(address, error) }
         }
     }
 

@@ -55,6 +55,16 @@ public final class UTPMultiplexer {
         port.onOther = { [weak self] bytes, from in self?.handle(bytes, from: from) }
         // Acks at the end of each read batch: one per connection, and before the next wait.
         port.onBatchEnd = { [weak self] in self?.flushDirty() }
+        port.onUnreachable = { [weak self] address, error in self?.unreachable(address, error: error) }
+    }
+
+    /// ICMP says nothing listens at `address` (or it cannot be reached): dials to it fail now, so
+    /// `auto` goes on to TCP at once instead of after its fallback delay.
+    func unreachable(_ address: SocketAddress, error: Int32) {
+        let reason = error == ECONNREFUSED ? "no uTP listener there (ICMP port unreachable)" : String(cString: strerror(error))
+        for stream in streams.values where stream.remote == address && stream.dialCompletion != nil {
+            stream.failDial(.unreachable(address: address.description, reason: reason))
+        }
     }
 
     public var loop: EventLoop { port.loop }
@@ -113,6 +123,7 @@ public final class UTPMultiplexer {
         tickTimer = nil
         port.onOther = nil
         port.onBatchEnd = nil
+        port.onUnreachable = nil
     }
 
     // MARK: - Datagrams

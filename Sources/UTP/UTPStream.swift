@@ -61,6 +61,15 @@ public final class UTPStream: ByteStream {
         multiplexer.remove(self)
     }
 
+    /// A dial that cannot succeed (the multiplexer learnt it from ICMP): ends it with `error`.
+    func failDial(_ error: NetError) {
+        guard let completion = dialCompletion, let multiplexer else { return }
+        dialCompletion = nil
+        ended = true
+        multiplexer.remove(self)
+        completion(.failure(error))
+    }
+
     /// Called by the multiplexer after packets, ticks or unpausing: send, deliver, report.
     func service(now: Double) {
         guard let multiplexer, !closedLocally else { return }

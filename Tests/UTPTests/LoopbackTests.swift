@@ -1,5 +1,6 @@
 import Glibc
 import Net
+import TestSupport
 import Testing
 @testable import UTP
 
@@ -23,6 +24,22 @@ import Testing
         #expect(pair.run(seconds: 5) { bSink.closed })
         #expect(bSink.error == .closed(address: b.remote.description))
         #expect(pair.listener.connectionCount == 0)
+    }
+
+    /// A host with nothing on the UDP port answers our SYN with ICMP port unreachable: the dial fails
+    /// with that, not at its timeout, so `auto` can go on to TCP at once (peers without uTP are common).
+    @Test func dialToAPortWithoutAListenerFailsOnTheICMPError() throws {
+        let pair = try UTPPair()
+        let refusing = RefusingPort(use: .udp)
+        defer { refusing.close() }
+        var result: Result<UTPStream, NetError>?
+        pair.dialer.dial(SocketAddress(ip: "127.0.0.1", port: UInt16(refusing.port))!, timeout: 20) { result = $0 }
+        #expect(pair.run(seconds: 25) { result != nil })
+        switch result {
+        case .failure(.unreachable(_, let reason))?: #expect(reason.contains("ICMP"))
+        default: Issue.record("expected an unreachable error from ICMP, got \(String(describing: result))")
+        }
+        #expect(pair.dialer.connectionCount == 0)
     }
 
     @Test(arguments: [(0.01, 0.02), (0.05, 0.005)])

@@ -19,6 +19,15 @@ int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count
 /// `count`, or -1 with errno EAGAIN, when some are not in the page cache), -1 with errno on errors.
 long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long offset);
 
+/// Asks the kernel to queue ICMP errors for datagrams this UDP socket sent (IP_RECVERR / IPV6_RECVERR),
+/// so "port unreachable" from a host without a uTP listener is seen at once. 0, or -1 with errno.
+int tt_enable_icmp_errors(int fd, int ipv6);
+
+/// Takes one queued error (recvmsg with MSG_ERRQUEUE, non-blocking): the destination of the datagram
+/// that failed goes to `info->address`, the error (e.g. ECONNREFUSED for port unreachable) to `*error`
+/// (0 when it did not come from ICMP). Returns 1 when one was read, 0 when none waits, -1 with errno.
+int tt_read_icmp_error(int fd, tt_datagram_info *info, int *error);
+
 /// open(2) for writing with O_DIRECT (not exported by Swift's Glibc module); -1 with errno on failure.
 int tt_open_direct_write(const char *path);
 
