@@ -46,6 +46,10 @@ int tt_sha_hardware_active(void) {
     return !atomic_load_explicit(&force_portable, memory_order_relaxed) && tt_sha_ni_available();
 }
 
+int tt_sha_portable_forced(void) {
+    return atomic_load_explicit(&force_portable, memory_order_relaxed);
+}
+
 void tt_sha_force_portable(int force) {
     atomic_store_explicit(&force_portable, force ? 1 : 0, memory_order_relaxed);
 }

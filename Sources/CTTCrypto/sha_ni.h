@@ -18,6 +18,9 @@
 /// The SHA-256 round constants (FIPS 180-4 §4.2.2), 16-byte aligned for the SHA-NI loads.
 extern const uint32_t tt_sha256_k[64] __attribute__((visibility("hidden")));
 
+/// True while `tt_sha_force_portable` is on (sha1.c).
+int tt_sha_portable_forced(void) __attribute__((visibility("hidden")));
+
 #if TT_X86
 
 #define TT_SHA_NI_TARGET __attribute__((target("sha,sse4.1,ssse3")))

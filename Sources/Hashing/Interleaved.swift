@@ -97,3 +97,32 @@ public enum Interleaved {
         UnsafeRawBufferPointer(rebasing: buffer[(blocks * 64)...])
     }
 }
+
+extension Interleaved {
+    /// The SHA-256 of each of the sixteen equal parts of `x` and `y`, eight each (BEP 52's 16 KiB leaves):
+    /// digest i, x's parts first, into `digests + 32 i`. `x` and `y` are the same length, a non-zero
+    /// multiple of 512 bytes. Sixteen messages fill the lanes of AVX-512 registers where the CPU has them.
+    public static func sha256(eighthsOf x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer, into digests: UnsafeMutableRawPointer) {
+        precondition(x.count == y.count && x.count > 0 && x.count % 512 == 0, "sixteen equal parts of whole blocks")
+        tt_sha256_parts_x16(bytes(x), bytes(y), x.count / 512, digests.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// `a.update(x); b.update(y); sha256(eighthsOf: x, y, into: digests)` in one pass over the bytes: the
+    /// SHA-1 chains on the SHA unit while the SHA-256 lanes run on the vector units.
+    public static func update(_ a: inout SHA1, _ x: UnsafeRawBufferPointer, _ b: inout SHA1, _ y: UnsafeRawBufferPointer,
+                              sha256OfEighthsInto digests: UnsafeMutableRawPointer) {
+        precondition(x.count == y.count && x.count > 0 && x.count % 512 == 0, "sixteen equal parts of whole blocks")
+        guard jointBlocks(x, y, a.core.isBlockAligned && b.core.isBlockAligned, a.core.compressor.backend, b.core.compressor.backend) > 0 else {
+            update(&a, x, &b, y)
+            sha256(eighthsOf: x, y, into: digests)
+            return
+        }
+        a.core.compressor.withWords { sa in
+            b.core.compressor.withWords { sb in
+                tt_sha1x2_sha256_parts_x16(sa, bytes(x), sb, bytes(y), x.count / 512, digests.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        a.core.countCompressed(x.count)
+        b.core.countCompressed(y.count)
+    }
+}

@@ -63,8 +63,16 @@ struct PieceHashState {
                 fed += left
                 return
             }
-            // v2 only and two whole leaves at hand: hash them side by side.
-            if !plan.sha1 && inLeaf == 0 && min(left, plan.v2Length - fed) >= 2 * Self.leafSize {
+            // v2 only and whole leaves at hand: hash sixteen, or two, side by side.
+            let wholeLeaves = inLeaf == 0 ? min(left, plan.v2Length - fed) / Self.leafSize : 0
+            if !plan.sha1 && wholeLeaves >= 16 {
+                let x = Self.slice(bytes, position, 8 * Self.leafSize), y = Self.slice(bytes, position + 8 * Self.leafSize, 8 * Self.leafSize)
+                withLeafDigests(16) { Interleaved.sha256(eighthsOf: x, y, into: $0) }
+                fed += 16 * Self.leafSize
+                position += 16 * Self.leafSize
+                continue
+            }
+            if !plan.sha1 && wholeLeaves >= 2 {
                 var first = SHA256(), second = SHA256()
                 Interleaved.update(&first, Self.slice(bytes, position, Self.leafSize),
                                    &second, Self.slice(bytes, position + Self.leafSize, Self.leafSize))
@@ -87,6 +95,25 @@ struct PieceHashState {
         let joint = min(x.count, y.count)
         var position = 0
         while position < joint {
+            // Eight whole leaves in each, hashed as sixteen lanes (with both SHA-1 chains for hybrid).
+            let eight = 8 * leafSize
+            if a.plan.sha1 == b.plan.sha1, joint - position >= eight, a.inLeaf == 0, b.inLeaf == 0,
+               a.plan.v2Length - a.fed >= eight, b.plan.v2Length - b.fed >= eight {
+                let chunkA = slice(x, position, eight), chunkB = slice(y, position, eight)
+                withUnsafeTemporaryAllocation(byteCount: 16 * 32, alignment: 16) { digests in
+                    if a.plan.sha1 {
+                        Interleaved.update(&a.sha1, chunkA, &b.sha1, chunkB, sha256OfEighthsInto: digests.baseAddress!)
+                    } else {
+                        Interleaved.sha256(eighthsOf: chunkA, chunkB, into: digests.baseAddress!)
+                    }
+                    a.leaves.append(contentsOf: UnsafeRawBufferPointer(rebasing: digests[..<256]))
+                    b.leaves.append(contentsOf: UnsafeRawBufferPointer(rebasing: digests[256...]))
+                }
+                a.fed += eight
+                b.fed += eight
+                position += eight
+                continue
+            }
             let roomA = a.leafRoom, roomB = b.leafRoom
             var step = joint - position
             if roomA > 0 { step = min(step, roomA) }
@@ -116,6 +143,14 @@ struct PieceHashState {
             if inLeaf == Self.leafSize { closeLeaf() }
         }
         fed += count
+    }
+
+    /// Appends `count` leaf digests that `body` writes.
+    private mutating func withLeafDigests(_ count: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: count * 32, alignment: 16) { digests in
+            body(digests.baseAddress!)
+            leaves.append(contentsOf: UnsafeRawBufferPointer(digests))
+        }
     }
 
     private mutating func closeLeaf() {

@@ -95,3 +95,44 @@ func fourChainsMatchPlainUpdates(length: Int) {
     #expect(pinned.finalize() == plainSHA1([], x))
     #expect(free.finalize() == plainSHA1([], x))
 }
+
+// MARK: - Sixteen lanes (AVX-512 where the CPU has it, SHA-NI pairs otherwise)
+
+/// The SHA-256 of each eighth of `x` then of `y`, one plain hash at a time.
+private func eighths(_ x: [UInt8], _ y: [UInt8]) -> [UInt8] {
+    let part = x.count / 8
+    return (0..<16).flatMap { index -> [UInt8] in
+        let source = index < 8 ? x : y
+        return plainSHA256([], Array(source[(index % 8) * part..<(index % 8 + 1) * part]))
+    }
+}
+
+@Test func sixteenLanesMatchPlainHashesBothWideAndNarrow() {
+    // One test for both modes: forcing is process-wide, so split up the checks could race.
+    defer { HashAcceleration.forceNarrow(false) }
+    for narrow in [false, true] {
+        HashAcceleration.forceNarrow(narrow)
+        for part in [64, 128, 64 * 5, 16_384] {
+            let x = bytes(8 * part, seed: UInt64(part)), y = bytes(8 * part, seed: UInt64(part) + 1)
+            var digests = [UInt8](repeating: 0, count: 512)
+            x.withUnsafeBytes { x in y.withUnsafeBytes { y in digests.withUnsafeMutableBytes { Interleaved.sha256(eighthsOf: x, y, into: $0.baseAddress!) } } }
+            #expect(digests == eighths(x, y), "parts of \(part), narrow \(narrow)")
+
+            // Beside two SHA-1 chains that already hold some blocks, and after a partial block (the slow path).
+            for prefix in [[UInt8](repeating: 3, count: 128), [1, 2, 3]] {
+                var a = SHA1(), b = SHA1()
+                a.update(prefix)
+                b.update([UInt8](repeating: 4, count: 64))
+                var fused = [UInt8](repeating: 0, count: 512)
+                x.withUnsafeBytes { x in
+                    y.withUnsafeBytes { y in
+                        fused.withUnsafeMutableBytes { Interleaved.update(&a, x, &b, y, sha256OfEighthsInto: $0.baseAddress!) }
+                    }
+                }
+                #expect(fused == eighths(x, y), "fused, parts of \(part), narrow \(narrow), prefix \(prefix.count)")
+                #expect(a.finalize() == plainSHA1(prefix, x))
+                #expect(b.finalize() == plainSHA1([UInt8](repeating: 4, count: 64), y))
+            }
+        }
+    }
+}

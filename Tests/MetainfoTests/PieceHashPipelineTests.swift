@@ -155,11 +155,12 @@ import Synchronization
 
 @Suite struct PieceHashPipelineTests {
     /// Odd sizes over several files, a short last piece, piece sizes below, at and above half the buffer.
-    @Test(arguments: [16_384, 32_768, 262_144])
+    @Test(arguments: [16_384, 32_768, 131_072, 262_144, 1 << 20])
     func digestsMatchTheReferenceForEveryVersionBufferAndWorkerCount(pieceLength: Int) throws {
         var fixture = StreamFixture("digests")
         defer { fixture.remove() }
-        for (index, size) in [100_000, 1, 16_384, 333_333, 65_537].enumerated() { fixture.add(size, seed: UInt64(index + 10)) }
+        // 2.5 MiB: several pieces of each size, so pairs of eight whole leaves (the sixteen-lane path) come up too.
+        for (index, size) in [100_000, 1, 16_384, 333_333, 65_537, 2 << 20].enumerated() { fixture.add(size, seed: UInt64(index + 10)) }
         let total = fixture.stream.count
         for (sha1, v2) in [(true, false), (false, true), (true, true)] {
             let planning = UniformPlanning(pieceLength: pieceLength, total: total, sha1: sha1, v2: v2)
