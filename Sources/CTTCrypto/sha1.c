@@ -3,13 +3,12 @@
 /// Also home of the CPU feature probe and the "force portable" switch shared with sha256.c.
 
 #include "CTTCrypto.h"
+#include "sha_ni.h"
 
 #include <stdatomic.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define TT_X86 1
+#if TT_X86
 #include <cpuid.h>
-#include <immintrin.h>
 #endif
 
 // MARK: - CPU feature selection
@@ -45,6 +44,10 @@ int tt_sha_ni_available(void) {
 
 int tt_sha_hardware_active(void) {
     return !atomic_load_explicit(&force_portable, memory_order_relaxed) && tt_sha_ni_available();
+}
+
+int tt_sha_portable_forced(void) {
+    return atomic_load_explicit(&force_portable, memory_order_relaxed);
 }
 
 void tt_sha_force_portable(int force) {
@@ -121,58 +124,26 @@ void tt_sha1_blocks_portable(uint32_t state[5], const uint8_t *data, size_t nblo
 
 #if TT_X86
 
-// Four rounds k (0..19) of the Intel SHA-NI SHA-1 sequence, over a 4-slot ring of
-// message vectors where slot k%4 holds W[4k..4k+3]. At step k the schedule work is spread
-// so each vector is ready just in time: msg2 finishes W[k+1], the xor adds W[t-8] into
-// W[k+2], msg1 starts W[k+3]. `k` is always a literal, so the range tests fold away and
-// the array is kept in registers.
-#define SHA1_NI_STEP(k)                                                                     \
-    do {                                                                                    \
-        if ((k) == 0)                                                                       \
-            e = _mm_add_epi32(e, w[0]);                                                     \
-        else                                                                                \
-            e = _mm_sha1nexte_epu32(e_prev, w[(k) & 3]);                                    \
-        e_prev = abcd;                                                                      \
-        if ((k) >= 3 && (k) <= 18)                                                          \
-            w[((k) + 1) & 3] = _mm_sha1msg2_epu32(w[((k) + 1) & 3], w[(k) & 3]);             \
-        abcd = _mm_sha1rnds4_epu32(abcd, e, (k) / 5);                                       \
-        if ((k) >= 1 && (k) <= 16)                                                          \
-            w[((k) + 3) & 3] = _mm_sha1msg1_epu32(w[((k) + 3) & 3], w[(k) & 3]);             \
-        if ((k) >= 2 && (k) <= 17)                                                          \
-            w[((k) + 2) & 3] = _mm_xor_si128(w[((k) + 2) & 3], w[(k) & 3]);                  \
-    } while (0)
-
-__attribute__((target("sha,sse4.1,ssse3")))
+TT_SHA_NI_TARGET
 static void sha1_blocks_ni(uint32_t state[5], const uint8_t *data, size_t nblocks) {
-    // Reverses the bytes of the whole vector: big-endian words, and word 0 in the top lane
-    // where the SHA instructions expect the earliest word.
-    const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
-
-    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state), 0x1B);
-    __m128i e = _mm_set_epi32((int)state[4], 0, 0, 0);
+    __m128i abcd, e;
+    tt_sha1_ni_get(state, &abcd, &e);
 
     while (nblocks--) {
         const __m128i abcd_save = abcd, e_save = e;
         __m128i e_prev, w[4];
-        w[0] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 0)), bswap);
-        w[1] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16)), bswap);
-        w[2] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 32)), bswap);
-        w[3] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 48)), bswap);
-
-        SHA1_NI_STEP(0);  SHA1_NI_STEP(1);  SHA1_NI_STEP(2);  SHA1_NI_STEP(3);
-        SHA1_NI_STEP(4);  SHA1_NI_STEP(5);  SHA1_NI_STEP(6);  SHA1_NI_STEP(7);
-        SHA1_NI_STEP(8);  SHA1_NI_STEP(9);  SHA1_NI_STEP(10); SHA1_NI_STEP(11);
-        SHA1_NI_STEP(12); SHA1_NI_STEP(13); SHA1_NI_STEP(14); SHA1_NI_STEP(15);
-        SHA1_NI_STEP(16); SHA1_NI_STEP(17); SHA1_NI_STEP(18); SHA1_NI_STEP(19);
-
+        tt_sha1_ni_load(w, data);
+#define STEP(k) TT_SHA1_NI_STEP(k, abcd, e, e_prev, w)
+        STEP(0);  STEP(1);  STEP(2);  STEP(3);  STEP(4);  STEP(5);  STEP(6);  STEP(7);  STEP(8);  STEP(9);
+        STEP(10); STEP(11); STEP(12); STEP(13); STEP(14); STEP(15); STEP(16); STEP(17); STEP(18); STEP(19);
+#undef STEP
         // nexte both rotates the old E into place and adds it, finishing E's feed-forward.
         e = _mm_sha1nexte_epu32(e_prev, e_save);
         abcd = _mm_add_epi32(abcd, abcd_save);
         data += 64;
     }
 
-    _mm_storeu_si128((__m128i *)state, _mm_shuffle_epi32(abcd, 0x1B));
-    state[4] = (uint32_t)_mm_extract_epi32(e, 3);
+    tt_sha1_ni_put(state, abcd, e);
 }
 
 #endif

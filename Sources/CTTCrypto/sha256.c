@@ -3,14 +3,10 @@
 /// CPU selection (`tt_sha_ni_available`, `tt_sha_hardware_active`) lives in sha1.c.
 
 #include "CTTCrypto.h"
+#include "sha_ni.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define TT_X86 1
-#include <immintrin.h>
-#endif
-
-// 16-byte aligned so the SHA-NI path can load four constants per instruction.
-static const uint32_t K256[64] __attribute__((aligned(16))) = {
+// 16-byte aligned so the SHA-NI paths can load four constants per instruction.
+const uint32_t tt_sha256_k[64] __attribute__((aligned(16))) = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -41,7 +37,7 @@ static inline uint32_t load_be32(const uint8_t *p) {
 // variables; only d and h change.
 #define SHA256_R(a, b, c, d, e, f, g, h, t)                                 \
     do {                                                                    \
-        uint32_t t1 = (h) + BSIG1(e) + CH((e), (f), (g)) + K256[t] + w[(t) & 15]; \
+        uint32_t t1 = (h) + BSIG1(e) + CH((e), (f), (g)) + tt_sha256_k[t] + w[(t) & 15]; \
         (d) += t1;                                                          \
         (h) = t1 + BSIG0(a) + MAJ((a), (b), (c));                           \
     } while (0)
@@ -94,61 +90,25 @@ void tt_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t nb
 
 #if TT_X86
 
-// Four rounds k (0..15) of the Intel SHA-NI SHA-256 sequence, over a 4-slot ring of
-// message vectors where slot k%4 holds W[4k..4k+3]. Each rnds2 does two rounds, taking
-// the low two words of `m`. Alongside, msg2 finishes W[k+1] (after adding W[t-7], which
-// straddles W[k-1] and W[k]) and msg1 starts W[k+3]. `k` is always a literal, so the
-// range tests fold away and the array is kept in registers.
-#define SHA256_NI_STEP(k)                                                                   \
-    do {                                                                                    \
-        __m128i m = _mm_add_epi32(w[(k) & 3], _mm_load_si128((const __m128i *)&K256[4 * (k)])); \
-        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);                                        \
-        if ((k) >= 3 && (k) <= 14) {                                                        \
-            __m128i w7 = _mm_alignr_epi8(w[(k) & 3], w[((k) + 3) & 3], 4);                  \
-            w[((k) + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(w[((k) + 1) & 3], w7), w[(k) & 3]); \
-        }                                                                                   \
-        m = _mm_shuffle_epi32(m, 0x0E);                                                     \
-        abef = _mm_sha256rnds2_epu32(abef, cdgh, m);                                        \
-        if ((k) >= 1 && (k) <= 12)                                                          \
-            w[((k) + 3) & 3] = _mm_sha256msg1_epu32(w[((k) + 3) & 3], w[(k) & 3]);           \
-    } while (0)
-
-__attribute__((target("sha,sse4.1,ssse3")))
+TT_SHA_NI_TARGET
 static void sha256_blocks_ni(uint32_t state[8], const uint8_t *data, size_t nblocks) {
-    // Byte-swaps each 32-bit word, keeping word order.
-    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-
-    // The instructions want the state as ABEF and CDGH vectors (A in the top lane).
-    __m128i dcba = _mm_loadu_si128((const __m128i *)&state[0]);
-    __m128i hgfe = _mm_loadu_si128((const __m128i *)&state[4]);
-    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
-    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
-    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
-    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+    __m128i abef, cdgh;
+    tt_sha256_ni_get(state, &abef, &cdgh);
 
     while (nblocks--) {
         const __m128i abef_save = abef, cdgh_save = cdgh;
         __m128i w[4];
-        w[0] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 0)), bswap);
-        w[1] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16)), bswap);
-        w[2] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 32)), bswap);
-        w[3] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 48)), bswap);
-
-        SHA256_NI_STEP(0);  SHA256_NI_STEP(1);  SHA256_NI_STEP(2);  SHA256_NI_STEP(3);
-        SHA256_NI_STEP(4);  SHA256_NI_STEP(5);  SHA256_NI_STEP(6);  SHA256_NI_STEP(7);
-        SHA256_NI_STEP(8);  SHA256_NI_STEP(9);  SHA256_NI_STEP(10); SHA256_NI_STEP(11);
-        SHA256_NI_STEP(12); SHA256_NI_STEP(13); SHA256_NI_STEP(14); SHA256_NI_STEP(15);
-
+        tt_sha256_ni_load(w, data);
+#define STEP(k) TT_SHA256_NI_STEP(k, abef, cdgh, w)
+        STEP(0);  STEP(1);  STEP(2);  STEP(3);  STEP(4);  STEP(5);  STEP(6);  STEP(7);
+        STEP(8);  STEP(9);  STEP(10); STEP(11); STEP(12); STEP(13); STEP(14); STEP(15);
+#undef STEP
         abef = _mm_add_epi32(abef, abef_save);
         cdgh = _mm_add_epi32(cdgh, cdgh_save);
         data += 64;
     }
 
-    // Back from ABEF/CDGH to DCBA/HGFE (word 0 = A in memory order).
-    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
-    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
-    _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(feba, dchg, 0xF0));
-    _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(dchg, feba, 8));
+    tt_sha256_ni_put(state, abef, cdgh);
 }
 
 #endif

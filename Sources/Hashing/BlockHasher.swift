@@ -62,6 +62,14 @@ struct BlockHasher<Compressor: BlockCompressor>: Sendable {
         }
     }
 
+    /// True when no partial block is buffered, so whole blocks may go straight to `compressor`.
+    var isBlockAligned: Bool { buffered == 0 }
+
+    /// Accounts for `count` bytes (whole blocks) that a caller compressed straight into `compressor`.
+    mutating func countCompressed(_ count: Int) {
+        length &+= UInt64(count)
+    }
+
     /// Hashes a collection without contiguous storage by gathering it into a stack buffer.
     mutating func updateByCopying<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         // Chunks of several blocks so the compressor still sees many blocks per call.

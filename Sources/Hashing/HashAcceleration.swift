@@ -24,3 +24,17 @@ extension HashAcceleration {
         tt_sha_ni_available() != 0
     }
 }
+
+extension HashAcceleration {
+    /// True when the CPU has AVX-512 (F and BW) for the sixteen-lane SHA-256 of `Interleaved`.
+    public static var hasWideLanes: Bool {
+        tt_sha_wide_available() != 0
+    }
+
+    /// Makes `Interleaved`'s sixteen-lane functions use SHA-NI pairs (`true`) or AVX-512 when available (`false`).
+    ///
+    /// Internal: for tests, via `@testable import`.
+    static func forceNarrow(_ force: Bool) {
+        tt_sha_force_narrow(force ? 1 : 0)
+    }
+}

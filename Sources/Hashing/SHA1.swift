@@ -79,6 +79,11 @@ struct SHA1Compressor: BlockCompressor {
         self.backend = backend
     }
 
+    /// The state words as the C code takes them, for the interleaved kernels.
+    mutating func withWords<R>(_ body: (UnsafeMutablePointer<UInt32>) -> R) -> R {
+        withUnsafeMutableBytes(of: &state) { body($0.baseAddress!.assumingMemoryBound(to: UInt32.self)) }
+    }
+
     mutating func compress(_ blocks: UnsafePointer<UInt8>, count: Int) {
         let backend = self.backend
         // A homogeneous tuple is laid out like a C array, which is what the C side expects.

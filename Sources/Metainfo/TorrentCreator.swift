@@ -6,8 +6,8 @@ import Hashing
 
 /// Makes a .torrent from a file or folder: v1 (default), v2 or hybrid (BEP 52).
 ///
-/// Hashing runs on all cores over batches of pieces, so memory stays at one batch
-/// whatever the content size. Files are taken in byte order of their paths, so the
+/// Hashing goes through `PieceHashPipeline`, as `tt verify` does: all cores, one buffer
+/// per core whatever the content size. Files are taken in byte order of their paths, so the
 /// same tree gives the same torrent.
 public struct TorrentCreator: Sendable {
     public struct Options: Sendable {
@@ -144,12 +144,12 @@ public struct TorrentCreator: Sendable {
 
         // One stream of pieces for every version: hybrid and v2 align each file to a piece boundary
         // with BEP 47 pad zeros, so each piece belongs to one file.
-        var segments: [PieceStreamHasher.Segment] = []
+        var segments: [PieceSource.Segment] = []
         var listed: [BencodeValue] = []
-        var v2Pieces: [PieceStreamHasher.V2Piece] = []
+        var v2Pieces: [V2Piece] = []
         var offset: Int64 = 0
         for (index, file) in files.enumerated() {
-            segments.append(.init(file: file, length: file.length))
+            segments.append(.init(path: file.diskPath, streamOffset: offset, length: file.length))
             var entry: [(String, BencodeValue)] = [("length", .integer(file.length)), ("path", .list(file.path.map { .string($0) }))]
             if !file.attributes.isEmpty { entry.append(("attr", .string(file.attributes))) }
             if let target = file.symlinkTarget { entry.append(("symlink path", .list(target.map { .string($0) }))) }
@@ -164,30 +164,30 @@ public struct TorrentCreator: Sendable {
             offset += file.length
             let remainder = offset % Int64(pieceLength)
             if wantsV2 && index < files.count - 1 && remainder != 0 {
-                let pad = Int64(pieceLength) - remainder
-                segments.append(.init(file: nil, length: pad))
+                let pad = Int64(pieceLength) - remainder  // zeros: the stream between two segments
                 listed.append(.dict([("attr", .string("p")), ("length", .integer(pad)),
                                      ("path", .list([.string(".pad"), .string(String(pad))]))]))
                 offset += pad
             }
         }
-        let hashed = try PieceStreamHasher(segments: segments, pieceLength: pieceLength, totalLength: offset,
-                                           v2Pieces: wantsV2 ? v2Pieces : nil, wantsV1: wantsV1).run(counter: counter)
+        let planning = CreatePlanning(pieceLength: pieceLength, totalLength: offset, wantsV1: wantsV1, v2Pieces: wantsV2 ? v2Pieces : nil)
+        let hashed = try Self.hashPieces(planning, source: PieceSource(segments: segments), counter: counter)
 
         if wantsV2 {
             var tree = FileTreeNode()
             var piece = 0
-            let padding = Self.zeroSubtreeRoot(leaves: pieceLength / PieceStreamHasher.blockSize)
+            let padding = Self.zeroSubtreeRoot(leaves: pieceLength / PieceHashPlan.leafSize)
             for file in files {
                 let count = Int((file.length + Int64(pieceLength) - 1) / Int64(pieceLength))
                 var root: [UInt8]?
                 var layer: [UInt8]?
                 if count == 1 {
-                    root = hashed.v2[piece]
+                    root = Array(hashed.v2[piece * 32..<piece * 32 + 32])
                 } else if count > 1 {
-                    let hashes = Array(hashed.v2[piece..<piece + count])
+                    let flat = Array(hashed.v2[piece * 32..<(piece + count) * 32])
+                    let hashes = (0..<count).map { Array(flat[$0 * 32..<$0 * 32 + 32]) }
                     root = Self.merkleRoot(hashes, width: Self.nextPowerOfTwo(count), padding: padding)
-                    layer = hashes.flatMap { $0 }
+                    layer = flat
                 }
                 piece += count
                 var leaf: [BencodeEntry] = [BencodeEntry("length", .integer(file.length))]

@@ -90,6 +90,26 @@ public struct PieceHashes: Sendable {
         return PieceDigest(expectedV1: expectedV1, expectedV2: v2Expectation(piece))
     }
 
+    /// How `PieceHashPipeline` must hash a piece for `judge`.
+    func plan(_ piece: PieceIndex) -> PieceHashPlan {
+        let v2 = v2Expectation(piece)
+        return PieceHashPlan(length: layout.length(of: piece), sha1: checksV1, v2Length: v2?.length ?? 0, v2Leaves: v2?.leaves ?? 0)
+    }
+
+    /// True when a piece hashed per `plan` agrees with every hash the torrent has for it (and it has one).
+    func judge(_ piece: PieceIndex, sha1: ArraySlice<UInt8>, v2: ArraySlice<UInt8>) -> Bool {
+        var checked = false
+        if checksV1 {
+            guard sha1.elementsEqual(v1[piece.value * 20..<piece.value * 20 + 20]) else { return false }
+            checked = true
+        }
+        if let expected = v2Expectation(piece) {
+            guard v2.elementsEqual(expected.hash) else { return false }
+            checked = true
+        }
+        return checked
+    }
+
     func v2Expectation(_ piece: PieceIndex) -> V2Expectation? {
         guard checksV2 else { return nil }
         let start = layout.pieces.offset(of: piece)

@@ -201,26 +201,14 @@ public final class PieceStore: @unchecked Sendable {
         return covered == buffer.count
     }
 
-    /// Runs `body` on the range's bytes mapped straight from the page cache when the range lies inside one
-    /// real file that is long enough; returns nil (without calling `body`) otherwise, so the caller reads instead.
-    func withMapped<T>(offset: Int64, length: Int, _ body: (UnsafeRawBufferPointer) -> T) throws(StorageError) -> T? {
-        let spans = layout.spans(offset: offset, length: length)
-        guard spans.count == 1, let span = spans.first, span.length == length, !layout.files[span.file].isPadding,
-              bases[span.file] == 0 else { return nil }
-        return try descriptors.withDescriptor(file: span.file, path: paths[span.file]) { fd throws(StorageError) -> T? in
-            guard let fd else { return nil }
-            var info = stat()
-            guard fstat(fd, &info) == 0, Int64(info.st_size) >= span.fileOffset + Int64(length) else { return nil }
-            let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
-            let aligned = span.fileOffset / page * page
-            let lead = Int(span.fileOffset - aligned)
-            guard let base = mmap(nil, lead + length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, off_t(aligned)),
-                  base != MAP_FAILED else {
-                throw .io(path: paths[span.file], operation: "mmap", errno: errno)
-            }
-            defer { munmap(base, lead + length) }
-            return body(UnsafeRawBufferPointer(start: base + lead, count: length))
-        }
+    /// The files as `PieceHashPipeline` reads them (`tt verify`): pad files, symlinks and v2 gaps read as
+    /// zeros, unselected files from the parts file.
+    public var pieceSource: PieceSource {
+        PieceSource(segments: layout.files.indices.compactMap { index in
+            let file = layout.files[index]
+            guard !file.isPadding else { return nil }
+            return PieceSource.Segment(path: paths[index], fileOffset: bases[index], streamOffset: file.offset, length: file.length)
+        })
     }
 
     /// `pread` until `buffer` is full or the file ends; returns the bytes read.

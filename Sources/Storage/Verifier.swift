@@ -37,11 +37,11 @@ public struct VerifyProgress: Sendable {
 
 /// Checks data on disk against a torrent's piece hashes on all cores with bounded memory.
 ///
-/// Pieces that are present are grouped into jobs of consecutive pieces (about `chunkSize` bytes each).
-/// Each worker takes the next job, `pread`s it into its own reusable buffer (one `chunkSize` buffer per
-/// worker; pieces larger than that stream through it) and hashes it. Reading on the worker spreads the
-/// copy out of the page cache over the cores too, and the pool is `workers × chunkSize` bytes whatever
-/// the size of the data. Consecutive jobs keep the reads near-sequential for the kernel's readahead.
+/// The pieces that are present go through `PieceHashPipeline`, the reader and hasher `tt create` uses
+/// too: jobs of consecutive pieces (about `chunkSize` bytes each), each worker `pread`ing its job into its
+/// own reusable buffer and hashing it there, two pieces side by side. Reading on the workers spreads the
+/// copy out of the page cache over the cores, and the pool is `workers × chunkSize` bytes whatever the
+/// size of the data. Consecutive jobs keep the reads near-sequential for the kernel's readahead.
 public struct Verifier: Sendable {
     public struct Options: Sendable {
         public var workers: Int
@@ -58,12 +58,9 @@ public struct Verifier: Sendable {
         }
     }
 
-    public enum ReadMethod: String, Sendable {
-        /// `pread` into each worker's reused buffer (the default: measured as fast, and memory stays bounded).
-        case read
-        /// `mmap` each chunk (`MAP_POPULATE`), hash from the mapping, `munmap`; chunks that cross files fall back to `read`.
-        case mmap
-    }
+    /// `read` (`pread` into each worker's reused buffer, the default) or `mmap` (`MAP_POPULATE`; ranges
+    /// that cross files are read).
+    public typealias ReadMethod = PieceSource.ReadMethod
 
     public let store: PieceStore
     public let hashes: PieceHashes
@@ -75,11 +72,12 @@ public struct Verifier: Sendable {
         self.options = options
     }
 
-    struct Job {
-        let firstPiece: Int
-        let pieceCount: Int
-        let start: Int64
-        let length: Int64
+    /// The pipeline's view of the torrent: its pieces as `layout` places them, hashed as `hashes` needs.
+    struct Planning: PieceHashPlanning {
+        let hashes: PieceHashes
+        var pieceCount: Int { hashes.layout.pieceCount }
+        func offset(of piece: Int) -> Int64 { hashes.layout.pieces.offset(of: hashes.layout.pieces.index(piece)!) }
+        func plan(of piece: Int) -> PieceHashPlan { hashes.plan(hashes.layout.pieces.index(piece)!) }
     }
 
     /// Checks every piece. `progress` is called from worker threads after each job.
@@ -103,133 +101,48 @@ public struct Verifier: Sendable {
             }
         }
 
-        let jobs = makeJobs(verdicts: verdicts)
+        let pipeline = PieceHashPipeline(source: store.pieceSource, planning: Planning(hashes: hashes),
+                                         options: .init(workers: options.workers, chunkSize: options.chunkSize, readMethod: options.readMethod))
+        let jobs = pipeline.jobs { [verdicts] in verdicts[$0] == .unchecked }
         let missingUpFront = verdicts.reduce(0) { $0 + ($1 == .missing ? 1 : 0) }
         let skipped = verdicts.reduce(0) { $0 + ($1 == .skipped ? 1 : 0) }
         let bytesToCheck = jobs.reduce(Int64(0)) { $0 + $1.length }
 
-        let shared = Mutex<(verdicts: [PieceVerdict], progress: VerifyProgress, error: StorageError?)>(
+        let shared = Mutex<(verdicts: [PieceVerdict], progress: VerifyProgress)>(
             (verdicts, VerifyProgress(piecesDone: missingUpFront, pieceCount: layout.pieceCount - skipped, bytesChecked: 0,
-                                      bytesToCheck: bytesToCheck, bad: 0, missing: missingUpFront), nil))
-        let next = Atomic<Int>(0)
-        let workers = min(options.workers, max(1, jobs.count))
-        let chunkSize = options.chunkSize
-        let options = self.options
-        let store = self.store
+                                      bytesToCheck: bytesToCheck, bad: 0, missing: missingUpFront)))
         let hashes = self.hashes
-
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
-            defer { buffer.deallocate() }
-            while !cancel.isCancelled {
-                let jobIndex = next.add(1, ordering: .relaxed).oldValue
-                guard jobIndex < jobs.count else { break }
-                let job = jobs[jobIndex]
-                do throws(StorageError) {
-                    let results = try Self.check(job, store: store, hashes: hashes, buffer: buffer, mapped: options.readMethod == .mmap, cancel: cancel)
-                    guard let results else { break }
-                    let snapshot = shared.withLock { state -> VerifyProgress in
-                        for (offset, verdict) in results.enumerated() {
-                            state.verdicts[job.firstPiece + offset] = verdict
-                            if verdict == .bad { state.progress.bad += 1 }
-                            if verdict == .missing { state.progress.missing += 1 }
-                        }
-                        state.progress.piecesDone += results.count
-                        state.progress.bytesChecked += job.length
-                        return state.progress
-                    }
-                    progress?(snapshot)
-                } catch {
-                    shared.withLock { if $0.error == nil { $0.error = error } }
-                    cancel.cancel()
-                    break
+        do {
+            try pipeline.run(jobs, isCancelled: { cancel.isCancelled }) { results in
+                let job = results.job
+                // A file that shrank under us: the pieces read short are missing, not bad.
+                let found = (0..<job.pieceCount).map { offset -> PieceVerdict in
+                    guard results.complete[offset] else { return .missing }
+                    let piece = layout.pieces.index(job.firstPiece + offset)!
+                    return hashes.judge(piece, sha1: results.sha1[offset * 20..<offset * 20 + 20],
+                                        v2: results.v2[offset * 32..<offset * 32 + 32]) ? .good : .bad
                 }
+                let snapshot = shared.withLock { state -> VerifyProgress in
+                    for (offset, verdict) in found.enumerated() {
+                        state.verdicts[job.firstPiece + offset] = verdict
+                        if verdict == .bad { state.progress.bad += 1 }
+                        if verdict == .missing { state.progress.missing += 1 }
+                    }
+                    state.progress.piecesDone += found.count
+                    state.progress.bytesChecked += job.length
+                    return state.progress
+                }
+                progress?(snapshot)
+                return true
             }
+        } catch {
+            throw StorageError.io(path: error.path, operation: error.operation, errno: error.errno)
         }
 
         let final = shared.withLock { $0 }
-        if let error = final.error { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         return VerifyReport(layout: layout, verdicts: final.verdicts, actualSizes: sizes,
                             bytesChecked: final.progress.bytesChecked, seconds: seconds, cancelled: cancel.isCancelled,
                             skippedFiles: Set(layout.files.indices.filter { store.isInPartsFile($0) }))
-    }
-
-    /// Runs of present pieces, about `chunkSize` bytes each; v2-only jobs never cross a file.
-    func makeJobs(verdicts: [PieceVerdict]) -> [Job] {
-        let layout = store.layout
-        var jobs: [Job] = []
-        var first = -1
-        var count = 0
-        var length: Int64 = 0
-        func close() {
-            if count > 0 {
-                jobs.append(Job(firstPiece: first, pieceCount: count, start: layout.pieces.offset(of: layout.pieces.index(first)!),
-                                length: length))
-            }
-            count = 0
-            length = 0
-        }
-        var nextStart: Int64 = -1
-        for raw in 0..<layout.pieceCount {
-            guard verdicts[raw] == .unchecked else { close(); continue }
-            let piece = layout.pieces.index(raw)!
-            let start = layout.pieces.offset(of: piece)
-            let pieceBytes = Int64(layout.length(of: piece))
-            // A job is one contiguous range of the stream: v2 alignment gaps end it.
-            if count > 0 && (length + pieceBytes > Int64(options.chunkSize) || start != nextStart) { close() }
-            if count == 0 { first = raw }
-            count += 1
-            length += pieceBytes
-            nextStart = start + pieceBytes
-        }
-        close()
-        return jobs
-    }
-
-    /// Reads and hashes one job; nil when cancelled part-way.
-    static func check(_ job: Job, store: PieceStore, hashes: PieceHashes, buffer: UnsafeMutableRawBufferPointer,
-                      mapped: Bool = false, cancel: CancellationFlag) throws(StorageError) -> [PieceVerdict]? {
-        let layout = store.layout
-        var verdicts: [PieceVerdict] = []
-        verdicts.reserveCapacity(job.pieceCount)
-        var piece = job.firstPiece
-        var pieceRemaining = layout.length(of: layout.pieces.index(piece)!)
-        var digest = hashes.digest(for: layout.pieces.index(piece)!)
-        var pieceComplete = true
-        var done: Int64 = 0
-        while done < job.length {
-            if cancel.isCancelled { return nil }
-            let count = Int(min(Int64(buffer.count), job.length - done))
-            func feed(_ chunk: UnsafeRawBufferPointer, complete: Bool) {
-                var position = 0
-                while position < count {
-                    let take = min(pieceRemaining, count - position)
-                    digest.update(UnsafeRawBufferPointer(rebasing: chunk[position..<position + take]))
-                    pieceComplete = pieceComplete && complete  // a file shrank under us: call the chunk's pieces missing
-                    position += take
-                    pieceRemaining -= take
-                    if pieceRemaining == 0 {
-                        let finished = digest
-                        verdicts.append(pieceComplete ? (finished.matches() ? .good : .bad) : .missing)
-                        piece += 1
-                        pieceComplete = true
-                        if piece < job.firstPiece + job.pieceCount {
-                            let index = layout.pieces.index(piece)!
-                            pieceRemaining = layout.length(of: index)
-                            digest = hashes.digest(for: index)
-                        }
-                    }
-                }
-            }
-            let viaMapping: Void? = mapped ? try store.withMapped(offset: job.start + done, length: count) { feed($0, complete: true) } : nil
-            if viaMapping == nil {
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
-                let complete = try store.read(offset: job.start + done, into: chunk)
-                feed(UnsafeRawBufferPointer(chunk), complete: complete)
-            }
-            done += Int64(count)
-        }
-        return verdicts
     }
 }

@@ -239,6 +239,13 @@ func randomChunkSplitsEqualOneShot(backend: HashBackend) {
     defer { HashAcceleration.forcePortable(false) }
     #expect(!HashAcceleration.isHardwareAccelerated)
     #expect(hex(SHA1.hash(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    // The interleaved kernels' portable path (the chains one after the other) gives the same digests.
+    var rng = SplitMix64(seed: 99)
+    let x = rng.bytes(4096 + 7), y = rng.bytes(4096)
+    var sha1X = SHA1(), sha1Y = SHA1(), sha256X = SHA256(), sha256Y = SHA256()
+    x.withUnsafeBytes { x in y.withUnsafeBytes { y in Interleaved.update(&sha1X, &sha256X, x, &sha1Y, &sha256Y, y) } }
+    #expect(sha1X.finalize() == ReferenceSHA1.hash(x) && sha1Y.finalize() == ReferenceSHA1.hash(y))
+    #expect(sha256X.finalize() == ReferenceSHA256.hash(x) && sha256Y.finalize() == ReferenceSHA256.hash(y))
 
     HashAcceleration.forcePortable(false)
     #expect(HashAcceleration.isHardwareAccelerated == HashAcceleration.cpuHasSHAExtensions)
