@@ -59,12 +59,21 @@ public final class DatagramPort {
     @discardableResult
     public func send(_ bytes: [UInt8], to address: SocketAddress) -> Bool {
         guard fileDescriptor >= 0, address.family == family else { return false }
+        var reportedError = false
         while true {
             let sent = bytes.withUnsafeBytes { raw in
                 address.withSockaddr { sendto(fileDescriptor, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), $0, $1) }
             }
             if sent >= 0 { datagramsSent += 1; return true }
             if errno == EINTR { continue }
+            // With ICMP errors on (IP_RECVERR), the kernel fails the next send with the last one's
+            // error (ECONNREFUSED: someone else's port unreachable) without sending: take the queued
+            // reports, then send again.
+            if !reportedError && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS {
+                reportedError = true
+                readErrors()
+                continue
+            }
             return false
         }
     }

@@ -91,13 +91,16 @@ public enum Seeders {
 
     /// aria2c seeding `torrent` from `dataFolder` (it checks the data, then seeds for ever) on `host` and a port
     /// it is checked to own (`port` of the process).
-    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3") throws -> ManagedProcess {
+    /// `uploadLimit`: bytes per second (aria2's --max-overall-upload-limit), nil for none.
+    public static func aria2Seeder(aria2c: String, torrent: String, dataFolder: String, host: String = "127.0.0.3",
+                                   uploadLimit: Int? = nil) throws -> ManagedProcess {
         try startListening("aria2c seeding", host: host, uses: [.tcp]) { ports in
             try ManagedProcess(aria2c, [
                 "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
                 "--seed-ratio=0.0", "--check-integrity=true", "--bt-seed-unverified=false", "--interface=\(host)",
                 "--listen-port=\(ports[0])", "--dir=\(dataFolder)", "--console-log-level=warn", "--summary-interval=0",
-                "--bt-external-ip=\(host)", "--bt-require-crypto=false", torrent,
+                "--bt-external-ip=\(host)", "--bt-require-crypto=false",
+                "--max-overall-upload-limit=\(uploadLimit ?? 0)", torrent,
             ], label: "aria2c-seed")
         }
     }
