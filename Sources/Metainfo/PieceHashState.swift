@@ -166,12 +166,20 @@ struct PieceHashState {
         }
         if plan.v2Length > 0 {
             if inLeaf > 0 { closeLeaf() }
-            Self.merkleRoot(&leaves, width: plan.v2Leaves, into: v2Out)
+            MerkleRoot.compute(&leaves, width: plan.v2Leaves, into: v2Out)
         }
     }
 
+    static func slice(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[from..<from + count])
+    }
+}
+
+/// BEP 52 Merkle roots over 32-byte leaves: shared by `create`/`verify` (here) and the downloader's
+/// piece checks (Storage).
+public enum MerkleRoot {
     /// The root of the tree over `leaves` (32 bytes each) padded with zero leaves to `width`, computed in place.
-    static func merkleRoot(_ leaves: inout [UInt8], width: Int, into out: UnsafeMutableRawPointer) {
+    public static func compute(_ leaves: inout [UInt8], width: Int, into out: UnsafeMutableRawPointer) {
         guard leaves.count <= width * 32 else {  // more data than the tree holds: a root nothing matches
             out.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 32)
             return
@@ -188,9 +196,5 @@ struct PieceHashState {
             }
             out.copyMemory(from: level.baseAddress!, byteCount: 32)
         }
-    }
-
-    static func slice(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ count: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: bytes[from..<from + count])
     }
 }

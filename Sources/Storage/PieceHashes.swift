@@ -205,18 +205,8 @@ struct MerkleBuilder {
     /// The root; leaves past the data are 32 zero bytes (BEP 52).
     consuming func root() -> [UInt8] {
         if inBlock > 0 { closeBlock() }
-        if leaves.count > width * 32 { return [UInt8](repeating: 0xFF, count: 32) }  // more data than the tree holds: cannot match
-        leaves.append(contentsOf: repeatElement(0, count: width * 32 - leaves.count))
-        var count = width
-        leaves.withUnsafeMutableBytes { level in
-            while count > 1 {
-                for pair in 0..<count / 2 {
-                    let digest = SHA256.hash(UnsafeRawBufferPointer(rebasing: level[pair * 64..<pair * 64 + 64]))
-                    digest.withUnsafeBytes { (level.baseAddress! + pair * 32).copyMemory(from: $0.baseAddress!, byteCount: 32) }
-                }
-                count /= 2
-            }
-        }
-        return Array(leaves[0..<32])
+        var out = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeMutableBytes { MerkleRoot.compute(&leaves, width: width, into: $0.baseAddress!) }
+        return out
     }
 }
