@@ -94,5 +94,13 @@ struct PeerRoster {
     var isConnecting: Bool { !connecting.isEmpty }
 
     /// The last error of each address, for the message when nobody could be reached.
-    var lastErrors: [String] { candidates.compactMap { entry in entry.value.lastError.map { "\(entry.key): \($0)" } }.sorted() }
+    /// "ADDRESS: why" per candidate that failed (errors that already name their address are not prefixed again).
+    var lastErrors: [String] {
+        candidates.compactMap { entry in
+            entry.value.lastError.map { error in
+                let text = "\(error)", address = "\(entry.key)"
+                return text.hasPrefix(address) ? text : "\(address): \(text)"
+            }
+        }.sorted()
+    }
 }

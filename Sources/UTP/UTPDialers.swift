@@ -51,7 +51,7 @@ public struct FallbackDialer: PeerDialer {
                      completion: @escaping (Result<any ByteStream, NetError>) -> Void) {
         let state = FallbackState()
         let fallback = self.fallback
-        func finished(_ result: Result<any ByteStream, NetError>) {
+        func finished(_ result: Result<any ByteStream, NetError>, fromFallback: Bool) {
             state.pending -= 1
             switch result {
             case .success(let stream):
@@ -60,7 +60,9 @@ public struct FallbackDialer: PeerDialer {
                 if let timer = state.timer { loop.cancel(timer) }
                 completion(result)
             case .failure(let error):
-                state.error = state.error ?? error
+                // The fallback's (TCP's) reason is the one to report ("connection refused" says more
+                // than uTP's port unreachable or timeout); it comes last when both fail.
+                if fromFallback || state.error == nil { state.error = error }
                 if !state.done && !state.fallbackStarted { startFallback() }
                 else if !state.done && state.pending == 0 { state.done = true; completion(.failure(state.error ?? error)) }
             }
@@ -69,11 +71,11 @@ public struct FallbackDialer: PeerDialer {
             guard !state.fallbackStarted, !state.done else { return }
             state.fallbackStarted = true
             state.pending += 1
-            fallback.dial(address, loop: loop, timeout: timeout, completion: finished)
+            fallback.dial(address, loop: loop, timeout: timeout) { finished($0, fromFallback: true) }
         }
         state.pending = 1
         state.timer = loop.schedule(after: fallbackAfter) { startFallback() }
-        primary.dial(address, loop: loop, timeout: timeout, completion: finished)
+        primary.dial(address, loop: loop, timeout: timeout) { finished($0, fromFallback: false) }
     }
 
     final class FallbackState {

@@ -188,6 +188,10 @@ import Testing
         #expect(result.status == 69, "\(result.output)")
         #expect(result.output.contains("no peers to download from"))
         #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("tt: error:") }.count == 1)
+        // TCP's reason (uTP failed first, on ICMP), the address said once.
+        let address = "127.0.0.1:\(refusing.port)"
+        #expect(result.output.contains("\(address): connection refused"), "\(result.output)")
+        #expect(!result.output.contains("\(address): \(address)"), "\(result.output)")
     }
 }
 
