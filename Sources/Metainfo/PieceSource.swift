@@ -117,7 +117,7 @@ final class PieceSourceReader {
             let target = UnsafeMutableRawBufferPointer(start: base + Int(position - offset), count: wanted)
             let fd = try descriptor(index)
             var got = 0
-            if let fd { got = try Self.preadFully(fd, target, at: segment.fileOffset + (position - segment.streamOffset), path: segment.path) }
+            if let fd { got = try PieceSource.preadFully(fd, target, at: segment.fileOffset + (position - segment.streamOffset), path: segment.path) }
             if got < wanted {
                 (target.baseAddress! + got).initializeMemory(as: UInt8.self, repeating: 0, count: wanted - got)
                 let missing = position + Int64(got)..<position + Int64(wanted)
@@ -180,9 +180,11 @@ final class PieceSourceReader {
         open.append((segment, fd))
         return fd
     }
+}
 
+extension PieceSource {
     /// `pread` until `buffer` is full or the file ends; returns the bytes read.
-    static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(PieceReadError) -> Int {
+    public static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(PieceReadError) -> Int {
         var done = 0
         while done < buffer.count {
             let got = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))

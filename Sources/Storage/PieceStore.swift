@@ -213,17 +213,7 @@ public final class PieceStore: @unchecked Sendable {
 
     /// `pread` until `buffer` is full or the file ends; returns the bytes read.
     static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(StorageError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let got = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, operation: "read", errno: errno)
-            }
-            if got == 0 { break }
-            done += got
-        }
-        return done
+        do { return try PieceSource.preadFully(fd, buffer, at: offset, path: path) } catch { throw .io(path: error.path, operation: error.operation, errno: error.errno) }
     }
 
     // MARK: - Writing
