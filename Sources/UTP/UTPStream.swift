@@ -61,7 +61,8 @@ public final class UTPStream: ByteStream {
         multiplexer.remove(self)
     }
 
-    /// A dial that cannot succeed (the multiplexer learnt it from ICMP): ends it with `error`.
+    /// A dial that cannot succeed (the connection closed, or the multiplexer learnt from ICMP that no
+    /// one listens there): ends it with `error`.
     func failDial(_ error: NetError) {
         guard let completion = dialCompletion, let multiplexer else { return }
         dialCompletion = nil
@@ -87,10 +88,7 @@ public final class UTPStream: ByteStream {
                 dialCompletion = nil
                 completion(.success(self))
             } else if connection.state == .closed {
-                dialCompletion = nil
-                ended = true
-                multiplexer.remove(self)
-                completion(.failure(Self.netError(connection.error, remote)))
+                failDial(Self.netError(connection.error, remote))
                 return
             }
         }
