@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
+#include <spawn.h>
+#include <signal.h>
 
 _Static_assert(sizeof(struct sockaddr_storage) == 128, "tt_datagram_info.address holds a sockaddr_storage");
 
@@ -77,4 +80,39 @@ int tt_read_icmp_error(int fd, tt_datagram_info *info, int *error) {
     info->length = 0;
     info->truncated = 0;
     return 1;
+}
+
+void tt_name_this_thread(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
+extern char **environ;
+
+int tt_spawn(const char *path, char *const argv[], const char *directory,
+             int stdin_fd, int stdout_fd, int stderr_fd, int *pid) {
+    posix_spawn_file_actions_t actions;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) return result;
+    const int sources[3] = { stdin_fd, stdout_fd, stderr_fd };
+    for (int target = 0; target < 3 && result == 0; target++) {
+        if (sources[target] >= 0) result = posix_spawn_file_actions_adddup2(&actions, sources[target], target);
+    }
+    if (result == 0 && directory != NULL) result = posix_spawn_file_actions_addchdir_np(&actions, directory);
+    // The child starts with no signal blocked and every signal at its default, whatever this
+    // process (or the test runner) blocks or ignores: SIGTERM must stop it.
+    posix_spawnattr_t attributes;
+    if (result == 0) result = posix_spawnattr_init(&attributes);
+    if (result != 0) { posix_spawn_file_actions_destroy(&actions); return result; }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t child = 0;
+    result = posix_spawn(&child, path, &actions, &attributes, argv, environ);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    if (result == 0) *pid = (int)child;
+    return result;
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Net
 
 /// Keeps tests, benchmarks and demos on loopback: when `TT_DHT_LOOPBACK_ONLY` is set, or when the

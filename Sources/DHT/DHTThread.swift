@@ -1,6 +1,7 @@
-import Foundation
+import Dispatch
 import Glibc
 import Net
+import Synchronization
 
 /// A DHT node on its own thread and event loop, for callers whose own loop cannot host it yet.
 /// Work is handed to the loop with `perform` (any thread); `stop` saves the table and joins.
@@ -8,13 +9,13 @@ public final class DHTThread: @unchecked Sendable {
     public let node: DHTNode
     public let localAddress: SocketAddress
     private let loop: EventLoop
-    private let lock = NSLock()
+    /// Guards `queued` (work for the loop) and `stopping`.
+    private let lock = Mutex(())
     private var queued: [(DHTNode) -> Void] = []
+    private var stopping = false
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
-    private var stopping = false
 
     /// Binds the UDP socket now (so its port is known and errors surface here), then runs the loop.
     public init(bind: SocketAddress, configuration: DHTNode.Configuration) throws(NetError) {
@@ -31,7 +32,7 @@ public final class DHTThread: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
         loop.watch(wakeRead) { [weak self] _ in self?.drain() }
-        let thread = Thread { [self] in
+        let started = startDetachedThread(name: "tt-dht") { [self] in
             // One turn at once makes this thread the loop's, even when `stop` comes before any
             // datagram (closing the port below is loop work).
             loop.runOnce(timeout: 0)
@@ -42,16 +43,19 @@ public final class DHTThread: @unchecked Sendable {
             loop.unwatch(wakeRead)
             finished.signal()
         }
-        thread.name = "tt-dht"
-        self.thread = thread
-        thread.start()
+        guard started else {
+            node.port.close()
+            loop.unwatch(wakeRead)
+            for fd in ends { close(fd) }
+            throw .system(operation: "starting the DHT thread", reason: String(cString: strerror(EAGAIN)))
+        }
     }
 
-    private var isStopping: Bool { lock.withLock { stopping } }
+    private var isStopping: Bool { lock.withLock { _ in stopping } }
 
     /// Runs `action` on the DHT loop's thread.
     public func perform(_ action: @escaping (DHTNode) -> Void) {
-        lock.withLock { queued.append(action) }
+        lock.withLock { _ in queued.append(action) }
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)
     }
@@ -59,10 +63,8 @@ public final class DHTThread: @unchecked Sendable {
     private func drain() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wakeRead, &buffer, buffer.count) > 0 {}
-        let actions = lock.withLock { () -> [(DHTNode) -> Void] in
-            defer { queued.removeAll() }
-            return queued
-        }
+        var actions: [(DHTNode) -> Void] = []
+        lock.withLock { _ in swap(&actions, &queued) }
         for action in actions { action(node) }
     }
 
@@ -75,7 +77,7 @@ public final class DHTThread: @unchecked Sendable {
     }
 
     private func stopAndJoin() {
-        let first = lock.withLock { () -> Bool in
+        let first = lock.withLock { _ -> Bool in
             defer { stopping = true }
             return !stopping
         }

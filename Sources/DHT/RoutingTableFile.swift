@@ -1,5 +1,7 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
+import Metainfo
 import Net
 
 /// The routing table on disk, so a second run starts warm: `$XDG_STATE_HOME/tt/dht.dat`
@@ -22,7 +24,7 @@ public enum RoutingTableFile {
         if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
             base = state
         } else {
-            base = (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
+            base = (environment["HOME"] ?? getpwuid(getuid())?.pointee.pw_dir.map { String(cString: $0) } ?? "/") + "/.local/state"
         }
         return base + "/tt/dht.dat"
     }
@@ -59,9 +61,9 @@ public enum RoutingTableFile {
             merged.nodes += old.nodes.filter { !families.contains($0.address.family) }
         }
         let bytes = encode(merged)
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathName.deletingLast(path)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw .stateFile(path: directory, reason: "cannot create: \(error.localizedDescription)")
+            throw .stateFile(path: directory, reason: "cannot create: \(fileErrorReason(error))")
         }
         let temporary = path + ".tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -74,7 +74,7 @@ public struct MagnetLink: Hashable, Sendable {
 
     static func percentEncode(_ text: String) -> String { PercentEncoding.encode(Array(text.utf8)) }
 
-    static func percentDecode(_ text: String) -> String? {
+    public static func percentDecode(_ text: String) -> String? {
         PercentEncoding.decode(Array(text.utf8)).flatMap { String(validatingUTF8Bytes: $0) }
     }
 }

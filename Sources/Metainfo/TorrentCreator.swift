@@ -1,8 +1,9 @@
 import Bencode
 import Dispatch
 import Glibc
-import Foundation
+import FoundationEssentials
 import Hashing
+import Synchronization
 
 /// Makes a .torrent from a file or folder: v1 (default), v2 or hybrid (BEP 52).
 ///
@@ -59,16 +60,15 @@ public struct TorrentCreator: Sendable {
     /// leading outside (or nowhere) is left out and reported through `skipped`: `tt seed` and
     /// `tt verify` never read through such a link, so a torrent holding it could not be served.
     public static func scan(_ root: String, skipped: ((String) -> Void)? = nil) throws(CreateError) -> (name: String, files: [InputFile], isDirectory: Bool) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else { throw .noSuchPath(root) }
-        let name = (root as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? root
-        if !isDirectory.boolValue {
+        guard let kind = PathName.kind(root) else { throw .noSuchPath(root) }
+        let name = PathName.resolvedName(root)
+        if kind != .directory {
             var info = stat()
             guard stat(root, &info) == 0 else { throw .unreadable(root, "cannot stat") }
             let attributes = info.st_mode & 0o111 != 0 ? "x" : ""
             return (name, [InputFile(path: [name], diskPath: root, length: Int64(info.st_size), attributes: attributes)], false)
         }
-        let realRoot = realPath(root) ?? root
+        let realRoot = PathName.realPath(root) ?? root
         var files: [InputFile] = []
         func walk(_ folder: String, _ relative: [String], depth: Int) throws(CreateError) {
             guard depth < 64 else { throw .unreadable(folder, "folders nested too deep (a symlink loop?)") }
@@ -79,7 +79,7 @@ public struct TorrentCreator: Sendable {
                 var link = stat()
                 guard lstat(full, &link) == 0 else { continue }
                 if link.st_mode & S_IFMT == S_IFLNK {
-                    guard let target = realPath(full), target.hasPrefix(realRoot + "/") else {
+                    guard let target = PathName.realPath(full), target.hasPrefix(realRoot + "/") else {
                         skipped?((relative + [child]).joined(separator: "/"))
                         continue
                     }
@@ -103,12 +103,6 @@ public struct TorrentCreator: Sendable {
         }
         guard !files.isEmpty else { throw .empty(root) }
         return (name, files, true)
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     /// A piece size aiming at ~1000–2000 pieces, between 16 KiB and 16 MiB.
@@ -279,8 +273,7 @@ struct FileTreeNode {
 
 /// Thread-safe byte counter that calls back as hashing advances.
 final class ProgressCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done: Int64 = 0
+    private let done = Mutex<Int64>(0)
     let total: Int64
     let report: (@Sendable (Int64, Int64) -> Void)?
 
@@ -290,7 +283,7 @@ final class ProgressCounter: @unchecked Sendable {
     }
 
     func add(_ bytes: Int64) {
-        let now = lock.withLock { done += bytes; return done }
+        let now = done.withLock { $0 += bytes; return $0 }
         report?(now, total)
     }
 }

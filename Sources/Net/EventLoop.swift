@@ -67,6 +67,10 @@ public final class EventLoop: @unchecked Sendable {
     private let owner: Atomic<UInt>
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    /// One receive buffer for every `StreamChannel` on this loop (they read one at a time, on the
+    /// loop's thread): 256 KiB once, not per connection. Made at the first read.
+    var sharedReadBuffer: [UInt8] = []
+    static let readBufferSize = 256 * 1024
 
     public init(clock: Clock = .monotonic) {
         self.clock = clock

@@ -9,7 +9,8 @@ public final class StreamChannel {
     public let loop: EventLoop
     public let remote: SocketAddress
     public private(set) var fileDescriptor: Int32
-    /// Called with each chunk read.
+    /// Called with each chunk read: a slice of the loop's shared receive buffer, valid only during
+    /// the call (copy what must outlive it — a kept slice would make the next read copy the buffer).
     public var onData: ((ArraySlice<UInt8>) -> Void)?
     /// Called once when the connection ends: nil for an orderly end of stream from the remote,
     /// or the error. Not called after a local `close()`.
@@ -25,8 +26,6 @@ public final class StreamChannel {
     private var outgoingOffset = 0
     public private(set) var bufferedBytes = 0
     private var connecting = false
-    /// 256 KiB: a fast peer's data arrives in a few large reads rather than many small ones.
-    private var readBuffer = [UInt8](repeating: 0, count: 256 * 1024)
     /// Totals, for statistics.
     public private(set) var bytesRead: Int64 = 0
     public private(set) var bytesWritten: Int64 = 0
@@ -145,11 +144,13 @@ public final class StreamChannel {
         // A bounded number of reads per turn keeps one fast peer from starving the others.
         for _ in 0..<4 {
             guard fileDescriptor >= 0, !pausedReading else { return }
-            let count = readBuffer.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress, $0.count, 0) }
+            // 256 KiB, shared by the loop's channels: a fast peer's data arrives in a few large reads.
+            if loop.sharedReadBuffer.isEmpty { loop.sharedReadBuffer = [UInt8](repeating: 0, count: EventLoop.readBufferSize) }
+            let count = loop.sharedReadBuffer.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 bytesRead += Int64(count)
-                onData?(readBuffer[0..<count])
-                if count < readBuffer.count { return }
+                onData?(loop.sharedReadBuffer[0..<count])
+                if count < EventLoop.readBufferSize { return }
                 continue
             }
             if count == 0 { fail(nil); return }

@@ -1,5 +1,5 @@
 import Bencode
-import Foundation
+import FoundationEssentials
 import Glibc
 import Metainfo
 
@@ -158,7 +158,7 @@ public struct ResumeState: Sendable, Equatable {
             unlink(temporary)
             throw .io(path: path, operation: "rename", errno: code)
         }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathName.deletingLast(path)
         let folderFD = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folderFD >= 0 { fsync(folderFD); close(folderFD) }
     }
@@ -167,8 +167,8 @@ public struct ResumeState: Sendable, Equatable {
     /// how `tt verify OUT/<name>` finds the torrent of a download made by tt.
     public static func find(contentPath: String) -> [(path: String, state: ResumeState)] {
         let trimmed = contentPath.count > 1 && contentPath.hasSuffix("/") ? String(contentPath.dropLast()) : contentPath
-        let name = (trimmed as NSString).lastPathComponent
-        let folder = "\((trimmed as NSString).deletingLastPathComponent.isEmpty ? "." : (trimmed as NSString).deletingLastPathComponent)/\(directoryName)"
+        let name = PathName.last(trimmed)
+        let folder = "\(PathName.deletingLast(trimmed).isEmpty ? "." : PathName.deletingLast(trimmed))/\(directoryName)"
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
         var found: [(path: String, state: ResumeState, modified: Int)] = []
         for entry in entries where entry.hasSuffix(".\(fileExtension)") {

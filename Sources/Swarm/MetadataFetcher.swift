@@ -1,5 +1,6 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
 import Hashing
 import Metainfo
 import Net

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
 import Metainfo
 import PeerWire
@@ -64,7 +64,7 @@ extension SwarmEngine {
         do {
             try FileManager.default.createDirectory(atPath: configuration.output, withIntermediateDirectories: true)
         } catch {
-            throw .storage("\(configuration.output): cannot create the folder: \(error.localizedDescription)")
+            throw .storage("\(configuration.output): cannot create the folder: \(fileErrorReason(error))")
         }
         let partsPath = ResumeState.partsPath(output: configuration.output, infoHashes: torrent.infoHashes)
         var adopted: [Int] = []
@@ -87,7 +87,7 @@ extension SwarmEngine {
         } catch let error as StorageError {
             throw Self.map(error)
         } catch {
-            throw .storage("\(configuration.output): \(error.localizedDescription)")
+            throw .storage("\(configuration.output): \(fileErrorReason(error))")
         }
         selectedFiles = selection.map { $0.selected.sorted() }
         let wanted = selection?.wantedPieces(layout)

@@ -109,7 +109,7 @@ enum CensusViews {
     static func text(_ report: CensusReport) -> String {
         let summary = report.summary
         var lines: [String] = []
-        func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+        func row(_ label: String, _ value: String) { lines.append(Format.padded(label, 14) + value) }
         row("info hash", report.infoHashes.v1Hex ?? report.infoHashes.v2Hex ?? "")
         for source in report.sources {
             var text = "\(source.peers.count) peers"
@@ -146,7 +146,7 @@ enum CensusViews {
                 table.append([peer.address.description, "-", "-", peer.failure ?? "?", "-", "-", peer.sources.joined(separator: ",")])
                 continue
             }
-            let fraction = peer.fraction(pieceCount: report.pieceCount).map { peer.isSeeder(pieceCount: report.pieceCount) ? "seed" : String(format: "%.1f%%", $0 * 100) } ?? "?"
+            let fraction = peer.fraction(pieceCount: report.pieceCount).map { peer.isSeeder(pieceCount: report.pieceCount) ? "seed" : Format.format1($0 * 100) + "%" } ?? "?"
             let via = [peer.success?.transport, peer.success?.encryption == "rc4" ? "rc4" : nil].compactMap { $0 }.joined(separator: "+")
             table.append([peer.address.description, TerminalText.escape(peer.handshake?.peerID.client ?? "unknown"), fraction, via,
                           peer.handshakeTime.map { Format.seconds($0) } ?? "-", peer.unchokedAfter == nil ? "no" : "yes",
@@ -154,8 +154,8 @@ enum CensusViews {
         }
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {
-            lines.append(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            lines.append(Format.trimmed(row.enumerated().map { Format.padded($0.element, widths[$0.offset]) }
+                .joined(separator: "  ")))
         }
         return lines.joined(separator: "\n")
     }

@@ -1,5 +1,7 @@
-import Foundation
+import FoundationEssentials
+import Metainfo
 import Glibc
+import Synchronization
 import JSON
 
 /// Where a command reads and writes: the real process, or buffers in tests.
@@ -15,7 +17,7 @@ public final class CommandEnvironment: @unchecked Sendable {
     private let stderrWriter: @Sendable ([UInt8]) -> Void
     /// True when stderr is a terminal (progress bars and colour go there only then).
     public let stderrIsTerminal: Bool
-    private let lock = NSLock()
+    private let lock = Mutex(())
 
     public init(arguments: [String], workingDirectory: String, variables: [String: String],
                 stdin: @escaping @Sendable () -> [UInt8],
@@ -37,10 +39,22 @@ public final class CommandEnvironment: @unchecked Sendable {
             arguments: Array(CommandLine.arguments.dropFirst()),
             workingDirectory: FileManager.default.currentDirectoryPath,
             variables: ProcessInfo.processInfo.environment,
-            stdin: { Array(FileHandle.standardInput.readDataToEndOfFile()) },
+            stdin: { readAll(fd: 0) },
             stdout: { writeAll(fd: 1, $0) },
             stderr: { writeAll(fd: 2, $0) },
             stderrIsTerminal: isatty(2) == 1)
+    }
+
+    /// Everything up to end of file (EINTR retried; a read error ends the input there).
+    static func readAll(fd: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return bytes }
+            bytes += chunk[..<count]
+        }
     }
 
     /// Writes every byte; a closed stdout (`| head`) ends the process quietly, as Unix tools do.
@@ -62,15 +76,15 @@ public final class CommandEnvironment: @unchecked Sendable {
     public func readStdin() -> [UInt8] { stdinReader() }
 
     public func write(_ text: String) {
-        lock.withLock { stdoutWriter(Array(text.utf8)) }
+        lock.withLock { _ in stdoutWriter(Array(text.utf8)) }
     }
 
     public func writeBytes(_ bytes: [UInt8]) {
-        lock.withLock { stdoutWriter(bytes) }
+        lock.withLock { _ in stdoutWriter(bytes) }
     }
 
     public func writeError(_ text: String) {
-        lock.withLock { stderrWriter(Array(text.utf8)) }
+        lock.withLock { _ in stderrWriter(Array(text.utf8)) }
     }
 
     /// One JSON document (pretty when asked) or one JSON Lines event, newline-terminated.
@@ -83,7 +97,7 @@ public final class CommandEnvironment: @unchecked Sendable {
     /// Resolves a user's path against the working directory.
     public func path(_ path: String) -> String {
         if path.hasPrefix("/") || path == "-" { return path }
-        return (workingDirectory as NSString).appendingPathComponent(path)
+        return PathName.appending(workingDirectory, path)
     }
 
     public var colorAllowed: Bool { stderrIsTerminal && variables["NO_COLOR"] == nil }

@@ -27,8 +27,9 @@ enum DHTQueryCommands {
                 JSONField("ip", .optional(message.observedAddress?.description)),
                 JSONField("rtt", DHTViews.seconds(rtt)),
             ]) {
-                "\(address) id \(response.id.hex)" + (message.version.map { " (\(ClientVersion.describe($0)))" } ?? "")
-                    + String(format: " rtt %.1f ms", rtt * 1000) + (message.observedAddress.map { ", sees us as \($0)" } ?? "")
+                let version = message.version.map { " (\(ClientVersion.describe($0)))" } ?? ""
+                let observed = message.observedAddress.map { ", sees us as \($0)" } ?? ""
+                return "\(address) id \(response.id.hex)\(version) rtt \(Format.format1(rtt * 1000)) ms\(observed)"
             }
             return .success
         case .failure(.error(let code, let text))?:

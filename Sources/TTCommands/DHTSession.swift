@@ -1,5 +1,5 @@
 import DHT
-import Foundation
+import FoundationEssentials
 import Glibc
 import JSON
 import Net

@@ -1,5 +1,6 @@
 import DHT
-import Foundation
+import FoundationEssentials
+import Glibc
 import Metainfo
 import Net
 import Swarm
@@ -51,7 +52,7 @@ final class SwarmDHT: @unchecked Sendable {
     let thread: DHTThread
     let configuration: DHTNode.Configuration
     let infoHash: NodeID
-    private let lock = NSCondition()
+    private let lock = Condition()
     private var found: [SocketAddress] = []
     private var lookupsFinished = 0
     private var lastRepliesCount = 0
@@ -87,14 +88,14 @@ final class SwarmDHT: @unchecked Sendable {
 
     /// Blocks until the first lookup finished, `grace` seconds after its first peer, or `timeout`.
     func waitForFirstLookup(timeout: Double, grace: Double) -> (peers: [SocketAddress], nodesReplied: Int) {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = monotonicSeconds() + timeout
         lock.lock()
         defer { lock.unlock() }
-        var firstPeer: Date?
+        var firstPeer: Double?
         while lookupsFinished == 0 {
-            if !found.isEmpty, firstPeer == nil { firstPeer = Date() }
-            let until = firstPeer.map { min(deadline, $0.addingTimeInterval(grace)) } ?? deadline
-            if !lock.wait(until: until) && Date() >= until { break }
+            if !found.isEmpty, firstPeer == nil { firstPeer = monotonicSeconds() }
+            let until = firstPeer.map { min(deadline, $0 + grace) } ?? deadline
+            if !lock.wait(until: until) && monotonicSeconds() >= until { break }
         }
         return (found, lastRepliesCount)
     }

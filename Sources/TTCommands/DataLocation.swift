@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Metainfo
 import Storage
 
@@ -24,8 +25,8 @@ struct DataLocation {
     /// is exit 66; one that exists but holds none of the data is read as given, with `notFound` set.
     static func resolve(_ argument: String, path: String, torrent: Torrent) throws(TTError) -> DataLocation {
         let name = torrent.name
-        let inside = (path as NSString).appendingPathComponent(name)
-        let shownInside = (argument as NSString).appendingPathComponent(name)
+        let inside = PathName.appending(path, name)
+        let shownInside = PathName.appending(argument, name)
         guard let kind = kind(of: path) else {
             throw TTError(.noInput, kind: "no_input", "\(argument): no such file or folder (looked for the data of '\(name)' there)")
         }
@@ -40,10 +41,10 @@ struct DataLocation {
         }
         let files = torrent.files.filter { !$0.isPadding }
         let rootHits = present(files, under: path)
-        let namedLikeRoot = (path as NSString).lastPathComponent == name
+        let namedLikeRoot = PathName.last(path) == name
         guard Self.kind(of: inside) == .folder else {
             if rootHits > 0 || namedLikeRoot { return DataLocation(contentPath: path, reading: .content) }
-            let example = files.first.map { (argument as NSString).appendingPathComponent($0.displayPath) } ?? argument
+            let example = files.first.map { PathName.appending(argument, $0.displayPath) } ?? argument
             return DataLocation(contentPath: path, reading: .content,
                                 notFound: "no data of '\(name)' at \(argument): looked for its files in it as the torrent's folder (e.g. \(example)) and for \(shownInside)/ as the folder it was saved into")
         }
@@ -60,15 +61,13 @@ struct DataLocation {
     enum Kind { case file, folder }
 
     static func kind(of path: String) -> Kind? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-        return isDirectory.boolValue ? .folder : .file
+        PathName.kind(path).map { $0 == .directory ? .folder : .file }
     }
 
     /// How many of `files` exist below `root` as regular files.
     static func present(_ files: [TorrentFile], under root: String) -> Int {
         files.reduce(0) { count, file in
-            count + (kind(of: (root as NSString).appendingPathComponent(file.displayPath)) == .file ? 1 : 0)
+            count + (kind(of: PathName.appending(root, file.displayPath)) == .file ? 1 : 0)
         }
     }
 
@@ -82,13 +81,13 @@ struct DataLocation {
     /// The states `tt download -o folder` left in `folder/.tt/` whose data is in the folder, newest first:
     /// how `tt verify DIR` finds its torrent when DIR is the save folder rather than the data.
     static func savedStates(in folder: String) -> [(path: String, state: ResumeState)] {
-        let stateFolder = (folder as NSString).appendingPathComponent(ResumeState.directoryName)
+        let stateFolder = PathName.appending(folder, ResumeState.directoryName)
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: stateFolder) else { return [] }
         var found: [(path: String, state: ResumeState, modified: Int)] = []
         for entry in entries where entry.hasSuffix(".\(ResumeState.fileExtension)") {
-            let path = (stateFolder as NSString).appendingPathComponent(entry)
+            let path = PathName.appending(stateFolder, entry)
             guard let state = try? ResumeState.load(path: path),
-                  kind(of: (folder as NSString).appendingPathComponent(state.name)) != nil else { continue }
+                  kind(of: PathName.appending(folder, state.name)) != nil else { continue }
             var info = stat()
             stat(path, &info)
             found.append((path, state, info.st_mtim.tv_sec))

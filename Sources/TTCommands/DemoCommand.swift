@@ -1,6 +1,7 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import JSON
+import Metainfo
 import Net
 
 /// `tt demo`: the whole protocol on loopback with nothing but this binary. Makes some data,
@@ -32,7 +33,8 @@ struct DemoCommand: Command {
         }
         let fileCount = try arguments.integer("--files", in: 1...1000) ?? 3
         let keep = arguments.value("--keep").map(invocation.environment.path)
-        let work = keep ?? NSTemporaryDirectory() + "tt-demo-\(getpid())"
+        let temporary = invocation.environment.variables["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let work = keep ?? PathName.appending(temporary, "tt-demo-\(getpid())")
         let demo = Demo(invocation: invocation, work: work, size: size, fileCount: fileCount)
         defer {
             demo.stopAll()
@@ -50,7 +52,7 @@ final class Demo {
     let size: Int
     let fileCount: Int
     let executable: String
-    private var children: [Process] = []
+    private var children: [ChildProcess] = []
 
     init(invocation: Invocation, work: String, size: Int, fileCount: Int) {
         self.invocation = invocation
@@ -67,7 +69,7 @@ final class Demo {
         try? fm.removeItem(atPath: work + "/seed")
         try? fm.removeItem(atPath: work + "/downloads")
         do { try fm.createDirectory(atPath: work + "/seed/demo", withIntermediateDirectories: true) } catch {
-            throw TTError(.ioError, kind: "io_error", "\(work): \(error.localizedDescription)")
+            throw TTError(.ioError, kind: "io_error", "\(work): \(fileErrorReason(error))")
         }
         say("# tt demo in \(work): \(fileCount) files, \(Format.bytes(Int64(size))), all on 127.0.0.1")
         makeData()
@@ -121,26 +123,23 @@ final class Demo {
     /// Runs one stage as a real `tt` process, printing the command and its output.
     func step(_ arguments: [String], show: ((String) -> String)? = nil) throws(TTError) {
         say("\n$ tt " + arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments + ["-q"]
-        process.currentDirectoryURL = URL(fileURLWithPath: work)
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw TTError(.unavailable, kind: "spawn", "cannot run \(executable): \(error.localizedDescription)")
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        let process = try spawn(arguments + ["-q"], stdout: .pipe, stderr: .pipe)
+        let (data, errorData) = process.readToEnd()
+        let status = process.wait()
+        let text = Format.trimmed(String(decoding: data, as: UTF8.self), newlinesOnly: true)
         if !text.isEmpty { say(show?(text) ?? text) }
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errorData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw TTError(ExitCode(rawValue: process.terminationStatus) ?? .protocolError, kind: "demo_step",
-                          "demo step 'tt \(arguments[0])' failed (exit \(process.terminationStatus)): \(message)")
+        guard status == 0 else {
+            let message = Format.trimmed(String(decoding: errorData, as: UTF8.self))
+            throw TTError(ExitCode(rawValue: status) ?? .protocolError, kind: "demo_step",
+                          "demo step 'tt \(arguments[0])' failed (exit \(status)): \(message)")
+        }
+    }
+
+    private func spawn(_ arguments: [String], stdout: ChildProcess.Output, stderr: ChildProcess.Output) throws(TTError) -> ChildProcess {
+        do {
+            return try ChildProcess(executable: executable, arguments: arguments, directory: work, stdout: stdout, stderr: stderr)
+        } catch {
+            throw TTError(.unavailable, kind: "spawn", "cannot run \(executable): \(error)")
         }
     }
 
@@ -148,33 +147,21 @@ final class Demo {
     /// was given port 0, and the event says which port it got.
     func start(_ arguments: [String]) throws(TTError) -> JSONValue {
         say("\n$ tt " + arguments.joined(separator: " ") + " &")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments + ["--json", "-q"]
-        process.currentDirectoryURL = URL(fileURLWithPath: work)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw TTError(.unavailable, kind: "spawn", "cannot run \(executable): \(error.localizedDescription)")
-        }
+        let process = try spawn(arguments + ["--json", "-q"], stdout: .pipe, stderr: .inherit)
         children.append(process)
-        let reader = output.fileHandleForReading
         var received: [UInt8] = []
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = monotonicSeconds() + 30
         // Its JSON Lines until the listening event (or its exit, or the deadline).
-        while Date() < deadline {
-            var ready = pollfd(fd: reader.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 200) >= 0 else { break }
+        while monotonicSeconds() < deadline {
+            var ready = pollfd(fd: process.stdoutFD, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 200) >= 0 || errno == EINTR else { break }
             if ready.revents == 0 { continue }
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }  // it exited
+            guard let chunk = process.readAvailable() else { break }  // it exited
             received += chunk
             for line in received.split(separator: UInt8(ascii: "\n")) {
                 if let event = try? JSONParser().parse(Array(line)), event["event"]?.stringValue == "listening" {
                     // The rest of its output is read and dropped, so it never blocks on a full pipe.
-                    reader.readabilityHandler = { _ = $0.availableData }
+                    process.discardRemainingOutput()
                     return event
                 }
             }
@@ -184,33 +171,23 @@ final class Demo {
 
     /// Polls the tracker (through our own scrape) until the seeder shows up, for at most 10 s.
     func waitForAnnounce(_ announce: String) {
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["scrape", "demo.torrent", "--tracker", announce, "--json", "-q"]
-            process.currentDirectoryURL = URL(fileURLWithPath: work)
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return }
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
+        let deadline = monotonicSeconds() + 10
+        while monotonicSeconds() < deadline {
+            guard let process = try? spawn(["scrape", "demo.torrent", "--tracker", announce, "--json", "-q"], stdout: .pipe, stderr: .discard) else { return }
+            let text = String(decoding: process.readToEnd().stdout, as: UTF8.self)
+            process.wait()
             if text.contains("\"complete\":1") || text.contains("\"seeders\":1") { return }
             usleep(200_000)
         }
     }
 
     func stopAll() {
-        for process in children where process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-        }
+        for process in children { process.signal(SIGTERM) }
         for process in children {
-            let deadline = Date().addingTimeInterval(3)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            let deadline = monotonicSeconds() + 3
+            while process.isRunning && monotonicSeconds() < deadline { usleep(20_000) }
+            process.signal(SIGKILL)
+            process.wait()
         }
         children.removeAll()
     }

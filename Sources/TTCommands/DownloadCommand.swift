@@ -1,5 +1,6 @@
 import DHT
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 import Net

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Writing result files without ever leaving a half-written one behind.
 enum FileOutput {

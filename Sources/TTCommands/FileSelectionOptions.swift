@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Metainfo
 import Storage
 
@@ -14,7 +15,7 @@ enum FileSelectionOptions {
     static func selectOnly(inMagnet link: String) -> String? {
         guard link.hasPrefix("magnet:?") else { return nil }
         for pair in link.dropFirst("magnet:?".count).split(separator: "&") where pair.hasPrefix("so=") {
-            return String(pair.dropFirst(3)).removingPercentEncoding
+            return MagnetLink.percentDecode(String(pair.dropFirst(3)))
         }
         return nil
     }
@@ -36,7 +37,7 @@ enum FileSelectionOptions {
         for glob in globs {
             let matching = torrent.files.indices.filter { index in
                 let file = torrent.files[index]
-                return !file.isPadding && (fnmatch(glob, file.displayPath, 0) == 0 || fnmatch(glob, (file.displayPath as NSString).lastPathComponent, 0) == 0)
+                return !file.isPadding && (fnmatch(glob, file.displayPath, 0) == 0 || fnmatch(glob, PathName.last(file.displayPath), 0) == 0)
             }
             guard !matching.isEmpty else { throw .usage("--only '\(glob)' matches no file of \(torrent.name) (see 'tt info')") }
             chosen.formUnion(matching)

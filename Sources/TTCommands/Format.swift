@@ -1,3 +1,5 @@
+import Glibc
+
 /// Human-readable numbers for the non-JSON views.
 public enum Format {
     public static func bytes(_ count: Int64) -> String {
@@ -27,4 +29,26 @@ public enum Format {
     }
 
     static func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+    /// `text` followed by spaces up to `width` characters (cut to `width` when longer), for columns.
+    static func padded(_ text: String, _ width: Int) -> String {
+        let count = text.count
+        return count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - count)
+    }
+
+    /// `text` without leading and trailing whitespace (or only newlines, keeping indentation).
+    static func trimmed(_ text: String, newlinesOnly: Bool = false) -> String {
+        let trim: (Character) -> Bool = newlinesOnly ? { $0.isNewline } : { $0.isWhitespace }
+        let kept = text.drop(while: trim)
+        return String(kept.reversed().drop(while: trim).reversed())
+    }
+
+    /// An instant as ISO 8601 in UTC ("2026-12-02T09:41:30Z").
+    static func iso8601(secondsSince1970 seconds: Int64) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        guard gmtime_r(&time, &parts) != nil else { return "\(seconds)" }
+        func two(_ value: Int32) -> String { format2(Int(value)) }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
 }

@@ -1,5 +1,6 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 import MSE
@@ -115,7 +116,7 @@ struct HandshakeCommand: Command {
                      transport: TransportKind = .tcp) -> String {
         let handshake = greeting.handshake
         var lines: [String] = []
-        func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        func row(_ label: String, _ value: String) { lines.append(Format.padded(label, 12) + value) }
         row("peer", address.description + (transport == .utp ? " (uTP)" : ""))
         row("peer id", handshake.peerID.printable + "  (\(handshake.peerID.hex))")
         row("client", handshake.peerID.client ?? "unknown")
@@ -139,7 +140,7 @@ struct HandshakeCommand: Command {
         let total = pieceCount.map { "/\($0)" } ?? ""
         switch greeting.availabilitySource {
         case "none" where greeting.haves.isEmpty: row("pieces", "unknown (no bitfield)")
-        default: row("pieces", "\(have.map(String.init) ?? "?")\(total) (\(greeting.availabilitySource.replacingOccurrences(of: "_", with: " ")))")
+        default: row("pieces", "\(have.map(String.init) ?? "?")\(total) (\(greeting.availabilitySource.replacing("_", with: " ")))")
         }
         row("rtt", Format.seconds(greeting.rtt))
         if let mse {

@@ -1,6 +1,7 @@
 import Bencode
 import DHT
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 import Net

@@ -1,5 +1,6 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 
@@ -67,7 +68,7 @@ struct InfoCommand: Command {
     static func text(_ torrent: Torrent, pieces: Bool) -> String {
         var lines: [String] = []
         func row(_ label: String, _ value: String) {
-            lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+            lines.append(Format.padded(label, 14) + value)
         }
         row("name", torrent.terminalName)
         if let v1 = torrent.infoHashes.v1Hex { row("info hash", v1) }
@@ -81,7 +82,7 @@ struct InfoCommand: Command {
         row("private", torrent.isPrivate ? "yes" : "no")
         if let createdBy = torrent.createdBy { row("created by", createdBy.terminalSafe) }
         if let date = torrent.creationDate {
-            row("created", ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(date))))
+            row("created", Format.iso8601(secondsSince1970: date))
         }
         if let comment = torrent.comment { row("comment", comment.terminalSafe) }
         if torrent.trackerTiers.isEmpty {

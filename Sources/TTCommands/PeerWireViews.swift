@@ -1,5 +1,6 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 import Net

@@ -1,11 +1,13 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Synchronization
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal.
 public final class ProgressBar: @unchecked Sendable {
     private let environment: CommandEnvironment
     private let enabled: Bool
     private let label: String
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var lastDraw = Date.distantPast
     private let started = Date()
     private var drawn = false
@@ -18,7 +20,7 @@ public final class ProgressBar: @unchecked Sendable {
 
     public func update(done: Int64, total: Int64, suffix: String = "") {
         guard enabled else { return }
-        lock.withLock {
+        lock.withLock { _ in
             let now = Date()
             guard now.timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
             lastDraw = now
@@ -36,7 +38,7 @@ public final class ProgressBar: @unchecked Sendable {
 
     /// Clears the line so the next message starts clean.
     public func finish() {
-        lock.withLock {
+        lock.withLock { _ in
             if drawn { environment.writeError("\r\u{1B}[K") }
             drawn = false
         }

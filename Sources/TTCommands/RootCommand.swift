@@ -1,5 +1,6 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 
@@ -76,7 +77,7 @@ public enum RootCommand {
     }
 
     static func report(_ error: TTError, json: Bool, _ environment: CommandEnvironment) -> Int32 {
-        let line = error.message.replacingOccurrences(of: "\n", with: " ")
+        let line = error.message.replacing("\n", with: " ")
         environment.writeError("tt: error: \(TerminalText.escape(line))\n")  // the JSON keeps it exact
         if json {
             var fields: [JSONField] = [JSONField("kind", .string(error.kind)), JSONField("message", .string(line)),

@@ -1,5 +1,6 @@
 import DHT
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 import Net
@@ -61,7 +62,7 @@ struct SeedCommand: Command {
             throw .usage("--bind needs a numeric IP address, got '\(bind)'")
         }
 
-        var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes, output: (dataPath as NSString).deletingLastPathComponent)
+        var configuration = SwarmConfiguration(torrent: torrent, torrentBytes: bytes, output: PathName.deletingLast(dataPath))
         configuration.serveOnly = true
         configuration.contentPath = dataPath
         configuration.listen = listen

@@ -1,5 +1,6 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
 import Metainfo
 
 /// What a user may pass where a torrent is expected (tt(1); README "Recipes").

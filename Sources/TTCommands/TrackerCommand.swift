@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Net
 import Tracker
@@ -114,7 +115,7 @@ struct TrackerCommand: Command {
         func stop() {
             guard !done else { return }
             done = true
-            Thread.detachNewThread { [server] in server.stop() }
+            if !startDetachedThread(name: "tt-tracker-stop", { [server] in server.stop() }) { server.stop() }
         }
     }
 }

@@ -47,7 +47,7 @@ enum TrackerViews {
 
     static func announceText(_ response: AnnounceResponse, tracker: String) -> String {
         var lines: [String] = []
-        func row(_ label: String, _ value: String) { lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+        func row(_ label: String, _ value: String) { lines.append(Format.padded(label, 14) + value) }
         row("tracker", "\(tracker) (\(protocolName(tracker)))")
         if let interval = response.interval {
             row("interval", "\(interval) s" + (response.minInterval.map { " (min \($0) s)" } ?? ""))

@@ -37,6 +37,6 @@ public enum ValueCompletion: Sendable, Equatable {
     /// `tt decode [--strict] FILE|-`.
     public static func firstOperand(inUsage usage: String) -> String? {
         let words = usage.split(separator: " ").dropFirst(2)
-        return words.first(where: { !"[(-".contains($0.first!) }).map { $0.replacingOccurrences(of: "…", with: "") }
+        return words.first(where: { !"[(-".contains($0.first!) }).map { String($0.replacing("…", with: "")) }
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSON
 import Metainfo
 import Storage
@@ -61,7 +62,7 @@ struct VerifyCommand: Command {
 
         // A download of some files only (`download --files`): the rest are reported skipped, and bytes of
         // theirs that share a piece with chosen files are read from the parts file beside the resume state.
-        let output = (contentPath as NSString).deletingLastPathComponent
+        let output = PathName.deletingLast(contentPath)
         let state = try? ResumeState.load(path: ResumeState.path(output: output, infoHashes: torrent.infoHashes))
         let selection = state?.selectedFiles.map { FileSelection(Set($0)) }
         if selection != nil { invocation.log("only the files 'tt download' selected are checked; the others are skipped") }
@@ -124,8 +125,8 @@ struct VerifyCommand: Command {
         var found = ResumeState.find(contentPath: path)
         if found.isEmpty { found = DataLocation.savedStates(in: path) }
         guard let (statePath, state) = found.first else {
-            let folder = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(ResumeState.directoryName)
-            let own = (path as NSString).appendingPathComponent(ResumeState.directoryName)
+            let folder = PathName.appending(PathName.deletingLast(path), ResumeState.directoryName)
+            let own = PathName.appending(path, ResumeState.directoryName)
             throw .usage("no torrent given and no 'tt download' state for \(argument) in \(folder) or \(own); use --torrent FILE")
         }
         if found.count > 1 {

@@ -1,5 +1,7 @@
 import Bencode
-import Foundation
+import FoundationEssentials
+import Glibc
+import Synchronization
 import JSON
 import Metainfo
 import Storage
@@ -68,7 +70,7 @@ struct VerifyView {
         if !problems.isEmpty {
             lines.append("files:")
             for file in problems {
-                var line = "  " + file.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + " " + file.file.displayPath
+                var line = "  " + Format.padded(file.status.rawValue, 10) + " " + file.file.displayPath
                 switch file.status {
                 case .short, .tooLong: line += " (\(file.actualSize ?? 0) bytes, expected \(file.file.length))"
                 case .missing: line += " (\(file.file.length) bytes expected)"
@@ -105,7 +107,7 @@ final class VerifyProgressReporter: @unchecked Sendable {
     private let jsonLines: Bool
     private let plainLines: Bool
     private let interval: Double
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var last = Date()
 
     init(invocation: Invocation, explicit: Bool) {
@@ -120,7 +122,7 @@ final class VerifyProgressReporter: @unchecked Sendable {
     func update(_ progress: VerifyProgress) {
         bar.update(done: progress.bytesChecked, total: progress.bytesToCheck)
         guard jsonLines || plainLines else { return }
-        let due: Bool = lock.withLock {
+        let due: Bool = lock.withLock { _ in
             let now = Date()
             guard now.timeIntervalSince(last) >= (jsonLines ? 0.5 : interval) else { return false }
             last = now

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A peer address a tracker handed out (or that announced to our tracker).
 public struct TrackerPeer: Hashable, Sendable {
@@ -117,7 +118,7 @@ public enum IPText {
         }
         let wanted = tailV4.isEmpty ? 8 : 6
         var all: [UInt16]
-        if let range = text.range(of: "::") {
+        if let range = text.firstRange(of: "::") {
             guard let head = groups(text[..<range.lowerBound]), let tail = groups(text[range.upperBound...]),
                   head.count + tail.count < wanted else { return nil }
             all = head + Array(repeating: 0, count: wanted - head.count - tail.count) + tail

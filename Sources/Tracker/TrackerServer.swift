@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import Net
 import Synchronization
 
@@ -91,14 +92,18 @@ public final class TrackerServer: @unchecked Sendable {
             // The accept thread sleeps in accept itself (up to 0.25 s, then checks the stop flag).
             listener.blockAccepts(timeout: 0.25)
             threads.enter()
-            Thread.detachNewThread { [self] in self.acceptLoop(listener); self.threads.leave() }
+            if !startDetachedThread(name: "tt-tracker-tcp", { [self] in self.acceptLoop(listener); self.threads.leave() }) {
+                threads.leave()
+            }
         }
         if let udpSocket {
             // One thread, sleeping in a blocking recvmmsg (one system call per wait, not a poll and
             // a receive). Measured on 2 cores: a second thread on the socket answered fewer.
             udpSocket.blockReceives(timeout: 0.25)
             threads.enter()
-            Thread.detachNewThread { [self] in self.udpLoop(udpSocket); self.threads.leave() }
+            if !startDetachedThread(name: "tt-tracker-udp", { [self] in self.udpLoop(udpSocket); self.threads.leave() }) {
+                threads.leave()
+            }
         }
     }
 
@@ -178,12 +183,15 @@ public final class TrackerServer: @unchecked Sendable {
             // pool, and the request deadline counts from the accept.
             let deadline = Deadline.after(5)
             let started = reader
-            Thread.detachNewThread { [self] in
-                self.serve(connection, token: token, deadline: deadline, reader: started)
+            let finish: @Sendable () -> Void = { [self] in
                 self.readers.withLock { _ = $0.reading.removeValue(forKey: token) }
                 connection.close()
                 self.connectionSlots.signal()
             }
+            if !startDetachedThread(name: "tt-tracker-http", { [self] in
+                self.serve(connection, token: token, deadline: deadline, reader: started)
+                finish()
+            }) { finish() }
         }
     }
 

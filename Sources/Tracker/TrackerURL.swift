@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A tracker URL split into what the transports need, without Foundation's URL quirks
 /// (we keep the path and query bytes exactly as given).
@@ -16,7 +17,7 @@ public struct TrackerURL: Sendable, Equatable, CustomStringConvertible {
 
     public init(_ text: String) throws(TrackerError) {
         original = text
-        guard let schemeEnd = text.range(of: "://") else { throw .badURL(text, "not a URL (no '://')") }
+        guard let schemeEnd = text.firstRange(of: "://") else { throw .badURL(text, "not a URL (no '://')") }
         guard let scheme = Scheme(rawValue: text[..<schemeEnd.lowerBound].lowercased()) else {
             throw .badURL(text, "unsupported scheme '\(text[..<schemeEnd.lowerBound])' (http, https and udp work)")
         }
@@ -77,7 +78,7 @@ public struct TrackerURL: Sendable, Equatable, CustomStringConvertible {
         guard last.hasPrefix("announce") else { return nil }
         var copy = self
         copy.target = String(path[...slash]) + "scrape" + last.dropFirst("announce".count) + target[queryStart...]
-        let prefixEnd = original.range(of: String(target))?.lowerBound ?? original.endIndex
+        let prefixEnd = original.firstRange(of: String(target))?.lowerBound ?? original.endIndex
         copy.original = String(original[..<prefixEnd]) + copy.target
         return copy
     }

@@ -31,4 +31,14 @@ int tt_read_icmp_error(int fd, tt_datagram_info *info, int *error);
 /// open(2) for writing with O_DIRECT (not exported by Swift's Glibc module); -1 with errno on failure.
 int tt_open_direct_write(const char *path);
 
+/// posix_spawn(2) of `path` with `argv` (NULL-terminated) and this process's environment, in `directory`
+/// (posix_spawn_file_actions_addchdir_np, which Swift's Glibc module lacks), with `stdin_fd`,
+/// `stdout_fd` and `stderr_fd` as its fds 0–2 (-1 leaves that fd as ours). The child's pid goes to
+/// `*pid`. Returns 0, or an errno value.
+int tt_spawn(const char *path, char *const argv[], const char *directory,
+             int stdin_fd, int stdout_fd, int stderr_fd, int *pid);
+
+/// Names the calling thread (prctl PR_SET_NAME, at most 15 bytes kept) for `top -H` and debuggers.
+void tt_name_this_thread(const char *name);
+
 #endif
