@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "PeerWire", dependencies: ["Metainfo", "Bencode"]),
         .target(name: "Storage", dependencies: ["Metainfo", "Hashing", "Bencode", "CTTNet"]),
         .target(name: "WebSeed", dependencies: ["Metainfo", "Hashing", "Net", "Storage", "Tracker"]),
-        .target(name: "Swarm", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker", "WebSeed"]),
+        .target(name: "Swarm", dependencies: ["CTTNet", "Bencode", "Metainfo", "Hashing", "Net", "UTP", "PeerWire", "Storage", "Tracker", "WebSeed"]),
         .target(name: "DHT", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "JSON"]),
         .target(name: "TTCommands", dependencies: ["DHT", "JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE", "Census"]),
         .target(name: "Census", dependencies: ["Metainfo", "Net", "PeerWire", "Swarm", "Tracker", "UTP"]),

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <spawn.h>
+#include <malloc.h>
 #include <signal.h>
 
 _Static_assert(sizeof(struct sockaddr_storage) == 128, "tt_datagram_info.address holds a sockaddr_storage");
@@ -115,4 +116,8 @@ int tt_spawn(const char *path, char *const argv[], const char *directory,
     posix_spawn_file_actions_destroy(&actions);
     if (result == 0) *pid = (int)child;
     return result;
+}
+
+int tt_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

@@ -6,6 +6,12 @@ extension PeerSession {
         decoder.append(bytes)
     }
 
+    /// A read buffer's bytes, decoded where they lie (see `FrameDecoder.append`): call `next`
+    /// until nil before the buffer is reused.
+    public mutating func append(_ bytes: ArraySlice<UInt8>) {
+        decoder.append(bytes)
+    }
+
     /// Bytes received and not yet decoded.
     public var bufferedCount: Int { decoder.bufferedCount }
 

@@ -82,6 +82,19 @@ extension SwarmEngine {
         checksInFlight += 1
         pendingChecks.append(PendingCheck(piece: piece, data: data, source: source))
         startCheckJobs()
+        // Requests already sent keep coming after `requestMore` stops asking (up to 2 MiB a peer):
+        // while the checks lag, they wait in the kernel's socket buffers rather than in ours.
+        if checksInFlight >= maxChecksInFlight && !readsPausedForChecks {
+            readsPausedForChecks = true
+            for peer in peers.values { peer.stream.pausedReading = true }
+        }
+    }
+
+    /// Reading resumes as soon as the checks have room again.
+    private func resumeReadsIfChecksCaughtUp() {
+        guard readsPausedForChecks, checksInFlight < maxChecksInFlight else { return }
+        readsPausedForChecks = false
+        for peer in peers.values { peer.stream.pausedReading = false }
     }
 
     /// Hands waiting pieces to workers, up to `checkBatchBytes` per job: with small pieces one job
@@ -107,10 +120,11 @@ extension SwarmEngine {
                 checkJobs -= 1
                 for result in results {
                     checksInFlight -= 1
-                    if spareBuffers.count < maxChecksInFlight + 4 { spareBuffers.append(result.item.data) }
+                    if spareBuffers.count < spareBufferLimit { spareBuffers.append(result.item.data) }
                     checked(result.item.piece, good: result.good, writeFailure: result.failure, source: result.item.source)
                 }
                 startCheckJobs()
+                resumeReadsIfChecksCaughtUp()
                 // Requests paused by back-pressure resume here.
                 for peer in orderedPeers { requestMore(peer) }
                 feedWebSeeds()
@@ -121,7 +135,10 @@ extension SwarmEngine {
     /// Most piece bytes one check job takes (many small pieces, or one large one).
     static let checkBatchBytes = 1 << 20
     /// Piece bytes waiting for or in the hash check before we stop asking for blocks.
-    static let checkBytesInFlight = 6 << 20
+    static let checkBytesInFlight = 4 << 20
+    /// Checked pieces' buffers kept for the next pieces (no allocation and zero-fill per piece);
+    /// the rest are freed — to the system at once, see `returnLargeBuffersToTheSystem`.
+    static let spareBytes = 2 << 20
 
     private func checked(_ index: PieceIndex, good: Bool, writeFailure: String?, source: String) {
         if let writeFailure {

@@ -58,7 +58,10 @@ public final class SwarmEngine {
     var spareBuffers: [[UInt8]] = []
     /// Pieces handed to the hash check at most at once; past that we stop asking for more blocks.
     /// Counted in pieces but meant as bytes: small pieces get many (set with the layout).
-    var maxChecksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+    var maxChecksInFlight = ProcessInfo.processInfo.activeProcessorCount + 2
+    var spareBufferLimit = 2
+    /// True while peers' reads are paused because the hash checks lag (see `check`).
+    var readsPausedForChecks = false
     /// Pieces waiting for a check job, oldest first.
     var pendingChecks: [PendingCheck] = []
     /// Check jobs running on workers (at most `checkWorkers`).

@@ -38,6 +38,10 @@ int tt_open_direct_write(const char *path);
 int tt_spawn(const char *path, char *const argv[], const char *directory,
              int stdin_fd, int stdout_fd, int stderr_fd, int *pid);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes) (malloc.h is not in Swift's Glibc module): blocks of `bytes` or
+/// more get their own mapping, returned to the system when freed. 1 on success.
+int tt_set_mmap_threshold(int bytes);
+
 /// Names the calling thread (prctl PR_SET_NAME, at most 15 bytes kept) for `top -H` and debuggers.
 void tt_name_this_thread(const char *name);
 
