@@ -54,19 +54,24 @@ extension PieceStore {
         }
     }
 
-    /// Writes an aligned span through `O_DIRECT`, copied through an aligned bounce buffer. Returns how
-    /// many bytes from the start were written; the caller writes the rest buffered (after EINVAL, when
-    /// the device takes no such alignment, or a short write, whose cause the buffered write reports).
+    /// Writes an aligned span through `O_DIRECT`: from where it lies when its memory is aligned too (a
+    /// `PieceBuffer`), else copied through an aligned bounce buffer. Returns how many bytes from the
+    /// start were written; the caller writes the rest buffered (after EINVAL, when the device takes no
+    /// such alignment, or a short write, whose cause the buffered write reports).
     private func writeDirect(_ fd: Int32, file: Int, fileOffset: Int64, _ source: UnsafeRawBufferPointer) throws(StorageError) -> Int {
-        let bounce = bounceBuffers.withLock { $0.popLast() }
+        let aligned = Int(bitPattern: source.baseAddress) % Self.directAlignment == 0
+        let bounce = aligned ? nil : bounceBuffers.withLock { $0.popLast() }
             ?? BounceBuffer(UnsafeMutableRawPointer.allocate(byteCount: Self.bounceSize, alignment: Self.directAlignment))
-        defer { bounceBuffers.withLock { $0.append(bounce) } }
-        let buffer = bounce.memory
+        defer { if let bounce { bounceBuffers.withLock { $0.append(bounce) } } }
         var done = 0
         while done < source.count {
-            let length = min(source.count - done, Self.bounceSize)
-            buffer.copyMemory(from: source.baseAddress! + done, byteCount: length)
-            let written = pwrite(fd, buffer, length, off_t(fileOffset + Int64(done)))
+            let length = aligned ? source.count - done : min(source.count - done, Self.bounceSize)
+            var from = UnsafeRawPointer(source.baseAddress! + done)
+            if let bounce {
+                bounce.memory.copyMemory(from: from, byteCount: length)
+                from = UnsafeRawPointer(bounce.memory)
+            }
+            let written = pwrite(fd, from, length, off_t(fileOffset + Int64(done)))
             if written < 0 {
                 if errno == EINTR { continue }
                 if errno == EINVAL { descriptors.disableDirect(file: file); break }

@@ -224,6 +224,12 @@ public final class PieceStore: @unchecked Sendable {
         try bytes.withUnsafeBytes { raw in Result { () throws(StorageError) in try write(offset: layout.pieces.offset(of: piece), raw) } }.get()
     }
 
+    /// Writes a whole piece from its buffer (page-aligned, so large spans go direct without a copy).
+    public func writePiece(_ piece: PieceIndex, _ buffer: PieceBuffer) throws(StorageError) {
+        precondition(buffer.count == layout.length(of: piece), "piece \(piece) is \(layout.length(of: piece)) bytes, got \(buffer.count)")
+        try write(offset: layout.pieces.offset(of: piece), buffer.readOnly)
+    }
+
     /// Writes bytes of the piece stream at `offset` (e.g. one 16 KiB block: `offset(of: piece) + begin`).
     public func write(offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         precondition(writable, "PieceStore opened read-only")

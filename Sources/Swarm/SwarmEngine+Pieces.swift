@@ -1,6 +1,7 @@
 import Dispatch
 import Metainfo
 import PeerWire
+import Storage
 
 // MARK: - Piece assembly: requests out, blocks in, hash check and write off the loop
 
@@ -54,18 +55,11 @@ extension SwarmEngine {
             return
         }
         let length = lengths.length(of: info.piece)
-        if buffers[piece] == nil {
-            if var spare = spareBuffers.popLast() {
-                // Reused storage: every byte is overwritten by the piece's blocks before the check.
-                if spare.count != length { spare = [UInt8](repeating: 0, count: length) }
-                buffers[piece] = spare
-            } else {
-                buffers[piece] = [UInt8](repeating: 0, count: length)
-            }
-        }
-        buffers[piece]!.withUnsafeMutableBytes { raw in
-            guard let base = raw.baseAddress, let source = bytes.baseAddress else { return }
-            base.advanced(by: info.begin).copyMemory(from: source, byteCount: info.length)
+        // Every byte of the buffer (new or reused) is overwritten by the piece's blocks before the check.
+        let buffer = buffers[piece] ?? newPieceBuffer(length)
+        buffers[piece] = buffer
+        if let source = bytes.baseAddress {
+            buffer.bytes.baseAddress!.advanced(by: info.begin).copyMemory(from: source, byteCount: info.length)
         }
         // Endgame: the others asked for this block too; tell them not to bother.
         for key in outcome.alsoRequestedFrom where key != peer.key {
@@ -77,8 +71,14 @@ extension SwarmEngine {
         }
     }
 
+    /// A spare buffer of that length, or a new one.
+    func newPieceBuffer(_ length: Int) -> PieceBuffer {
+        if let spare = spareBuffers.popLast(), spare.count == length { return spare }
+        return PieceBuffer(count: length)
+    }
+
     /// Hash check and write on a worker; the result comes back to the loop.
-    func check(_ piece: PieceIndex, _ data: [UInt8], source: String) {
+    func check(_ piece: PieceIndex, _ data: PieceBuffer, source: String) {
         checksInFlight += 1
         pendingChecks.append(PendingCheck(piece: piece, data: data, source: source))
         startCheckJobs()
@@ -112,7 +112,7 @@ extension SwarmEngine {
             let hashes = self.hashes!, store = self.store!
             loop.offload({ () -> [CheckResult] in
                 batch.map { item in
-                    guard hashes.matches(item.piece, item.data) else { return CheckResult(item, good: false, failure: nil) }
+                    guard hashes.matches(item.piece, item.data.readOnly) else { return CheckResult(item, good: false, failure: nil) }
                     do { try store.writePiece(item.piece, item.data) } catch { return CheckResult(item, good: true, failure: "\(error)") }
                     return CheckResult(item, good: true, failure: nil)
                 }
@@ -136,7 +136,7 @@ extension SwarmEngine {
     static let checkBatchBytes = 1 << 20
     /// Piece bytes waiting for or in the hash check before we stop asking for blocks.
     static let checkBytesInFlight = 4 << 20
-    /// Checked pieces' buffers kept for the next pieces (no allocation and zero-fill per piece);
+    /// Checked pieces' buffers kept for the next pieces (no allocation per piece);
     /// the rest are freed — to the system at once, see `returnLargeBuffersToTheSystem`.
     static let spareBytes = 2 << 20
 
@@ -186,7 +186,7 @@ extension SwarmEngine {
 /// A whole piece waiting for its hash check and write.
 struct PendingCheck: Sendable {
     let piece: PieceIndex
-    let data: [UInt8]
+    let data: PieceBuffer
     let source: String
 }
 

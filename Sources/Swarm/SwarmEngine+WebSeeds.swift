@@ -109,9 +109,11 @@ extension SwarmEngine {
         for block in blocks {
             let outcome = picker.received(block, from: seed.key)
             guard outcome.wanted else { continue }
-            if buffers[block.piece] == nil { buffers[block.piece] = [UInt8](repeating: 0, count: fetched.bytes.count) }
-            buffers[block.piece]!.replaceSubrange(block.begin..<block.begin + block.length,
-                                                  with: fetched.bytes[block.begin..<block.begin + block.length])
+            let buffer = buffers[block.piece] ?? newPieceBuffer(fetched.bytes.count)
+            buffers[block.piece] = buffer
+            fetched.bytes.withUnsafeBytes { source in
+                buffer.bytes.baseAddress!.advanced(by: block.begin).copyMemory(from: source.baseAddress! + block.begin, byteCount: block.length)
+            }
             // Endgame: peers asked for this block too.
             for key in outcome.alsoRequestedFrom {
                 guard let other = peers[key], other.inFlight.removeValue(forKey: block) != nil else { continue }

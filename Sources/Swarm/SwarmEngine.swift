@@ -52,10 +52,10 @@ public final class SwarmEngine {
     var peersSeen: Set<SocketAddress> = []
 
     /// Blocks of pieces being assembled.
-    var buffers: [Int: [UInt8]] = [:]
+    var buffers: [Int: PieceBuffer] = [:]
     /// Piece buffers back from the hash check, reused so memory stays flat instead of following
     /// the allocator's high-water mark.
-    var spareBuffers: [[UInt8]] = []
+    var spareBuffers: [PieceBuffer] = []
     /// Pieces handed to the hash check at most at once; past that we stop asking for more blocks.
     /// Counted in pieces but meant as bytes: small pieces get many (set with the layout).
     var maxChecksInFlight = ProcessInfo.processInfo.activeProcessorCount + 2

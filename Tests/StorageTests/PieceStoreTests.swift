@@ -182,4 +182,31 @@ import Testing
             #expect(direct >= 3 << 20, "most of the 4 MiB should bypass the page cache, got \(direct)")
         }
     }
+
+    /// A `PieceBuffer` is page-aligned: a single file's pieces go direct from it without a bounce copy
+    /// (no bounce buffer is ever made), and read back identical.
+    @Test func pieceBuffersGoDirectWithoutABounceBuffer() throws {
+        let fixture = try Fixture(files: [("one.bin", 3 << 20)], pieceLength: 1 << 20)
+        let layout = try FileLayout(torrent: fixture.torrent)
+        let source = try PieceStore(layout: layout, contentPath: fixture.content, access: .read)
+        let output = TemporaryDirectory()
+        let target = try PieceStore(layout: layout, contentPath: PieceStore.contentPath(output: output.path, layout: layout),
+                                    access: .readWrite(.sparse))
+        for piece in layout.pieces.indices {
+            let bytes = try #require(try source.readPiece(piece))
+            let buffer = PieceBuffer(count: bytes.count)
+            #expect(Int(bitPattern: buffer.bytes.baseAddress) % 4096 == 0)
+            buffer.bytes.copyBytes(from: bytes)
+            try target.writePiece(piece, buffer)
+        }
+        try target.flush()
+        #expect(readBytes(fixture.path("one.bin")) == readBytes(output.path + "/data/one.bin"))
+        let direct = target.bytesWrittenDirectly.load(ordering: .relaxed)
+        if direct == 0 {
+            withKnownIssue("the file system of \(output.path) refuses O_DIRECT: only the buffered path ran") { Issue.record("no direct writes") }
+        } else {
+            #expect(direct == 3 << 20)
+            #expect(target.bounceBuffers.withLock { $0.isEmpty }, "aligned pieces needed no bounce buffer")
+        }
+    }
 }
