@@ -138,7 +138,7 @@ extension SwarmEngine {
     static let checkBytesInFlight = 4 << 20
     /// Checked pieces' buffers kept for the next pieces (no allocation per piece);
     /// the rest are freed — to the system at once, see `returnLargeBuffersToTheSystem`.
-    static let spareBytes = 2 << 20
+    static let spareBytes = 1 << 20
 
     private func checked(_ index: PieceIndex, good: Bool, writeFailure: String?, source: String) {
         if let writeFailure {

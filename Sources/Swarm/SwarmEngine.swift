@@ -58,7 +58,7 @@ public final class SwarmEngine {
     var spareBuffers: [PieceBuffer] = []
     /// Pieces handed to the hash check at most at once; past that we stop asking for more blocks.
     /// Counted in pieces but meant as bytes: small pieces get many (set with the layout).
-    var maxChecksInFlight = ProcessInfo.processInfo.activeProcessorCount + 2
+    var maxChecksInFlight = ProcessInfo.processInfo.activeProcessorCount + 1
     var spareBufferLimit = 2
     /// True while peers' reads are paused because the hash checks lag (see `check`).
     var readsPausedForChecks = false
