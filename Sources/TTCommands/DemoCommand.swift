@@ -139,7 +139,7 @@ final class Demo {
         do {
             return try ChildProcess(executable: executable, arguments: arguments, directory: work, stdout: stdout, stderr: stderr)
         } catch {
-            throw TTError(.unavailable, kind: "spawn", "cannot run \(executable): \(error)")
+            throw TTError(.unavailable, kind: "spawn", "\(error)")  // "cannot run PATH: reason"
         }
     }
 
