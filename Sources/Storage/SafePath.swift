@@ -23,25 +23,19 @@ public enum SafePath {
 
     /// Refuses when an existing prefix of `path` resolves outside `root`'s real location.
     static func checkResolvesInside(root: String, path: String, components: [String], display: String) throws(StorageError) {
-        guard let realRoot = realPath(root) else { return }  // the root does not exist yet: nothing below it can
+        guard let realRoot = PathName.realPath(root) else { return }  // the root does not exist yet: nothing below it can
         var prefix = root
         for component in components {
             prefix += "/" + component
             var info = stat()
             guard lstat(prefix, &info) == 0 else { return }  // the rest does not exist yet
             guard (info.st_mode & S_IFMT) == S_IFLNK else { continue }
-            guard let resolved = realPath(prefix) else {
+            guard let resolved = PathName.realPath(prefix) else {
                 throw .unsafePath(path: display, reason: "a symlink that leads nowhere (\(prefix))")
             }
             guard resolved == realRoot || resolved.hasPrefix(realRoot == "/" ? "/" : realRoot + "/") else {
                 throw .unsafePath(path: display, reason: "a symlink that resolves outside the download folder (\(prefix) → \(resolved))")
             }
         }
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }
