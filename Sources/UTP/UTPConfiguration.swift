@@ -2,8 +2,10 @@
 public struct UTPConfiguration: Sendable {
     /// Payload bytes per DATA packet: conservative, so a packet fits any path's MTU (BEP 29 suggests ~1 400).
     public var payloadSize = 1400
-    /// Bytes we buffer for the reader (delivered or out of order); advertised as our window.
+    /// Bytes we buffer for the reader (delivered or out of order): the largest window we advertise.
     public var receiveBuffer = 1 << 20
+    /// The smallest window we advertise once it is sized to the peer's rate × round trip.
+    public var minReceiveWindow = 128 << 10
     /// LEDBAT's one-way queuing-delay target.
     public var targetDelay = 0.100
     /// Congestion window growth per round trip at zero queuing delay.
@@ -23,6 +25,10 @@ public struct UTPConfiguration: Sendable {
     public var zeroWindowTimeout = 60.0
     /// An idle connection sends a STATE this often (keeps NAT mappings open).
     public var keepAliveInterval = 29.0
+    /// In-order bytes we may receive before acking them (0: ack every read batch), and how long an
+    /// ack may wait for them. Fewer STATEs cost the sender less; losses and gaps are acked at once.
+    public var ackHoldBytes = 128 << 10
+    public var ackHoldTime = 0.002
     /// Out-of-order packets we keep beyond the next expected one.
     public var maxReorder = 2048
 

@@ -12,7 +12,7 @@ extension UTPConnection {
             return
         case .syn:
             // The initiator's SYN again (our SYN-ACK was lost): answer it again.
-            if !isInitiator && packet.seq == ackNr && packet.connectionID &+ 1 == receiveID { needAck = true }
+            if !isInitiator && packet.seq == ackNr && packet.connectionID &+ 1 == receiveID { needAck = true; ackNow = true }
             return
         default: break
         }
@@ -22,11 +22,16 @@ extension UTPConnection {
             ackNr = packet.seq &- 1
         }
         guard processAck(packet, now: now) else { return }
+        if state == .closing && finSent && inFlight.isEmpty {
+            // Our FIN and everything before it are acked.
+            state = .closed
+            clearDeadlines()
+        }
         lastReceivedAt = now
         if packet.timestamp != 0 { replyDifference = Self.micros(min(now, arrival ?? now)) &- packet.timestamp }
         peerWindow = Int(packet.window)
         if peerWindow > 0 { zeroWindowSince = nil }
-        if packet.kind == .data || packet.kind == .fin { accept(packet) }
+        if packet.kind == .data || packet.kind == .fin { accept(packet, now: now) }
         flush(now: now)
     }
 
@@ -87,35 +92,44 @@ extension UTPConnection {
         return bytes
     }
 
-    /// Takes a DATA or FIN in order, or keeps it for later (bounded), and notes that we owe an ack.
-    mutating func accept(_ packet: UTPPacket) {
-        guard state == .connected || (state == .closed && !finSent) else { return }
+    /// Takes a DATA or FIN in order, or keeps it for later (bounded), and notes that we owe an ack:
+    /// at once for anything but in-order data (a duplicate, a packet past a gap or filling one, a
+    /// FIN), so the sender learns of a loss without waiting for a held-back ack.
+    mutating func accept(_ packet: UTPPacket, now: Double) {
+        guard state == .connected || state == .closing else { return }
         needAck = true
         dataPacketsReceived += 1
         let distance = Seq.distance(from: ackNr, to: packet.seq)
-        guard distance > 0 else { duplicatePackets += 1; return }  // a duplicate: the ack we owe covers it
+        guard distance > 0 else { duplicatePackets += 1; ackNow = true; return }  // the ack we owe covers it
         if let eof = eofSeq, Seq.distance(from: eof, to: packet.seq) > 0 { return }
-        if packet.kind == .fin { eofSeq = packet.seq }
+        if packet.kind == .fin { eofSeq = packet.seq; ackNow = true }
         if distance == 1 {
             received.append(contentsOf: packet.payload)
+            unackedBytes += packet.payload.count
+            measureRate(packet.payload.count, now: now)
             ackNr = packet.seq
+            if !outOfOrder.isEmpty { ackNow = true }
             while let next = outOfOrder.removeValue(forKey: ackNr &+ 1) {
                 outOfOrderBytes -= next.count
                 received.append(contentsOf: next)
                 ackNr &+= 1
             }
-        } else if distance <= configuration.maxReorder, outOfOrder[packet.seq] == nil,
-                  packet.payload.count <= window {
-            outOfOrderPackets += 1
-            outOfOrder[packet.seq] = Array(packet.payload)
-            outOfOrderBytes += packet.payload.count
+        } else {
+            ackNow = true
+            // A gap: packets were lost; ack every couple of packets until the sender has recovered.
+            ackThreshold = 2 * configuration.payloadSize
+            if distance <= configuration.maxReorder, outOfOrder[packet.seq] == nil, packet.payload.count <= window {
+                outOfOrderPackets += 1
+                outOfOrder[packet.seq] = Array(packet.payload)
+                outOfOrderBytes += packet.payload.count
+            }
         }
         if let eof = eofSeq, eof == ackNr { endOfStream = true }
     }
 
     /// Sends new data as far as the congestion window and the peer's window allow.
     mutating func flush(now: Double) {
-        guard state == .connected else { return }
+        guard state == .connected || state == .closing else { return }
         // Packets a timeout marked for resending go first.
         if inFlight.count > 0 {
             var index = 0
@@ -138,6 +152,14 @@ extension UTPConnection {
             inFlight.append(SentPacket(seq: seqNr, kind: .data, payload: payload, sentAt: now, transmissions: 1))
             bytesInFlight += payload.count
             emit(.data, seq: seqNr, payload: payload, now: now)
+            seqNr &+= 1
+            if rtoDeadline == nil { rtoDeadline = now + congestion.timeout }
+        }
+        if state == .closing && !finSent {
+            // Everything written is out: the FIN follows it, and is resent like data until acked.
+            finSent = true
+            inFlight.append(SentPacket(seq: seqNr, kind: .fin, payload: [], sentAt: now, transmissions: 1))
+            emit(.fin, seq: seqNr, payload: [], now: now)
             seqNr &+= 1
             if rtoDeadline == nil { rtoDeadline = now + congestion.timeout }
         }
@@ -190,6 +212,7 @@ extension UTPConnection {
                 return
             }
         }
+        if needAck, let due = ackDue, now >= due { sendAckIfNeeded(now: now) }
         if let due = rtoDeadline, now >= due {
             if state == .synSent {
                 // lastReceivedAt is the time of dialing until the SYN-ACK arrives.
@@ -211,7 +234,7 @@ extension UTPConnection {
             flush(now: now)
             peerWindow = 0
         }
-        if now - lastSentAt >= configuration.keepAliveInterval && state == .connected {
+        if now - lastSentAt >= configuration.keepAliveInterval {
             emit(.state, seq: seqNr, payload: [], now: now)
         }
     }

@@ -9,7 +9,8 @@
 /// `ack_nr` is that seq − 1 (libtorrent silently drops data acked otherwise).
 public struct UTPConnection: Sendable {
     public enum State: Sendable, Equatable {
-        case synSent, connected, closed
+        /// `closing`: we closed our side; data in flight and our FIN are resent until the peer acks them.
+        case synSent, connected, closing, closed
     }
 
     struct SentPacket: Sendable {
@@ -61,6 +62,17 @@ public struct UTPConnection: Sendable {
     var outOfOrderBytes = 0
     var eofSeq: UInt16?
     var needAck = false
+    /// Held-back acks (`configuration.ackHoldBytes`): in-order payload not yet acked, the latest time
+    /// the ack may go, whether something must be acked at once (a gap, a duplicate, a FIN, a window
+    /// update), and how many bytes we now let pile up before acking (grows while the sender keeps up).
+    var unackedBytes = 0
+    public internal(set) var ackDue: Double?
+    var ackNow = false
+    var ackThreshold: Int
+    /// In-order bytes per second from the peer, measured over `rateInterval`, to size our window.
+    public internal(set) var receiveRate = 0.0
+    var rateStart: Double?
+    var rateBytes = 0
     var lastReceivedAt: Double
     /// Our clock minus the peer's timestamp on its last packet (µs), echoed as timestamp_difference.
     var replyDifference: UInt32 = 0
@@ -88,6 +100,7 @@ public struct UTPConnection: Sendable {
         self.peerName = peer
         self.seqNr = 1
         self.congestion = CongestionControl(configuration)
+        self.ackThreshold = 2 * configuration.payloadSize
         self.lastSentAt = now
         self.lastReceivedAt = now
         inFlight.append(SentPacket(seq: seqNr, kind: .syn, payload: [], sentAt: now, transmissions: 1))
@@ -108,6 +121,7 @@ public struct UTPConnection: Sendable {
         self.seqNr = initialSeq
         self.ackNr = syn.seq
         self.congestion = CongestionControl(configuration)
+        self.ackThreshold = 2 * configuration.payloadSize
         self.lastSentAt = now
         self.lastReceivedAt = now
         self.peerWindow = Int(syn.window)
@@ -119,7 +133,7 @@ public struct UTPConnection: Sendable {
 
     /// Queues bytes to send; they go out as the windows allow.
     public mutating func write(_ bytes: [UInt8], now: Double) {
-        guard state != .closed, !finSent, !bytes.isEmpty else { return }
+        guard state == .synSent || state == .connected, !bytes.isEmpty else { return }
         pending.append(bytes)
         pendingBytes += bytes.count
         flush(now: now)
@@ -130,23 +144,37 @@ public struct UTPConnection: Sendable {
         guard !received.isEmpty else { return [] }
         let bytes = received
         received = []
-        if advertisedWindow < configuration.receiveBuffer / 2 { needAck = true }
+        if advertisedWindow < windowLimit / 2 { needAck = true; ackNow = true }
         return bytes
+    }
+
+    /// Gives back a buffer `takeReceived` returned, once its bytes are consumed: the next ones reuse its
+    /// memory. A fresh array per delivery would cost page faults for every byte received (a delivery
+    /// is often hundreds of KiB, beyond malloc's mmap threshold).
+    public mutating func recycle(_ buffer: inout [UInt8]) {
+        guard received.isEmpty, buffer.capacity > received.capacity else { return }
+        buffer.removeAll(keepingCapacity: true)
+        swap(&received, &buffer)
     }
 
     public var hasReceived: Bool { !received.isEmpty }
 
-    /// Ends the connection from our side: a FIN once, then nothing more is sent or delivered.
+    /// Ends our side, as TCP's close does: bytes already written still go out, then a FIN; both are
+    /// resent until the peer acks them (`closing`), then the connection is `closed`. Bytes the peer
+    /// sends meanwhile are still acked and may still be taken.
     public mutating func close(now: Double) {
-        guard state != .closed else { return }
-        if state == .connected && !finSent {
-            finSent = true
-            emit(.fin, seq: seqNr, payload: [], now: now)
-            seqNr &+= 1
+        switch state {
+        case .closing, .closed:
+            return
+        case .synSent:
+            state = .closed
+            pending = []
+            pendingBytes = 0
+            clearDeadlines()
+        case .connected:
+            state = .closing
+            flush(now: now)
         }
-        state = .closed
-        pending = []
-        pendingBytes = 0
     }
 
     /// Answers a peer that sends to an unknown connection, or aborts ours.
@@ -154,6 +182,7 @@ public struct UTPConnection: Sendable {
         guard state != .closed else { return }
         emit(.reset, seq: seqNr, payload: [], now: now)
         state = .closed
+        clearDeadlines()
     }
 
     /// The packets to send now, oldest first.
@@ -163,15 +192,34 @@ public struct UTPConnection: Sendable {
     }
 
     /// Sends a STATE if something we received is still unacknowledged (call after a burst of `receive`).
+    ///
+    /// With `ackHoldBytes` set, in-order data is acked once `ackThreshold` bytes of it are here or
+    /// `ackHoldTime` has passed, whichever is first: one STATE then covers dozens of DATA packets,
+    /// which on a fast link costs both ends less than a STATE per read batch. The threshold doubles
+    /// while the sender fills it and halves when the timer had to send the ack (the sender's window
+    /// is smaller than what we wait for), so a slow or young connection is not starved of acks.
     public mutating func sendAckIfNeeded(now: Double) {
         guard needAck, state != .closed || endOfStream else { return }
+        if configuration.ackHoldBytes > 0 && !ackNow {
+            // Never wait for more than a quarter of what the sender may have in flight.
+            if unackedBytes < min(ackThreshold, max(2 * configuration.payloadSize, windowLimit / 4)) {
+                let due = ackDue ?? (now + configuration.ackHoldTime)
+                ackDue = due
+                if now < due { return }
+                ackThreshold = max(2 * configuration.payloadSize, ackThreshold / 2)
+            } else {
+                ackThreshold = min(configuration.ackHoldBytes, ackThreshold * 2)
+            }
+        }
         emit(.state, seq: seqNr, payload: [], now: now)
     }
 
     /// When `tick` next has something to do (a retransmission, keep-alive or timeout).
     public var nextDeadline: Double {
+        guard state != .closed else { return .infinity }
         var due = lastSentAt + configuration.keepAliveInterval
         if let rto = rtoDeadline { due = min(due, rto) }
+        if needAck, let ackDue { due = min(due, ackDue) }
         if let since = zeroWindowSince { due = min(due, since + min(1, configuration.zeroWindowTimeout)) }
         return due
     }
@@ -184,10 +232,43 @@ public struct UTPConnection: Sendable {
         guard state != .closed else { return }
         self.error = error
         state = .closed
+        clearDeadlines()
     }
 
-    /// Our receive window: what is left of the buffer.
-    var window: Int { max(0, configuration.receiveBuffer - received.count - outOfOrderBytes) }
+    /// A closed connection has nothing left to time.
+    mutating func clearDeadlines() {
+        rtoDeadline = nil
+        ackDue = nil
+        zeroWindowSince = nil
+    }
+
+    /// Our receive window: what is left of the buffer, within `windowLimit`.
+    var window: Int { max(0, windowLimit - received.count - outOfOrderBytes) }
+
+    /// The most we let the peer have in flight: twice what arrives per round trip (as Linux sizes TCP's
+    /// receive window), so a sender that is limited by it can double it each measurement, within
+    /// `minReceiveWindow…receiveBuffer`. Without a round-trip estimate yet, the whole buffer.
+    ///
+    /// Why not always the whole buffer: on a short path the sender's congestion window grows to
+    /// whatever we allow, and a sender's cost per packet grows with the packets it has in flight
+    /// (libtorrent scans them on every send), without the transfer going any faster.
+    public var windowLimit: Int {
+        guard let rtt = congestion.rtt, receiveRate > 0 else { return configuration.receiveBuffer }
+        let wanted = 2 * receiveRate * rtt
+        return min(configuration.receiveBuffer, max(configuration.minReceiveWindow, Int(min(wanted, Double(Int32.max)))))
+    }
+
+    mutating func measureRate(_ bytes: Int, now: Double) {
+        guard let start = rateStart else { rateStart = now; rateBytes = 0; return }
+        rateBytes += bytes
+        let elapsed = now - start
+        guard elapsed >= Self.rateInterval else { return }
+        receiveRate = Double(rateBytes) / elapsed
+        rateStart = now
+        rateBytes = 0
+    }
+
+    static let rateInterval = 0.1
 
     /// Builds a packet with the current ack, window, timestamps and selective ACK, and queues it.
     mutating func emit(_ kind: UTPPacket.Kind, seq: UInt16, payload: [UInt8], now: Double) {
@@ -199,7 +280,13 @@ public struct UTPConnection: Sendable {
         outbox.append(packet)
         if kind == .state { statesSent += 1 }
         lastSentAt = now
-        if kind != .syn { needAck = false }
+        if kind != .syn {
+            // Every packet carries our ack: nothing is owed after it.
+            needAck = false
+            ackNow = false
+            unackedBytes = 0
+            ackDue = nil
+        }
     }
 
     /// Bit i says `ack_nr + 2 + i` is here; whole 4-byte words, at most 32 bytes (256 packets).

@@ -36,11 +36,19 @@ public final class UTPMultiplexer {
     var dirty: [UTPStream] = []
     var flushScheduled = false
     var tickTimer: EventLoop.TimerID?
+    /// Streams holding back an ack, and the one timer that sends the earliest when it falls due.
+    var heldAcks: [ObjectIdentifier: UTPStream] = [:]
+    var ackTimer: EventLoop.TimerID?
+    var ackTimerDue = Double.infinity
     var random = SystemRandomNumberGenerator()
 
     public init(port: DatagramPort, configuration: UTPConfiguration = UTPConfiguration()) {
         self.port = port
         self.configuration = configuration
+        // A diagnostic for tuning (scripts/bench-utp compares): TT_UTP_ACK_HOLD=BYTES (0: ack every batch).
+        if let hold = getenv("TT_UTP_ACK_HOLD").flatMap({ Int(String(cString: $0)) }) {
+            self.configuration.ackHoldBytes = max(0, hold)
+        }
         // Room for bursts: a fast sender fills the default 208 KiB receive buffer in milliseconds, and
         // the kernel counts ~2–3 KiB per datagram, so a few peers' full windows (1 MiB each) need tens
         // of MiB while we wait to be scheduled. A drop costs the sender half its window. Beyond
@@ -121,6 +129,9 @@ public final class UTPMultiplexer {
         for stream in Array(streams.values) { stream.close() }
         if let tickTimer { loop.cancel(tickTimer) }
         tickTimer = nil
+        if let ackTimer { loop.cancel(ackTimer) }
+        ackTimer = nil
+        heldAcks = [:]
         port.onOther = nil
         port.onBatchEnd = nil
         port.onUnreachable = nil
@@ -202,6 +213,7 @@ public final class UTPMultiplexer {
                 // Not handed out yet: just answer (acks, SYN-ACK again).
                 stream.connection.sendAckIfNeeded(now: now)
                 sendOutbox(of: stream)
+                holdAck(stream)
                 if stream.connection.state == .closed { remove(stream) }
             } else {
                 stream.service(now: now)
@@ -209,8 +221,38 @@ public final class UTPMultiplexer {
         }
     }
 
+    /// A stream whose ack waits (`UTPConnection.ackDue`): the ack timer sends it when due, unless a
+    /// packet of ours carries it first. Far finer than the 50 ms tick, which is for retransmissions.
+    func holdAck(_ stream: UTPStream) {
+        guard let due = stream.connection.ackDue, stream.connection.state != .closed else { return }
+        heldAcks[ObjectIdentifier(stream)] = stream
+        guard due < ackTimerDue else { return }
+        if let ackTimer { loop.cancel(ackTimer) }
+        ackTimerDue = due
+        ackTimer = loop.schedule(after: max(0, due - clock())) { [weak self] in self?.sendHeldAcks() }
+    }
+
+    func sendHeldAcks() {
+        ackTimer = nil
+        ackTimerDue = .infinity
+        let now = clock()
+        let held = heldAcks
+        heldAcks = [:]
+        for stream in held.values where streams[stream.key] === stream {
+            stream.connection.sendAckIfNeeded(now: now)
+            sendOutbox(of: stream)
+            holdAck(stream)  // not due yet: wait again
+        }
+    }
+
     func remove(_ stream: UTPStream) {
+        heldAcks[ObjectIdentifier(stream)] = nil
         guard streams[stream.key] === stream else { return }
+        if getenv("TT_UTP_STATS") != nil {  // the tuning diagnostic, as in `shutdown`: how each connection ended
+            let c = stream.connection
+            let line = "utp: \(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1), rate \(Int(c.receiveRate))\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
         closedTotals.add(stream.connection)
         streams[stream.key] = nil
         if stream.awaitingFirstData { pendingCount -= 1; stream.awaitingFirstData = false }

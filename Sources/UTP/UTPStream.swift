@@ -80,6 +80,7 @@ public final class UTPStream: ByteStream {
             if !closedLocally {
                 connection.sendAckIfNeeded(now: now)
                 multiplexer.sendOutbox(of: self)
+                multiplexer.holdAck(self)
             }
         }
         multiplexer.sendOutbox(of: self)
@@ -93,9 +94,10 @@ public final class UTPStream: ByteStream {
             }
         }
         if started && !pausedReading && connection.hasReceived {
-            let bytes = connection.takeReceived()  // may owe the peer a window update: sent last
+            var bytes = connection.takeReceived()  // may owe the peer a window update: sent last
             onData?(bytes[...])
             if closedLocally { return }
+            connection.recycle(&bytes)
         }
         if wasBuffered && connection.pendingBytes == 0 {
             wasBuffered = false

@@ -10,6 +10,10 @@ struct SimulatedLink {
     var loss: Double
     var delay: Double
     var jitter: Double
+    /// A bottleneck of this many bytes per second each way (nil: none): packets leave it one after
+    /// another, so a burst arrives spread out and in order, as on a real path.
+    var bandwidth: Double?
+    var lastDeparture: [Bool: Double] = [:]
     var random: SplitMix
     var inTransit: [InTransit] = []
     var order = 0
@@ -20,10 +24,12 @@ struct SimulatedLink {
     /// Rewrites or drops a datagram on its way (hostile tests); nil drops it.
     var tamper: ((_ bytes: [UInt8], _ toB: Bool) -> [UInt8]?)?
 
-    init(loss: Double = 0, delay: Double = 0.001, jitter: Double = 0, seed: UInt64 = 1, configuration: UTPConfiguration = UTPConfiguration()) {
+    init(loss: Double = 0, delay: Double = 0.001, jitter: Double = 0, bandwidth: Double? = nil, seed: UInt64 = 1,
+         configuration: UTPConfiguration = UTPConfiguration()) {
         self.loss = loss
         self.delay = delay
         self.jitter = jitter
+        self.bandwidth = bandwidth
         self.random = SplitMix(seed: seed)
         self.configuration = configuration
         a = UTPConnection(dialing: 1000, peer: "b", now: 0, configuration: configuration)
@@ -36,7 +42,12 @@ struct SimulatedLink {
             if let tamper { guard let changed = tamper(bytes, toB) else { continue }; bytes = changed }
             if random.unit() < loss { continue }
             order += 1
-            inTransit.append(InTransit(due: now + delay + random.unit() * jitter, toB: toB, bytes: bytes, order: order))
+            var departure = now
+            if let bandwidth {
+                departure = max(now, lastDeparture[toB] ?? 0) + Double(bytes.count) / bandwidth
+                lastDeparture[toB] = departure
+            }
+            inTransit.append(InTransit(due: departure + delay + random.unit() * jitter, toB: toB, bytes: bytes, order: order))
         }
     }
 
