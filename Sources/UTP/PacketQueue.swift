@@ -64,7 +64,16 @@ struct CongestionControl: Sendable {
             rtt = sample
             rttVariance = sample / 2
         }
-        timeout = min(configuration.maxTimeout, max(configuration.minTimeout, (rtt ?? sample) + 4 * rttVariance))
+        resetBackoff()
+    }
+
+    /// The timeout from the round-trip estimate, without the doubling of earlier timeouts: called on
+    /// each sample and whenever an ack moves forward (as Linux does). Keeping the doubling until a
+    /// packet sent once is acked (Karn) lets it climb on a lossy path, where most acked packets are
+    /// resent ones, to seconds per lost packet.
+    mutating func resetBackoff() {
+        guard let rtt else { return }
+        timeout = min(configuration.maxTimeout, max(configuration.minTimeout, rtt + 4 * rttVariance))
     }
 
     /// A timestamp_difference from the peer: how long our packets took, plus the clocks' offset.

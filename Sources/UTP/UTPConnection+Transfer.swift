@@ -51,6 +51,7 @@ extension UTPConnection {
             }
             duplicateAcks = 0
             consecutiveTimeouts = 0
+            congestion.resetBackoff()
             rtoDeadline = inFlight.isEmpty ? nil : now + congestion.timeout
         } else if advance == 0 && !inFlight.isEmpty && packet.kind == .state && packet.ack == lastAckReceived {
             duplicateAcks += 1

@@ -196,8 +196,9 @@ public struct UTPConnection: Sendable {
     /// With `ackHoldBytes` set, in-order data is acked once `ackThreshold` bytes of it are here or
     /// `ackHoldTime` has passed, whichever is first: one STATE then covers dozens of DATA packets,
     /// which on a fast link costs both ends less than a STATE per read batch. The threshold doubles
-    /// while the sender fills it and halves when the timer had to send the ack (the sender's window
-    /// is smaller than what we wait for), so a slow or young connection is not starved of acks.
+    /// while the sender fills it and falls to a quarter of what came when the timer had to send the ack
+    /// (the sender's window is smaller than what we wait for), so a slow, young or lossy connection
+    /// gets several acks per window.
     public mutating func sendAckIfNeeded(now: Double) {
         guard needAck, state != .closed || endOfStream else { return }
         if configuration.ackHoldBytes > 0 && !ackNow {
@@ -206,7 +207,9 @@ public struct UTPConnection: Sendable {
                 let due = ackDue ?? (now + configuration.ackHoldTime)
                 ackDue = due
                 if now < due { return }
-                ackThreshold = max(2 * configuration.payloadSize, ackThreshold / 2)
+                // The sender stopped short of the threshold: its window is about what came. Ack a
+                // quarter of that from now on, so one lost ack does not leave it waiting for a timeout.
+                ackThreshold = max(2 * configuration.payloadSize, min(ackThreshold / 2, unackedBytes / 4))
             } else {
                 ackThreshold = min(configuration.ackHoldBytes, ackThreshold * 2)
             }

@@ -40,14 +40,14 @@ import Testing
         #expect(acksAfterBytes.count < 20)  // one STATE per 200 packets would be one per packet before
     }
 
-    @Test func anAckTheTimerHadToSendHalvesTheThreshold() throws {
+    @Test func anAckTheTimerHadToSendCutsTheThresholdToAQuarterOfWhatCame() throws {
         var a = connected()
         a.ackThreshold = 64 * 1400
-        a.receive(data(seq: 500, bytes: 1400), now: 1)
+        for i in 0..<16 { a.receive(data(seq: 500 &+ UInt16(i), bytes: 1400), now: 1) }  // the sender's whole window
         a.sendAckIfNeeded(now: 1)
         a.tick(now: a.ackDue!)
         #expect(a.takeOutbox().count == 1)
-        #expect(a.ackThreshold == 32 * 1400)
+        #expect(a.ackThreshold == 4 * 1400)  // four acks for the next such window
     }
 
     @Test func aGapADuplicateAndTheFillingPacketAreAckedAtOnce() throws {
