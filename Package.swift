@@ -11,13 +11,13 @@ import Glibc
 ///   executable; nothing looks tt's symbols up, and the table was ~0.5 MiB read at each start;
 /// - packed relative relocations (DT_RELR) where the C library reads them (glibc 2.36): ~41 000
 ///   relocations of Swift metadata were a 0.9 MiB table read at each start, now 8 KiB;
-/// - libstdc++ and libgcc from their static archives (see `link/static-libstdc++/libstdc++.so`);
+/// - libstdc++ and libgcc from their static archives (see `Sources/tt/link/static-libstdc++/libstdc++.so`);
 /// - the code and data that `tt --version`, `info` and `decode` touch placed together
-///   (`link/tt-startup.order`, written by `scripts/startup-order`): a start maps ~4 MiB of the
+///   (`Sources/tt/link/tt-startup.order`, written by `scripts/startup-order`): a start maps ~4 MiB of the
 ///   binary instead of ~6 (the code it runs is ~0.4 MiB, scattered over 10 MiB before).
 /// None of it changes what tt does, and ASLR stays (the binary is still position-independent).
 let ttLinkerSettings: [LinkerSetting] = {
-    let link = Context.packageDirectory + "/link"
+    let link = Context.packageDirectory + "/Sources/tt/link"
     var flags = [
         "-use-ld=lld",
         "-Xlinker", "--no-export-dynamic",
@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "DHT", dependencies: ["Bencode", "Metainfo", "Hashing", "Net", "JSON"]),
         .target(name: "TTCommands", dependencies: ["DHT", "JSON", "Bencode", "Hashing", "Metainfo", "Net", "UTP", "Tracker", "PeerWire", "Storage", "Swarm", "WebSeed", "MSE", "Census"]),
         .target(name: "Census", dependencies: ["Metainfo", "Net", "PeerWire", "Swarm", "Tracker", "UTP"]),
-        .executableTarget(name: "tt", dependencies: ["TTCommands"], linkerSettings: ttLinkerSettings),
+        .executableTarget(name: "tt", dependencies: ["TTCommands"], exclude: ["link"], linkerSettings: ttLinkerSettings),
         // Hashing throughput for scripts/bench (CPU time, like `openssl speed`).
         .executableTarget(name: "HashBench", dependencies: ["Hashing", "CTTCrypto"]),
         // RC4 and DH-768 throughput for scripts/bench-mse (CPU time, like `openssl speed`).

@@ -118,7 +118,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         ipBytes.withUnsafeBytes { raw in
             _ = inet_ntop(family.raw, raw.baseAddress, &buffer, socklen_t(buffer.count))
         }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public var description: String { family == .ipv4 ? "\(ip):\(port)" : "[\(ip)]:\(port)" }

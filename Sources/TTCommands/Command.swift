@@ -2,7 +2,7 @@ import Bencode
 import JSON
 
 /// A `tt` subcommand: a spec for parsing and help, and a run that returns an exit code.
-public protocol Command {
+public protocol Command: Sendable {
     static var spec: CommandSpec { get }
     static func run(_ invocation: Invocation) throws(TTError) -> ExitCode
 }

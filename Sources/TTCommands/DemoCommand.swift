@@ -72,7 +72,7 @@ final class Demo {
             throw TTError(.ioError, kind: "io_error", "\(work): \(fileErrorReason(error))")
         }
         say("# tt demo in \(work): \(fileCount) files, \(Format.bytes(Int64(size))), all on 127.0.0.1")
-        makeData()
+        try makeData()
         // The tracker first, on ports of its choosing (0): the torrent names the ports it got.
         let tracker = try start(["tracker", "--http-port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--interval", "5"])
         guard let httpPort = tracker["http_port"]?.intValue, let udpPort = tracker["udp_port"]?.intValue else {
@@ -104,7 +104,7 @@ final class Demo {
     }
 
     /// Deterministic pseudo-random content, split over the files.
-    func makeData() {
+    func makeData() throws(TTError) {
         var state: UInt64 = 0x9E3779B97F4A7C15
         for index in 0..<fileCount {
             let length = size / fileCount + (index == 0 ? size % fileCount : 0)
@@ -116,7 +116,10 @@ final class Demo {
                     words[word] = state
                 }
             }
-            FileManager.default.createFile(atPath: "\(work)/seed/demo/file\(index).bin", contents: Data(bytes))
+            let path = "\(work)/seed/demo/file\(index).bin"
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw TTError(.ioError, kind: "io_error", "\(path): cannot write the demo's data (is the disk full?)")
+            }
         }
     }
 

@@ -100,7 +100,7 @@ private func addr(_ text: String) -> SocketAddress { try! SocketAddress(parsing:
         #expect(loaded.id == v6.id)
         #expect(Set(loaded.nodes) == Set(v4.nodes + v6.nodes))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tt") == ["dht.dat"])
-        FileManager.default.createFile(atPath: path, contents: Data("garbage".utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("garbage".utf8)))
         #expect(throws: DHTError.self) { try RoutingTableFile.load(path) }
     }
 }

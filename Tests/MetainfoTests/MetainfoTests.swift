@@ -145,9 +145,9 @@ func fixtureBytes(_ name: String) -> [UInt8] {
         let root = NSTemporaryDirectory() + "tt-create-\(UInt32.random(in: 0...UInt32.max))"
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/set/sub", withIntermediateDirectories: true)
-        fm.createFile(atPath: root + "/set/b.bin", contents: Data((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }))
-        fm.createFile(atPath: root + "/set/sub/a.bin", contents: Data((0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }))
-        fm.createFile(atPath: root + "/set/A.txt", contents: Data("hello".utf8))
+        #expect(fm.createFile(atPath: root + "/set/b.bin", contents: Data((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })))
+        #expect(fm.createFile(atPath: root + "/set/sub/a.bin", contents: Data((0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })))
+        #expect(fm.createFile(atPath: root + "/set/A.txt", contents: Data("hello".utf8)))
         return root + "/set"
     }
 

@@ -24,7 +24,7 @@ private struct StreamFixture {
         stream += [UInt8](repeating: 0, count: gap)
         let bytes = randomBytes(length, seed: seed)
         let path = "\(folder)/f\(segments.count)"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         segments.append(.init(path: path, streamOffset: Int64(stream.count), length: Int64(length)))
         stream += bytes
     }

@@ -37,7 +37,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
         var bytes = Array(template.utf8CString)
         let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        path = String(cString: bytes)
+        path = String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
@@ -47,7 +47,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public func write(_ name: String, _ bytes: [UInt8]) -> String {
         let full = file(name)
         try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: full, contents: Data(bytes))
+        precondition(FileManager.default.createFile(atPath: full, contents: Data(bytes)), "cannot create a test file")
         return full
     }
 

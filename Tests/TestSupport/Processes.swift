@@ -21,7 +21,7 @@ public final class ManagedProcess: @unchecked Sendable {
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         self.label = label ?? (executable as NSString).lastPathComponent
         logPath = NSTemporaryDirectory() + "tt-process-\(UInt64.random(in: 0...UInt64.max)).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        precondition(FileManager.default.createFile(atPath: logPath, contents: nil), "cannot create a test file")
         let sink = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = sink
         process.standardError = sink

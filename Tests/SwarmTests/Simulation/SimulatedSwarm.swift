@@ -108,7 +108,7 @@ final class SimulatedSwarm: PeerDialer {
         configuration.peers = peers.filter { !$0.behaviour.dialsEngine }.map(\.address)
         if serve {
             let path = directory + "/" + torrent.torrent.name
-            FileManager.default.createFile(atPath: path, contents: Data(torrent.data))
+            precondition(FileManager.default.createFile(atPath: path, contents: Data(torrent.data)), "cannot create a test file")
             configuration.serveOnly = true
             configuration.contentPath = path
             configuration.trustData = true
