@@ -39,6 +39,8 @@ struct CongestionControl: Sendable {
     var slowStartThreshold: Double
     var rtt: Double?
     var rttVariance = 0.0
+    /// The shortest round trip seen: the path's own, without the queues (ours and the peer's) in it.
+    var minRTT: Double?
     var timeout: Double
     /// Minimum delay samples per minute, for the base delay (history of two minutes).
     var currentMinuteStart: Double?
@@ -57,6 +59,7 @@ struct CongestionControl: Sendable {
     }
 
     mutating func rttSample(_ sample: Double) {
+        minRTT = min(minRTT ?? sample, sample)
         if let current = rtt {
             rttVariance += (abs(current - sample) - rttVariance) / 4
             rtt = current + (sample - current) / 8

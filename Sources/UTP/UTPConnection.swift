@@ -248,15 +248,16 @@ public struct UTPConnection: Sendable {
     /// Our receive window: what is left of the buffer, within `windowLimit`.
     var window: Int { max(0, windowLimit - received.count - outOfOrderBytes) }
 
-    /// The most we let the peer have in flight: twice what arrives per round trip (as Linux sizes TCP's
-    /// receive window), so a sender that is limited by it can double it each measurement, within
-    /// `minReceiveWindow…receiveBuffer`. Without a round-trip estimate yet, the whole buffer.
+    /// The most we let the peer have in flight: twice what arrives per round trip of the path (the
+    /// shortest seen: with the queues in it, the window would feed its own growth), as Linux sizes
+    /// TCP's receive window, so a sender limited by it can double it each measurement; within
+    /// `minReceiveWindow…receiveBuffer`. Without a round-trip sample yet, the whole buffer.
     ///
     /// Why not always the whole buffer: on a short path the sender's congestion window grows to
     /// whatever we allow, and a sender's cost per packet grows with the packets it has in flight
     /// (libtorrent scans them on every send), without the transfer going any faster.
     public var windowLimit: Int {
-        guard let rtt = congestion.rtt, receiveRate > 0 else { return configuration.receiveBuffer }
+        guard let rtt = congestion.minRTT, receiveRate > 0 else { return configuration.receiveBuffer }
         let wanted = 2 * receiveRate * rtt
         return min(configuration.receiveBuffer, max(configuration.minReceiveWindow, Int(min(wanted, Double(Int32.max)))))
     }

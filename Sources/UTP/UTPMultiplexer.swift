@@ -250,7 +250,7 @@ public final class UTPMultiplexer {
         guard streams[stream.key] === stream else { return }
         if getenv("TT_UTP_STATS") != nil {  // the tuning diagnostic, as in `shutdown`: how each connection ended
             let c = stream.connection
-            let line = "utp: \(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1), rate \(Int(c.receiveRate))\n"
+            let line = "utp: \(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1) (min \(c.congestion.minRTT ?? -1)), rate \(Int(c.receiveRate))\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
         closedTotals.add(stream.connection)

@@ -212,10 +212,11 @@ import Testing
 
 /// The advertised window sized to the peer's rate × round trip.
 @Suite struct ReceiveWindowTests {
-    @Test func theWholeBufferUntilRateAndRoundTripAreKnownThenTwiceTheirProduct() throws {
+    @Test func theWholeBufferUntilRateAndRoundTripAreKnownThenTwiceRateTimesTheShortestRoundTrip() throws {
         var a = AckAndCloseTests().connected()
         #expect(a.windowLimit == a.configuration.receiveBuffer)
-        a.congestion.rtt = 0.1  // a far peer
+        a.congestion.minRTT = 0.1  // a far peer (its smoothed round trip, with queues, is longer)
+        a.congestion.rtt = 0.3
         // 2 MB/s for a while: 143 packets of 1 400 bytes in 0.1 s, delivered as they come.
         var seq: UInt16 = 500
         var now = 1.0
@@ -231,15 +232,15 @@ import Testing
         let ack = try #require(a.takeOutbox().last)
         #expect(abs(Int(ack.window) - 400_000) < 5_000)
 
-        a.congestion.rtt = 0.001  // a near one: never below the floor
+        a.congestion.minRTT = 0.001  // a near one: never below the floor
         #expect(a.windowLimit == a.configuration.minReceiveWindow)
-        a.congestion.rtt = 10  // never above the buffer
+        a.congestion.minRTT = 10  // never above the buffer
         #expect(a.windowLimit == a.configuration.receiveBuffer)
     }
 
     @Test func heldAcksNeverWaitForMoreThanAQuarterOfTheWindow() throws {
         var a = AckAndCloseTests().connected()
-        a.congestion.rtt = 0.001
+        a.congestion.minRTT = 0.001
         a.receiveRate = 1e6  // window: the 128 KiB floor
         a.ackThreshold = a.configuration.ackHoldBytes
         var seq: UInt16 = 500
