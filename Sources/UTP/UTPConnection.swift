@@ -202,8 +202,9 @@ public struct UTPConnection: Sendable {
     public mutating func sendAckIfNeeded(now: Double) {
         guard needAck, state != .closed || endOfStream else { return }
         if configuration.ackHoldBytes > 0 && !ackNow {
-            // Never wait for more than a quarter of what the sender may have in flight.
-            if unackedBytes < min(ackThreshold, max(2 * configuration.payloadSize, windowLimit / 4)) {
+            // Never wait for more than half of what the sender may have in flight: it keeps sending
+            // the other half while the ack is on its way.
+            if unackedBytes < min(ackThreshold, max(2 * configuration.payloadSize, windowLimit / 2)) {
                 let due = ackDue ?? (now + configuration.ackHoldTime)
                 ackDue = due
                 if now < due { return }
