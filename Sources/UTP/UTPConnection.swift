@@ -66,11 +66,11 @@ public struct UTPConnection: Sendable {
     /// the ack may go, whether something must be acked at once (a gap, a duplicate, a FIN, a window
     /// update), and how many bytes we now let pile up before acking (grows while the sender keeps up).
     var unackedBytes = 0
-    public internal(set) var ackDue: Double?
+    var ackDue: Double?
     var ackNow = false
     var ackThreshold: Int
     /// In-order bytes per second from the peer, measured over `rateInterval`, to size our window.
-    public internal(set) var receiveRate = 0.0
+    var receiveRate = 0.0
     var rateStart: Double?
     var rateBytes = 0
     var lastReceivedAt: Double
@@ -257,7 +257,7 @@ public struct UTPConnection: Sendable {
     /// Why not always the whole buffer: on a short path the sender's congestion window grows to
     /// whatever we allow, and a sender's cost per packet grows with the packets it has in flight
     /// (libtorrent scans them on every send), without the transfer going any faster.
-    public var windowLimit: Int {
+    var windowLimit: Int {
         guard let rtt = congestion.minRTT, receiveRate > 0 else { return configuration.receiveBuffer }
         let wanted = 2 * receiveRate * rtt
         return min(configuration.receiveBuffer, max(configuration.minReceiveWindow, Int(min(wanted, Double(Int32.max)))))

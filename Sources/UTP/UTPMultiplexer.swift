@@ -122,10 +122,7 @@ public final class UTPMultiplexer {
     /// Closes every connection (sending FINs) and detaches from the port.
     public func shutdown() {
         // A diagnostic for tuning (scripts/bench-utp): the counts on stderr.
-        if getenv("TT_UTP_STATS") != nil {
-            let line = "utp: \(totals), datagrams \(port.datagramsReceived) in \(port.batchesReceived) batches, \(port.datagramsSent) sent\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
-        }
+        reportStats("\(totals), datagrams \(port.datagramsReceived) in \(port.batchesReceived) batches, \(port.datagramsSent) sent")
         for stream in Array(streams.values) { stream.close() }
         if let tickTimer { loop.cancel(tickTimer) }
         tickTimer = nil
@@ -245,13 +242,22 @@ public final class UTPMultiplexer {
         }
     }
 
+    /// A diagnostic for tuning (scripts/bench-utp): with TT_UTP_STATS set, packet counts at shutdown and
+    /// each connection's window, round trip and rate when it ends, on stderr.
+    let reportsStats = getenv("TT_UTP_STATS") != nil
+
+    func reportStats(_ text: @autoclosure () -> String) {
+        guard reportsStats else { return }
+        let line = "utp: \(text())\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+
     func remove(_ stream: UTPStream) {
         heldAcks[ObjectIdentifier(stream)] = nil
         guard streams[stream.key] === stream else { return }
-        if getenv("TT_UTP_STATS") != nil {  // the tuning diagnostic, as in `shutdown`: how each connection ended
+        if reportsStats {  // how each connection ended
             let c = stream.connection
-            let line = "utp: \(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1) (min \(c.congestion.minRTT ?? -1)), rate \(Int(c.receiveRate))\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
+            reportStats("\(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1) (min \(c.congestion.minRTT ?? -1)), rate \(Int(c.receiveRate))")
         }
         closedTotals.add(stream.connection)
         streams[stream.key] = nil
