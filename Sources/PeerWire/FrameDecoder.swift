@@ -67,7 +67,7 @@ public struct FrameDecoder: Sendable {
             start += used
         } else {
             guard let used = Self.pieceBlock(input, maxMessageLength: maxMessageLength, body) else { return false }
-            input = input.dropFirst(used)
+            consumeInput(used)
         }
         return true
     }
@@ -80,7 +80,7 @@ public struct FrameDecoder: Sendable {
             if let decoded { start += decoded.length }
         } else {
             decoded = try Self.frame(input, expectingHandshake: expectingHandshake, maxMessageLength: maxMessageLength)
-            if let decoded { input = input.dropFirst(decoded.length) }
+            if let decoded { consumeInput(decoded.length) }
         }
         guard let decoded else {
             // Cut off: what is left of the caller's bytes becomes ours (at most one frame's worth).
@@ -109,8 +109,16 @@ public struct FrameDecoder: Sendable {
             guard available < wanted else { return }
             let take = min(wanted - available, input.count)
             buffer.append(contentsOf: input.prefix(take))
-            input = input.dropFirst(take)
+            consumeInput(take)
         }
+    }
+
+    /// Drops decoded bytes from `input`; an emptied slice lets go of the caller's storage. Even an empty
+    /// slice keeps the whole array alive, so the caller's next write into its read buffer would copy it
+    /// (256 KiB per read, into fresh pages: most of a fast download's page faults).
+    private mutating func consumeInput(_ count: Int) {
+        input = input.dropFirst(count)
+        if input.isEmpty { input = [] }
     }
 
     private mutating func keepUndecodedInput() {

@@ -59,4 +59,28 @@ import Testing
         #expect(try Self.decode(chunks, throughReusedBuffer: true) == whole)
         #expect(try Self.decode(chunks, throughReusedBuffer: false) == whole)
     }
+
+    /// A read that ends where a frame ends leaves nothing to keep: the decoder must then hold no
+    /// reference to the read buffer, or the next read into it copies the whole buffer first
+    /// (copy-on-write, into fresh pages: it was most of a fast download's page faults).
+    @Test func aDrainedDecoderLetsGoOfTheReadBuffer() throws {
+        var decoder = FrameDecoder(expectingHandshake: false)
+        let bytes = PeerMessage.piece(index: 1, begin: 0, block: [UInt8](repeating: 7, count: 16384)).encoded()
+            + PeerMessage.have(piece: 3).encoded()
+        var readBuffer = [UInt8](repeating: 0, count: 65536)
+        let storage = readBuffer.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        for _ in 0..<3 {
+            readBuffer.replaceSubrange(0..<bytes.count, with: bytes)
+            decoder.append(readBuffer[0..<bytes.count])
+            var blocks = 0, frames = 0
+            while true {
+                if decoder.nextPieceBlock({ _, _, _ in blocks += 1 }) { continue }
+                guard try decoder.next() != nil else { break }
+                frames += 1
+            }
+            #expect(blocks == 1 && frames == 1)
+            readBuffer[0] = 0  // the next read: written in place, not copied first
+            #expect(readBuffer.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == storage)
+        }
+    }
 }
