@@ -121,3 +121,10 @@ int tt_spawn(const char *path, char *const argv[], const char *directory,
 int tt_set_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);
 }
+
+int tt_accept_nonblocking(int fd, void *address, unsigned int *length) {
+    socklen_t size = *length;
+    int connection = accept4(fd, (struct sockaddr *)address, &size, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    *length = size;
+    return connection;
+}

@@ -19,6 +19,11 @@ int tt_receive_datagrams(int fd, unsigned char *buffer, int slot_size, int count
 /// `count`, or -1 with errno EAGAIN, when some are not in the page cache), -1 with errno on errors.
 long tt_pread_if_cached(int fd, void *buffer, unsigned long count, long long offset);
 
+/// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (Swift's Glibc module does not declare accept4): the new
+/// connection's descriptor, its peer in `address` (a struct sockaddr_storage of `*length` bytes), or -1
+/// with errno.
+int tt_accept_nonblocking(int fd, void *address, unsigned int *length);
+
 /// Asks the kernel to queue ICMP errors for datagrams this UDP socket sent (IP_RECVERR / IPV6_RECVERR),
 /// so "port unreachable" from a host without a uTP listener is seen at once. 0, or -1 with errno.
 int tt_enable_icmp_errors(int fd, int ipv6);
