@@ -328,7 +328,8 @@ public final class TrackerServer: @unchecked Sendable {
         HTTPTrackerCodec.append(decimal: body.count, to: &message)
         message.append(contentsOf: "\r\nConnection: close\r\n\r\n".utf8)
         message.append(contentsOf: body)
-        try? connection.send(message, deadline: .after(5))
+        // Every answer is followed by the connection's close: the reply goes out with its FIN.
+        try? connection.send(message, deadline: .after(5), more: true)
     }
 }
 
