@@ -16,6 +16,8 @@ extension Torrent {
         var filePaths = Set<[String]>()
         filePaths.reserveCapacity(files.count)
         var folders = Set<[String]>()
+        // Files come grouped by folder: a file's folders that the previous file shares are in already.
+        var previous: [String] = []
         var duplicates = 0, mixed = 0
         for (index, file) in files.enumerated() {
             for component in file.path {
@@ -34,7 +36,11 @@ extension Torrent {
                 duplicates += 1
                 problems.append(MetainfoProblem(.duplicatePath, "file \(index) \"\(file.terminalPath)\" has the path of an earlier file"))
             }
-            for depth in 1..<max(1, file.path.count) { folders.insert(Array(file.path[..<depth])) }
+            let path = file.path
+            var shared = 0
+            while shared < min(previous.count, path.count) - 1 && previous[shared] == path[shared] { shared += 1 }
+            for depth in (shared + 1)..<max(shared + 1, path.count) { folders.insert(Array(path[..<depth])) }
+            previous = path
         }
         for path in folders where filePaths.contains(path) && mixed < 10 {
             mixed += 1

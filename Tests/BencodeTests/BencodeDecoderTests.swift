@@ -145,3 +145,23 @@ func randomValue(_ generator: inout SplitMix, depth: Int) -> BencodeValue {
         return .dictionary(entries)
     }
 }
+
+/// Strict UTF-8 decoding of byte strings: the array fast path (ASCII) must agree with the general one.
+@Suite struct StrictUTF8Tests {
+    static let cases: [([UInt8], String?)] = [
+        ([], ""),
+        (Array("file-000001.dat".utf8), "file-000001.dat"),
+        (Array("Ünïcødé 名前 🎵".utf8), "Ünïcødé 名前 🎵"),
+        ([0x61, 0x80, 0x62], nil),             // a lone continuation byte
+        ([0xC3], nil),                         // cut off
+        ([0xC0, 0xAF], nil),                   // overlong "/"
+        ([0xED, 0xA0, 0x80], nil),             // a UTF-16 surrogate
+        ([0x61, 0x00, 0x7F], "a\u{0}\u{7F}"),  // ASCII controls are valid UTF-8
+    ]
+
+    @Test(arguments: cases)
+    func arrayAndSliceAgree(bytes: [UInt8], expected: String?) {
+        #expect(String(validatingUTF8Bytes: bytes) == expected)
+        #expect(String(validatingUTF8Bytes: bytes[...]) == expected)
+    }
+}

@@ -219,4 +219,37 @@ import Testing
         }
         #expect(loaded > 100, "too few mutants loaded (\(loaded)) for this to test anything")
     }
+
+    /// A v1 multi-file torrent of one-byte files at `paths`, in that order.
+    static func torrent(paths: [[String]]) -> [UInt8] {
+        let files = paths.map { path in
+            BencodeValue.dictionary([BencodeEntry("length", .integer(1)), BencodeEntry("path", .list(path.map { .string($0) }))])
+        }
+        let pieces = [UInt8](repeating: 0, count: 20 * ((paths.count + 15) / 16))
+        let info = BencodeValue.dictionary([BencodeEntry("files", .list(files)), BencodeEntry("name", .string("root")),
+                                            BencodeEntry("piece length", .integer(16384)), BencodeEntry("pieces", .string(pieces))])
+        return BencodeValue.dictionary([BencodeEntry("info", info)]).encoded()
+    }
+
+    /// A file at a folder's path is found wherever the two stand in the list: folders are noted
+    /// once per run of files that share them, and that must not lose one.
+    @Test(arguments: [
+        [["a", "x", "f"], ["b", "g"], ["a", "x"]],            // the folder, another folder, then the file
+        [["a", "x", "f"], ["a", "y"], ["a", "x"]],            // the file after a sibling of the folder
+        [["a", "x"], ["a", "x", "f"]],                        // the file first
+        [["a", "x"], ["b"], ["c", "d"], ["a", "x", "y", "z"]],  // the file first, the folder deeper and later
+    ])
+    func fileAtAFolderPathIsFoundInAnyOrder(_ paths: [[String]]) throws {
+        let bytes = Self.torrent(paths: paths)
+        #expect(throws: MetainfoError.self) { try Torrent(bytes: bytes) }
+        let torrent = try Torrent(bytes: bytes, lenient: true)
+        #expect(torrent.problems.map(\.rule) == [.fileAndFolder])
+    }
+
+    @Test func foldersSharedByNeighboursAreNoProblem() throws {
+        let paths = [["a", "x", "f"], ["a", "x", "g"], ["a", "y", "f"], ["b", "f"], ["a", "x", "h"], ["top"]]
+        let torrent = try Torrent(bytes: Self.torrent(paths: paths))
+        #expect(torrent.files.count == paths.count)
+        #expect(torrent.problems.isEmpty)
+    }
 }
