@@ -88,10 +88,12 @@ public final class CommandEnvironment: @unchecked Sendable {
     }
 
     /// One JSON document (pretty when asked) or one JSON Lines event, newline-terminated.
+    /// Written in pieces as it is serialised, under the lock throughout, so events from other
+    /// threads never land inside it.
     public func writeJSON(_ value: JSONValue, pretty: Bool = false) {
-        var bytes = JSONWriter(pretty: pretty).bytes(value)
-        bytes.append(UInt8(ascii: "\n"))
-        writeBytes(bytes)
+        lock.withLock { _ in
+            JSONWriter(pretty: pretty).write(value) { stdoutWriter($0) }
+        }
     }
 
     /// Resolves a user's path against the working directory.

@@ -94,3 +94,34 @@ import Testing
         #expect(JSONWriter().string(["x": .double(1.5), "y": .double(2)]) == #"{"x":1.5,"y":2}"#)
     }
 }
+
+/// A large document is written in pieces as it is serialised (`tt info --json` of a big torrent):
+/// the pieces put together are the document, and none holds much more than a piece's worth.
+@Suite struct ChunkedJSONWriterTests {
+    static func document() -> JSONValue {
+        .object([
+            JSONField("name", .string("many \"files\"\n")),
+            JSONField("files", .array((0..<5000).map { index in
+                .object([JSONField("index", .int(index)), JSONField("path", .array([.string("dir\(index % 7)"), .string("file-\(index).dat")])),
+                         JSONField("size", .double(Double(index) * 1.5)), JSONField("padding", .bool(index % 2 == 0)), JSONField("root", .null)])
+            })),
+        ])
+    }
+
+    @Test(arguments: [false, true])
+    func piecesMakeTheWholeDocument(pretty: Bool) {
+        let writer = JSONWriter(pretty: pretty)
+        let whole = writer.bytes(Self.document()) + [UInt8(ascii: "\n")]
+        var pieces: [[UInt8]] = []
+        writer.write(Self.document(), chunkSize: 4096) { pieces.append($0) }
+        #expect(pieces.flatMap { $0 } == whole)
+        #expect(pieces.count > whole.count / 8192)
+        #expect(pieces.allSatisfy { $0.count < 4096 + 1024 })
+    }
+
+    @Test func aSmallDocumentIsOnePieceWithItsNewline() {
+        var pieces: [[UInt8]] = []
+        JSONWriter().write(.object([JSONField("event", .string("done"))])) { pieces.append($0) }
+        #expect(pieces == [Array("{\"event\":\"done\"}\n".utf8)])
+    }
+}
