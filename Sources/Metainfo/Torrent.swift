@@ -1,4 +1,5 @@
 import Bencode
+import Glibc
 import Hashing
 
 /// A parsed .torrent file (BEP 3, 12, 19, 27, 47, 52).
@@ -94,7 +95,7 @@ public struct Torrent: Sendable {
         guard let infoSpan = document.span(ofTopLevelKey: "info"), let info = document.root["info"] else {
             throw .invalid("no 'info' dictionary")
         }
-        let infoBytes = Array(UnsafeBufferPointer(rebasing: bytes[infoSpan]))
+        let infoBytes = Self.copy(UnsafeBufferPointer(rebasing: bytes[infoSpan]))
         let pieces = document.piecesSpan.map { ($0.lowerBound - infoSpan.lowerBound)..<($0.upperBound - infoSpan.lowerBound) }
         try self.init(infoBytes: infoBytes, info: info, root: document.root, piecesSpan: pieces, lenient: lenient)
         let inInfo = document.warnings.filter { infoSpan.contains($0.offset) }
@@ -255,6 +256,25 @@ public struct Torrent: Sendable {
         }
         if rawName != nil || self.files.contains(where: { $0.rawPath != nil }) {
             warnings.append("some names are not UTF-8: shown with \\xNN, written to disk with '_' for each bad byte (as libtorrent does)")
+        }
+    }
+}
+
+extension Torrent {
+    /// A copy of the info dictionary's bytes. Megabytes copied into a new array land in fresh pages: a
+    /// fault and a cleared page per 4 KiB, which cost more than the copy and the SHA-1 after it (`tt info`
+    /// of a 10 MB torrent). With transparent huge pages on request (madvise, the usual setting), asking
+    /// for them first makes that one fault per 2 MiB; elsewhere the advice is ignored.
+    static func copy(_ source: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        let hugePage = 2 << 20
+        guard source.count >= 2 * hugePage, let from = source.baseAddress else { return Array(source) }
+        return [UInt8](unsafeUninitializedCapacity: source.count) { buffer, count in
+            let start = Int(bitPattern: buffer.baseAddress!)
+            let first = (start + hugePage - 1) & ~(hugePage - 1)
+            let end = (start + source.count) & ~(hugePage - 1)
+            if end > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_HUGEPAGE) }
+            buffer.baseAddress!.initialize(from: from, count: source.count)
+            count = source.count
         }
     }
 }

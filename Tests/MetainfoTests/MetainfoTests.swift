@@ -197,3 +197,21 @@ func fixtureBytes(_ name: String) -> [UInt8] {
         #expect(TorrentCreator.automaticPieceLength(totalLength: 1 << 50) == 1 << 24)
     }
 }
+
+/// A metainfo of megabytes (here 300 000 pieces, 6 MB) is copied by a path of its own (huge-page
+/// advice): the copy must be the info dictionary exactly, and the info hash its SHA-1.
+@Suite struct LargeMetainfoTests {
+    @Test func aLargeInfoDictionaryIsCopiedExactly() throws {
+        let count = 300_000
+        var pieces = [UInt8](repeating: 0, count: 20 * count)
+        for index in pieces.indices { pieces[index] = UInt8(truncatingIfNeeded: index &* 131 &+ index >> 9) }
+        let info = BencodeValue.dictionary([BencodeEntry("length", .integer(Int64(count) * 16384)), BencodeEntry("name", .string("big")),
+                                            BencodeEntry("piece length", .integer(16384)), BencodeEntry("pieces", .string(pieces))])
+        let infoBytes = info.encoded()
+        let bytes = BencodeValue.dictionary([BencodeEntry("announce", .string("http://127.0.0.1/announce")), BencodeEntry("info", info)]).encoded()
+        let torrent = try Torrent(bytes: bytes)
+        #expect(torrent.infoBytes == infoBytes)
+        #expect(torrent.infoHashes.v1 == SHA1.hash(infoBytes))
+        #expect(torrent.layout.pieceCount == count)
+    }
+}
