@@ -57,16 +57,28 @@ public final class CommandEnvironment: @unchecked Sendable {
         }
     }
 
-    /// Writes every byte; a closed stdout (`| head`) ends the process quietly, as Unix tools do.
+    /// Writes every byte; a closed stdout (`| head`) ends the process quietly, as Unix tools do. Any
+    /// other failure to write stdout (a full disk under `tt decode x > file`) ends it with one line on
+    /// stderr and exit 74: output that did not arrive must not look like success.
     static func writeAll(fd: Int32, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if written < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EPIPE && fd == 1 { exit(0) }
-                    return
+                    let code = errno
+                    if code == EINTR { continue }
+                    if code == EAGAIN || code == EWOULDBLOCK {
+                        // Someone else's non-blocking descriptor: wait until it takes more.
+                        var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&ready, 1, -1)
+                        continue
+                    }
+                    guard fd == 1 else { return }  // stderr: nowhere left to say it
+                    if code == EPIPE { exit(0) }
+                    let line = "tt: error: cannot write to standard output: \(String(cString: strerror(code)))\n"
+                    _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+                    exit(ExitCode.ioError.rawValue)
                 }
                 offset += written
             }
