@@ -255,10 +255,8 @@ public final class UTPMultiplexer {
     func remove(_ stream: UTPStream) {
         heldAcks[ObjectIdentifier(stream)] = nil
         guard streams[stream.key] === stream else { return }
-        if reportsStats {  // how each connection ended
-            let c = stream.connection
-            reportStats("\(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1) (min \(c.congestion.minRTT ?? -1)), rate \(Int(c.receiveRate))")
-        }
+        let c = stream.connection  // how it ended, for the tuning diagnostic
+        reportStats("\(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1) (min \(c.congestion.minRTT ?? -1)), rate \(Int(c.receiveRate))")
         closedTotals.add(stream.connection)
         streams[stream.key] = nil
         if stream.awaitingFirstData { pendingCount -= 1; stream.awaitingFirstData = false }

@@ -111,10 +111,11 @@ func makeNode(_ loop: EventLoop, bootstrap: [SocketAddress] = [], id: NodeID? = 
         let liar = try DatagramPort(loop: loop, bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
         // The liar answers every query with the asker's own id.
         liar.onKRPC = { bytes, from in
-            guard let message = try? KRPCCodec.decode(bytes), case .query = message.body else { return }
-            var response = KRPCResponse(id: node.ownID)
-            response.nodes = [NodeInfo(id: node.ownID, address: from)]
-            liar.send(KRPCCodec.encode(KRPCMessage(transactionID: message.transactionID, body: .response(response))), to: from)
+            if let message = try? KRPCCodec.decode(bytes), case .query = message.body {
+                var response = KRPCResponse(id: node.ownID)
+                response.nodes = [NodeInfo(id: node.ownID, address: from)]
+                liar.send(KRPCCodec.encode(KRPCMessage(transactionID: message.transactionID, body: .response(response))), to: from)
+            }
         }
         var pinged = false
         node.ping(liar.localAddress!) { _ in pinged = true }

@@ -105,7 +105,8 @@ import Testing
         Thread.detachNewThread {
             defer { done.signal() }
             for attempt in 1...3 {
-                guard let connection = try? listener.accept(deadline: .after(20)) else { return }
+                // A failed accept ends the fake peer; the handshake's result below then fails the test.
+                guard let connection = try? listener.accept(deadline: .after(20)) else { break }
                 if attempt < 3 { connection.close(); continue }
                 _ = try? FakePeer.readHandshake(connection)
                 try? connection.send(FakePeer.handshake(infoHash: infoHash, fast: true), deadline: .after(5))

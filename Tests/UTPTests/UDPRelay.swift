@@ -25,14 +25,12 @@ final class UDPRelay {
     var address: SocketAddress { port.localAddress! }
 
     func forward(_ bytes: [UInt8], from: SocketAddress) {
-        let target: SocketAddress
-        if from == server {
-            guard let client else { return }
-            target = client
-        } else {
-            client = from
-            target = server
-        }
+        if from != server { client = from }
+        // The server's datagrams go to the last client; before any client has spoken, nowhere.
+        if let target = from == server ? client : server { relay(bytes, to: target) }
+    }
+
+    private func relay(_ bytes: [UInt8], to target: SocketAddress) {
         if random.unit() < loss { dropped += 1; return }
         forwarded += 1
         if delay == 0 {
