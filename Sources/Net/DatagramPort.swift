@@ -5,17 +5,23 @@ import Glibc
 ///
 /// A datagram whose first byte is `d` is a bencoded KRPC message (BEP 5) and goes to `onKRPC`;
 /// everything else is uTP (BEP 29: its first byte is a version-1 type nibble pair, never `d`)
-/// and goes to `onOther`. Callbacks run on the loop's thread; sends never block (a full send buffer
+/// and goes to `onDatagrams`, a batch at a time. Callbacks run on the loop's thread; sends never block (a full send buffer
 /// drops the datagram, as UDP may). Datagrams are read in batches (one recvmmsg(2) for up to
-/// `batchSize`) into one reused buffer: `onOther` gets a slice of it, valid until it returns.
+/// `batchSize`) into one reused buffer: `onDatagrams` gets each datagram where it lies in that
+/// buffer, valid until it returns (nothing is copied per datagram, and the handler is called
+/// once per batch, not per datagram).
 public final class DatagramPort {
     public let loop: EventLoop
     public private(set) var fileDescriptor: Int32
     public let family: SocketAddress.Family
     public var onKRPC: (([UInt8], SocketAddress) -> Void)?
-    public var onOther: ((ArraySlice<UInt8>, SocketAddress) -> Void)?
-    /// Called after each batch of datagrams has been handed out (acks owed can go out now).
-    public var onBatchEnd: (() -> Void)?
+    /// One datagram of a batch: its bytes in the port's receive buffer, and its sender.
+    public struct Datagram {
+        public let bytes: UnsafeRawBufferPointer
+        public let from: SocketAddress
+    }
+    /// Each batch read that holds anything but KRPC, those datagrams in the order they came.
+    public var onDatagrams: (([Datagram]) -> Void)?
     /// An ICMP error came back for a datagram we sent to this address (errno: ECONNREFUSED when its
     /// host has nothing on that port, EHOSTUNREACH, …): a uTP dial there can fail now, not at its timeout.
     public var onUnreachable: ((SocketAddress, Int32) -> Void)?
@@ -34,15 +40,24 @@ public final class DatagramPort {
     static let batchSize = 128
     /// Bigger than any uTP packet or KRPC message on a 1500-byte (or 4 KiB) MTU path; longer ones are dropped.
     static let slotSize = 4096
-    private var buffer = [UInt8](repeating: 0, count: DatagramPort.batchSize * DatagramPort.slotSize)
-    private var infos = [tt_datagram_info](repeating: tt_datagram_info(), count: DatagramPort.batchSize)
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: DatagramPort.batchSize * DatagramPort.slotSize,
+                                                               alignment: 16)
+    private let infos = UnsafeMutableBufferPointer<tt_datagram_info>.allocate(capacity: DatagramPort.batchSize)
+    /// The batch being handed out (kept: its storage is reused).
+    private var batch: [Datagram] = []
     /// The last sender seen, so a batch from a few peers builds few `SocketAddress`es.
     private var lastStorage = sockaddr_storage()
     private var lastAddress: SocketAddress?
 
     /// Binds `local` (port 0 picks one; read it back from `localAddress`) and starts receiving.
     public init(loop: EventLoop, bind local: SocketAddress) throws(NetError) {
-        let socket = try UDPSocket(family: local.family, bind: local)
+        infos.initialize(repeating: tt_datagram_info())
+        let socket: UDPSocket
+        do { socket = try UDPSocket(family: local.family, bind: local) } catch {
+            buffer.deallocate()
+            infos.deallocate()
+            throw error
+        }
         self.loop = loop
         self.family = local.family
         self.fileDescriptor = socket.takeDescriptor()
@@ -85,34 +100,38 @@ public final class DatagramPort {
         fileDescriptor = -1
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        buffer.deallocate()
+        infos.deallocate()
+    }
 
     private func receiveAvailable() {
         // Bounded per turn so a flood on this port cannot starve the loop's other descriptors.
         for _ in 0..<2 {
             guard fileDescriptor >= 0 else { return }
-            let count = buffer.withUnsafeMutableBytes { raw in
-                infos.withUnsafeMutableBufferPointer { info in
-                    tt_receive_datagrams(fileDescriptor, raw.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                         Int32(Self.slotSize), Int32(Self.batchSize), info.baseAddress)
-                }
-            }
+            let count = tt_receive_datagrams(fileDescriptor, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                             Int32(Self.slotSize), Int32(Self.batchSize), infos.baseAddress)
             // 0: nothing waits; -1: e.g. an ICMP error for an earlier send (the queue says which).
             if count < 0 { readErrors() }
             guard count > 0 else { return }
             batchesReceived += 1
             datagramsReceived += Int(count)
             receiveLag = Self.kernelLag(fileDescriptor)
+            batch.removeAll(keepingCapacity: true)
             for index in 0..<Int(count) {
                 let info = infos[index]
                 guard info.truncated == 0 else { oversizedDatagrams += 1; continue }
                 guard let from = address(of: index) else { continue }
-                let start = index * Self.slotSize
-                let datagram = buffer[start..<(start + Int(info.length))]
-                if datagram.first == UInt8(ascii: "d") { onKRPC?(Array(datagram), from) } else { onOther?(datagram, from) }
-                if fileDescriptor < 0 { return }
+                let datagram = UnsafeRawBufferPointer(start: buffer.baseAddress! + index * Self.slotSize, count: Int(info.length))
+                if datagram.first == UInt8(ascii: "d") {
+                    onKRPC?(Array(datagram), from)
+                    if fileDescriptor < 0 { return }
+                } else {
+                    batch.append(Datagram(bytes: datagram, from: from))
+                }
             }
-            onBatchEnd?()
+            if !batch.isEmpty, let onDatagrams { onDatagrams(batch) }
             if Int(count) < Self.batchSize { return }
         }
     }

@@ -5,6 +5,12 @@ extension UTPConnection {
     /// `arrival` is when it reached the host (the kernel's receive time, when known): the delay we echo
     /// to the peer then excludes how long our process waited to be scheduled, which is not queuing.
     public mutating func receive(_ packet: UTPPacket, now: Double, arrival: Double? = nil) {
+        packet.payload.withUnsafeBytes { receive(packet.header, payload: $0, now: now, arrival: arrival) }
+    }
+
+    /// Takes one packet whose payload is still where it arrived (valid during the call; it is copied
+    /// if kept): how the multiplexer hands over datagrams straight from its receive buffer.
+    public mutating func receive(_ packet: UTPPacket.Header, payload: UnsafeRawBufferPointer, now: Double, arrival: Double? = nil) {
         guard state != .closed else { return }
         switch packet.kind {
         case .reset:
@@ -31,12 +37,12 @@ extension UTPConnection {
         if packet.timestamp != 0 { replyDifference = Self.micros(min(now, arrival ?? now)) &- packet.timestamp }
         peerWindow = Int(packet.window)
         if peerWindow > 0 { zeroWindowSince = nil }
-        if packet.kind == .data || packet.kind == .fin { accept(packet, now: now) }
+        if packet.kind == .data || packet.kind == .fin { accept(packet, payload: payload, now: now) }
         flush(now: now)
     }
 
     /// Applies ack_nr and the selective ACK; false when the packet acks data we never sent (dropped).
-    mutating func processAck(_ packet: UTPPacket, now: Double) -> Bool {
+    mutating func processAck(_ packet: UTPPacket.Header, now: Double) -> Bool {
         let oldest = inFlight.isEmpty ? seqNr : inFlight.firstSeq
         let advance = Seq.distance(from: oldest &- 1, to: packet.ack)
         if advance > inFlight.count { return false }
@@ -67,7 +73,7 @@ extension UTPConnection {
     }
 
     /// Marks selectively acked packets; a packet with three or more acked after it is lost: resend it.
-    mutating func applySelectiveAck(_ packet: UTPPacket, now: Double) -> Int {
+    mutating func applySelectiveAck(_ packet: UTPPacket.Header, now: Double) -> Int {
         guard !inFlight.isEmpty else { return 0 }
         var bytes = 0
         var farthest = -1
@@ -96,7 +102,7 @@ extension UTPConnection {
     /// Takes a DATA or FIN in order, or keeps it for later (bounded), and notes that we owe an ack:
     /// at once for anything but in-order data (a duplicate, a packet past a gap or filling one, a
     /// FIN), so the sender learns of a loss without waiting for a held-back ack.
-    mutating func accept(_ packet: UTPPacket, now: Double) {
+    mutating func accept(_ packet: UTPPacket.Header, payload: UnsafeRawBufferPointer, now: Double) {
         guard state == .connected || state == .closing else { return }
         needAck = true
         dataPacketsReceived += 1
@@ -105,9 +111,9 @@ extension UTPConnection {
         if let eof = eofSeq, Seq.distance(from: eof, to: packet.seq) > 0 { return }
         if packet.kind == .fin { eofSeq = packet.seq; ackNow = true }
         if distance == 1 {
-            received.append(contentsOf: packet.payload)
-            unackedBytes += packet.payload.count
-            measureRate(packet.payload.count, now: now)
+            received.append(contentsOf: payload)
+            unackedBytes += payload.count
+            measureRate(payload.count, now: now)
             ackNr = packet.seq
             if !outOfOrder.isEmpty { ackNow = true }
             while let next = outOfOrder.removeValue(forKey: ackNr &+ 1) {
@@ -119,10 +125,10 @@ extension UTPConnection {
             ackNow = true
             // A gap: packets were lost; ack every couple of packets until the sender has recovered.
             ackThreshold = 2 * configuration.payloadSize
-            if distance <= configuration.maxReorder, outOfOrder[packet.seq] == nil, packet.payload.count <= window {
+            if distance <= configuration.maxReorder, outOfOrder[packet.seq] == nil, payload.count <= window {
                 outOfOrderPackets += 1
-                outOfOrder[packet.seq] = Array(packet.payload)
-                outOfOrderBytes += packet.payload.count
+                outOfOrder[packet.seq] = Array(payload)
+                outOfOrderBytes += payload.count
             }
         }
         if let eof = eofSeq, eof == ackNr { endOfStream = true }

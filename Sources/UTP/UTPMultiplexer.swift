@@ -3,7 +3,7 @@ import Net
 
 /// All uTP connections on one UDP port: routes datagrams by (address, connection id), accepts
 /// SYNs, dials, and drives the connections' timers. Shares the port with the DHT (BEP 5): it
-/// attaches to `DatagramPort.onOther`, which never sees KRPC.
+/// attaches to `DatagramPort.onDatagrams`, which never sees KRPC.
 ///
 /// Hostile input is bounded: undecodable datagrams and packets for unknown connections are
 /// dropped (DATA/FIN get a RESET), accepted connections that send nothing are dropped after
@@ -32,8 +32,13 @@ public final class UTPMultiplexer {
     public private(set) var unknownConnectionPackets = 0
 
     var streams: [Key: UTPStream] = [:]
+    /// The stream the last datagram went to: a batch holds runs from the same sender.
+    var lastStream: UTPStream?
     var pendingCount = 0
+    /// Streams that took packets since they were last serviced (each once: `UTPStream.isDirty`).
     var dirty: [UTPStream] = []
+    /// Within `handle(_ batch:)`, which services the dirty streams itself when the batch is done.
+    var handlingBatch = false
     var flushScheduled = false
     var tickTimer: EventLoop.TimerID?
     /// Streams holding back an ack, and the one timer that sends the earliest when it falls due.
@@ -60,9 +65,7 @@ public final class UTPMultiplexer {
         }
         size = 4 << 20
         setsockopt(port.fileDescriptor, SOL_SOCKET, SO_SNDBUF, &size, length)
-        port.onOther = { [weak self] bytes, from in self?.handle(bytes, from: from) }
-        // Acks at the end of each read batch: one per connection, and before the next wait.
-        port.onBatchEnd = { [weak self] in self?.flushDirty() }
+        port.onDatagrams = { [weak self] batch in self?.handle(batch) }
         port.onUnreachable = { [weak self] address, error in self?.unreachable(address, error: error) }
     }
 
@@ -129,25 +132,37 @@ public final class UTPMultiplexer {
         if let ackTimer { loop.cancel(ackTimer) }
         ackTimer = nil
         heldAcks = [:]
-        port.onOther = nil
-        port.onBatchEnd = nil
+        port.onDatagrams = nil
         port.onUnreachable = nil
     }
 
     // MARK: - Datagrams
 
-    func handle(_ bytes: ArraySlice<UInt8>, from: SocketAddress) {
-        let packet: UTPPacket
-        do { packet = try UTPPacket(decoding: bytes) } catch { malformedDatagrams += 1; return }
-        onTrace?(TraceRecord(outgoing: false, peer: from, packet: packet))
+    /// A batch of datagrams read together (valid during the call: the port's receive buffer), then
+    /// the acks: one per connection per batch, before the next wait. One clock read for the batch.
+    func handle(_ batch: [DatagramPort.Datagram]) {
         let now = clock()
+        let arrival = kernelArrival(now: now)
+        handlingBatch = true
+        for datagram in batch { handle(datagram.bytes, from: datagram.from, now: now, arrival: arrival) }
+        handlingBatch = false
+        flushDirty()
+    }
+
+    /// One datagram; `arrival`: when its batch reached the kernel, when known.
+    func handle(_ bytes: UnsafeRawBufferPointer, from: SocketAddress, now: Double, arrival: Double?) {
+        let packet: UTPPacket.Header, payloadStart: Int
+        do { (packet, payloadStart) = try UTPPacket.Header.decode(bytes) } catch { malformedDatagrams += 1; return }
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart...])
+        if let onTrace { onTrace(TraceRecord(outgoing: false, peer: from, packet: UTPPacket(header: packet, payload: ArraySlice(payload)))) }
         if packet.kind == .syn {
             let key = Key(address: from, id: packet.connectionID &+ 1)
             if let stream = streams[key] {
-                stream.connection.receive(packet, now: now)
+                stream.connection.receive(packet, payload: payload, now: now)
                 markDirty(stream)
             } else if onAccept != nil && pendingCount < maxPending && streams.count < maxConnections {
-                let connection = UTPConnection(accepting: packet, initialSeq: UInt16.random(in: 0...UInt16.max, using: &random),
+                let connection = UTPConnection(accepting: UTPPacket(header: packet),
+                                               initialSeq: UInt16.random(in: 0...UInt16.max, using: &random),
                                                peer: from.description, now: now, configuration: configuration)
                 let stream = UTPStream(connection: connection, remote: from, key: key, multiplexer: self, now: now)
                 streams[key] = stream
@@ -157,7 +172,7 @@ public final class UTPMultiplexer {
             }
             return
         }
-        guard let stream = streams[Key(address: from, id: packet.connectionID)] else {
+        guard let stream = stream(id: packet.connectionID, from: from) else {
             unknownConnectionPackets += 1
             if packet.kind == .data || packet.kind == .fin {
                 send(UTPPacket(kind: .reset, connectionID: packet.connectionID, timestamp: UTPConnection.micros(now),
@@ -165,13 +180,19 @@ public final class UTPMultiplexer {
             }
             return
         }
-        stream.connection.receive(packet, now: now, arrival: kernelArrival(now: now))
+        stream.connection.receive(packet, payload: payload, now: now, arrival: arrival)
         if stream.awaitingFirstData && stream.connection.hasReceived {
             stream.awaitingFirstData = false
             pendingCount -= 1
             onAccept?(stream)
         }
         markDirty(stream)
+    }
+
+    func stream(id: UInt16, from: SocketAddress) -> UTPStream? {
+        if let lastStream, lastStream.key.id == id, lastStream.key.address == from { return lastStream }
+        lastStream = streams[Key(address: from, id: id)]
+        return lastStream
     }
 
     /// When the datagram just read reached the kernel, on our clock: the port's scheduling lag for its batch.
@@ -190,8 +211,10 @@ public final class UTPMultiplexer {
 
     /// Services the stream at the end of this loop turn, once however many packets arrived.
     func markDirty(_ stream: UTPStream) {
+        guard !stream.isDirty else { return }
+        stream.isDirty = true
         dirty.append(stream)
-        guard !flushScheduled else { return }
+        guard !handlingBatch && !flushScheduled else { return }
         flushScheduled = true
         loop.schedule(after: 0) { [weak self] in
             self?.flushScheduled = false
@@ -202,10 +225,10 @@ public final class UTPMultiplexer {
     func flushDirty() {
         guard !dirty.isEmpty else { return }
         let now = clock()
-        var seen = Set<ObjectIdentifier>()
         let batch = dirty
         dirty = []
-        for stream in batch where seen.insert(ObjectIdentifier(stream)).inserted {
+        for stream in batch {
+            stream.isDirty = false
             if stream.awaitingFirstData {
                 // Not handed out yet: just answer (acks, SYN-ACK again).
                 stream.connection.sendAckIfNeeded(now: now)
@@ -254,6 +277,7 @@ public final class UTPMultiplexer {
 
     func remove(_ stream: UTPStream) {
         heldAcks[ObjectIdentifier(stream)] = nil
+        if lastStream === stream { lastStream = nil }
         guard streams[stream.key] === stream else { return }
         let c = stream.connection  // how it ended, for the tuning diagnostic
         reportStats("\(stream.remote): window \(c.windowLimit), rtt \(c.congestion.rtt ?? -1) (min \(c.congestion.minRTT ?? -1)), rate \(Int(c.receiveRate))")

@@ -22,29 +22,93 @@ public struct UTPPacket: Sendable, Equatable {
     public static let headerSize = 20
     static let selectiveAckExtension: UInt8 = 1
 
-    public var kind: Kind
-    public var connectionID: UInt16
-    public var timestamp: UInt32
-    public var timestampDifference: UInt32
-    public var window: UInt32
-    public var seq: UInt16
-    public var ack: UInt16
-    /// Selective ACK bitmask: bit i (LSB first in each byte) says `ack + 2 + i` was received.
-    public var selectiveAck: [UInt8]?
-    /// Types of extensions we read past without understanding.
-    public var skippedExtensions: [UInt8] = []
+    /// Everything but the payload. A received packet is taken as its header and its payload where it
+    /// arrived (`UTPConnection.receive(_:payload:now:arrival:)`), so a datagram is decoded without
+    /// copying or retaining the buffer it came in.
+    public struct Header: Sendable, Equatable {
+        public var kind: Kind
+        public var connectionID: UInt16
+        public var timestamp: UInt32
+        public var timestampDifference: UInt32
+        public var window: UInt32
+        public var seq: UInt16
+        public var ack: UInt16
+        /// Selective ACK bitmask: bit i (LSB first in each byte) says `ack + 2 + i` was received.
+        public var selectiveAck: [UInt8]?
+        /// Types of extensions we read past without understanding.
+        public var skippedExtensions: [UInt8] = []
+
+        /// Decodes the header and extensions at the start of a datagram; the payload is the rest,
+        /// from `payloadStart`.
+        public static func decode(_ bytes: UnsafeRawBufferPointer) throws(UTPError) -> (header: Header, payloadStart: Int) {
+            guard bytes.count >= UTPPacket.headerSize else {
+                throw .malformed("\(bytes.count) bytes, shorter than the 20-byte header")
+            }
+            guard bytes[0] & 0x0F == 1 else { throw .malformed("version \(bytes[0] & 0x0F), expected 1") }
+            guard let kind = Kind(rawValue: bytes[0] >> 4) else { throw .malformed("unknown type \(bytes[0] >> 4)") }
+            func u16(_ i: Int) -> UInt16 { UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt16.self)) }
+            func u32(_ i: Int) -> UInt32 { UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)) }
+            var header = Header(kind: kind, connectionID: u16(2), timestamp: u32(4), timestampDifference: u32(8),
+                                window: u32(12), seq: u16(16), ack: u16(18))
+            var next = bytes[1]
+            var offset = UTPPacket.headerSize
+            // Each extension is at least 2 bytes, so the chain ends within the datagram.
+            while next != 0 {
+                guard offset + 2 <= bytes.count else { throw .malformed("extension \(next) header past the end at byte \(offset)") }
+                let type = next
+                next = bytes[offset]
+                let length = Int(bytes[offset + 1])
+                offset += 2
+                guard offset + length <= bytes.count else {
+                    throw .malformed("extension \(type) of \(length) bytes runs past the end at byte \(offset)")
+                }
+                if type == UTPPacket.selectiveAckExtension {
+                    guard length > 0 else { throw .malformed("empty selective ACK") }
+                    header.selectiveAck = Array(bytes[offset..<(offset + length)])
+                } else {
+                    header.skippedExtensions.append(type)
+                }
+                offset += length
+            }
+            return (header, offset)
+        }
+
+        /// Sequence numbers the selective ACK names as received (beyond `ack + 1`).
+        public var selectivelyAcked: [UInt16] {
+            guard let mask = selectiveAck else { return [] }
+            var result: [UInt16] = []
+            for (byteIndex, byte) in mask.enumerated() where byte != 0 {
+                for bit in 0..<8 where byte & (1 << bit) != 0 {
+                    result.append(ack &+ 2 &+ UInt16(truncatingIfNeeded: byteIndex * 8 + bit))
+                }
+            }
+            return result
+        }
+    }
+
+    public var header: Header
     public var payload: ArraySlice<UInt8>
+
+    public var kind: Kind { get { header.kind } set { header.kind = newValue } }
+    public var connectionID: UInt16 { get { header.connectionID } set { header.connectionID = newValue } }
+    public var timestamp: UInt32 { get { header.timestamp } set { header.timestamp = newValue } }
+    public var timestampDifference: UInt32 { get { header.timestampDifference } set { header.timestampDifference = newValue } }
+    public var window: UInt32 { get { header.window } set { header.window = newValue } }
+    public var seq: UInt16 { get { header.seq } set { header.seq = newValue } }
+    public var ack: UInt16 { get { header.ack } set { header.ack = newValue } }
+    public var selectiveAck: [UInt8]? { get { header.selectiveAck } set { header.selectiveAck = newValue } }
+    public var skippedExtensions: [UInt8] { header.skippedExtensions }
+    public var selectivelyAcked: [UInt16] { header.selectivelyAcked }
 
     public init(kind: Kind, connectionID: UInt16, timestamp: UInt32 = 0, timestampDifference: UInt32 = 0,
                 window: UInt32 = 0, seq: UInt16, ack: UInt16, selectiveAck: [UInt8]? = nil, payload: ArraySlice<UInt8> = []) {
-        self.kind = kind
-        self.connectionID = connectionID
-        self.timestamp = timestamp
-        self.timestampDifference = timestampDifference
-        self.window = window
-        self.seq = seq
-        self.ack = ack
-        self.selectiveAck = selectiveAck
+        self.header = Header(kind: kind, connectionID: connectionID, timestamp: timestamp, timestampDifference: timestampDifference,
+                             window: window, seq: seq, ack: ack, selectiveAck: selectiveAck)
+        self.payload = payload
+    }
+
+    public init(header: Header, payload: ArraySlice<UInt8> = []) {
+        self.header = header
         self.payload = payload
     }
 
@@ -55,40 +119,11 @@ public struct UTPPacket: Sendable, Equatable {
 
     /// Decodes a datagram held in part of a larger buffer; the payload is a slice of it (no copy).
     public init(decoding bytes: ArraySlice<UInt8>) throws(UTPError) {
-        guard bytes.count >= Self.headerSize else { throw .malformed("\(bytes.count) bytes, shorter than the 20-byte header") }
-        let b = bytes.startIndex
-        guard bytes[b] & 0x0F == 1 else { throw .malformed("version \(bytes[b] & 0x0F), expected 1") }
-        guard let kind = Kind(rawValue: bytes[b] >> 4) else { throw .malformed("unknown type \(bytes[b] >> 4)") }
-        func u16(_ i: Int) -> UInt16 { UInt16(bytes[b + i]) << 8 | UInt16(bytes[b + i + 1]) }
-        func u32(_ i: Int) -> UInt32 { UInt32(u16(i)) << 16 | UInt32(u16(i + 2)) }
-        self.kind = kind
-        connectionID = u16(2)
-        timestamp = u32(4)
-        timestampDifference = u32(8)
-        window = u32(12)
-        seq = u16(16)
-        ack = u16(18)
-        var next = bytes[b + 1]
-        var offset = Self.headerSize
-        // Each extension is at least 2 bytes, so the chain ends within the datagram.
-        while next != 0 {
-            guard offset + 2 <= bytes.count else { throw .malformed("extension \(next) header past the end at byte \(offset)") }
-            let type = next
-            next = bytes[b + offset]
-            let length = Int(bytes[b + offset + 1])
-            offset += 2
-            guard offset + length <= bytes.count else {
-                throw .malformed("extension \(type) of \(length) bytes runs past the end at byte \(offset)")
-            }
-            if type == Self.selectiveAckExtension {
-                guard length > 0 else { throw .malformed("empty selective ACK") }
-                selectiveAck = Array(bytes[(b + offset)..<(b + offset + length)])
-            } else {
-                skippedExtensions.append(type)
-            }
-            offset += length
-        }
-        payload = bytes[(b + offset)...]
+        // withUnsafeBytes rethrows untyped: the result is carried out instead.
+        let decoded = bytes.withUnsafeBytes { raw in Result { () throws(UTPError) in try Header.decode(raw) } }
+        let (header, payloadStart) = try decoded.get()
+        self.header = header
+        self.payload = bytes[(bytes.startIndex + payloadStart)...]
     }
 
     /// The datagram bytes.
@@ -112,18 +147,6 @@ public struct UTPPacket: Sendable, Equatable {
         }
         out.append(contentsOf: payload)
         return out
-    }
-
-    /// Sequence numbers the selective ACK names as received (beyond `ack + 1`).
-    public var selectivelyAcked: [UInt16] {
-        guard let mask = selectiveAck else { return [] }
-        var result: [UInt16] = []
-        for (byteIndex, byte) in mask.enumerated() where byte != 0 {
-            for bit in 0..<8 where byte & (1 << bit) != 0 {
-                result.append(ack &+ 2 &+ UInt16(truncatingIfNeeded: byteIndex * 8 + bit))
-            }
-        }
-        return result
     }
 }
 

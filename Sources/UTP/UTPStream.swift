@@ -24,6 +24,8 @@ public final class UTPStream: ByteStream {
     var awaitingFirstData: Bool
     var createdAt: Double
     var wasBuffered = false
+    /// Queued for the multiplexer's next `flushDirty`.
+    var isDirty = false
     var dialCompletion: ((Result<UTPStream, NetError>) -> Void)?
 
     init(connection: UTPConnection, remote: SocketAddress, key: UTPMultiplexer.Key, multiplexer: UTPMultiplexer, now: Double) {

@@ -19,8 +19,13 @@ public func runMeasured(_ executable: String, _ arguments: [String], timeout: Do
     }
     var peak = 0
     let deadline = Date().addingTimeInterval(timeout)
+    // Until it has exec'd, the child shares the test runner's memory (posix_spawn's vfork) and its
+    // /proc status shows the runner's peak: samples count only once it runs `executable`.
+    let image = URL(fileURLWithPath: executable).resolvingSymlinksInPath().path
+    var started = false
     while child.isRunning && Date() < deadline {
-        peak = max(peak, highWaterKiB(child.pid))
+        started = started || (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(child.pid)/exe")) == image
+        if started { peak = max(peak, highWaterKiB(child.pid)) }
         usleep(5_000)  // a sampling period, not synchronisation
     }
     let status = child.isRunning ? nil : child.process.terminationStatus

@@ -19,7 +19,9 @@ final class UDPRelay {
         self.loss = loss
         self.delay = delay
         random = SplitMix(seed: seed)
-        port.onOther = { [unowned self] bytes, from in self.forward(Array(bytes), from: from) }
+        port.onDatagrams = { [unowned self] batch in
+            for datagram in batch { self.forward(Array(datagram.bytes), from: datagram.from) }
+        }
     }
 
     var address: SocketAddress { port.localAddress! }
