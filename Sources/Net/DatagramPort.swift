@@ -5,10 +5,10 @@ import Glibc
 ///
 /// A datagram whose first byte is `d` is a bencoded KRPC message (BEP 5) and goes to `onKRPC`;
 /// everything else is uTP (BEP 29: its first byte is a version-1 type nibble pair, never `d`)
-/// and goes to `onDatagrams`, a batch at a time. Callbacks run on the loop's thread; sends never block (a full send buffer
-/// drops the datagram, as UDP may). Datagrams are read in batches (one recvmmsg(2) for up to
-/// `batchSize`) into one reused buffer: `onDatagrams` gets each datagram where it lies in that
-/// buffer, valid until it returns (nothing is copied per datagram, and the handler is called
+/// and goes to `onDatagrams`. Callbacks run on the loop's thread; sends never block (a full send
+/// buffer drops the datagram, as UDP may). Datagrams are read in batches (one recvmmsg(2) for up to
+/// `batchSize`) into one reused buffer: `onDatagrams` gets a batch's datagrams where they lie in
+/// that buffer, valid until it returns (nothing is copied per datagram, and the handler is called
 /// once per batch, not per datagram).
 public final class DatagramPort {
     public let loop: EventLoop
@@ -132,6 +132,7 @@ public final class DatagramPort {
                 }
             }
             if !batch.isEmpty, let onDatagrams { onDatagrams(batch) }
+            batch.removeAll(keepingCapacity: true)  // its pointers are good only until the next read
             if Int(count) < Self.batchSize { return }
         }
     }

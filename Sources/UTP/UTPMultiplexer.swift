@@ -189,6 +189,7 @@ public final class UTPMultiplexer {
         markDirty(stream)
     }
 
+    /// The connection a datagram is for; the last one found is checked first (datagrams come in runs).
     func stream(id: UInt16, from: SocketAddress) -> UTPStream? {
         if let lastStream, lastStream.key.id == id, lastStream.key.address == from { return lastStream }
         lastStream = streams[Key(address: from, id: id)]
