@@ -51,7 +51,8 @@ import Testing
         a.write(data)
         #expect(pair.run(seconds: 10) { !pair.accepted.isEmpty })
         let sink = Sink(pair.accepted[0])
-        #expect(pair.run(seconds: 120) { sink.bytes.count >= data.count || sink.closed })
+        #expect(pair.runWhileProgressing(stall: 30, progress: { sink.bytes.count }) { sink.bytes.count >= data.count || sink.closed },
+                "stalled at \(sink.bytes.count) of \(data.count) bytes")
         #expect(sink.bytes == data)
         #expect(relay.dropped > 0)
     }

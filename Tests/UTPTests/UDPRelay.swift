@@ -72,6 +72,17 @@ final class UTPPair {
         return true
     }
 
+    /// Runs the loop until `done`, for as long as `progress` keeps growing: false when it stood still
+    /// for `stall` seconds. A slow machine (a full test run in parallel on 2 cores) makes a transfer
+    /// slow, not stuck; only a stuck one fails.
+    func runWhileProgressing(stall: Double, progress: () -> Int, until done: () -> Bool) -> Bool {
+        while !done() {
+            let before = progress()
+            if !run(seconds: stall, until: { done() || progress() != before }) { return false }
+        }
+        return true
+    }
+
     /// Dials `address` (the listener or a relay in front of it); nil on failure.
     func dial(_ address: SocketAddress, timeout: Double = 5) -> UTPStream? {
         var result: Result<UTPStream, NetError>?
