@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(name: "MSEBench", dependencies: ["MSE"]),
         // The properties each decoder family keeps on any input, and one libFuzzer entry point per
         // family (scripts/fuzz --list). Built normally, each executable replays a corpus.
-        .target(name: "FuzzChecks", dependencies: ["Bencode", "JSON", "Metainfo", "PeerWire", "Tracker", "Storage", "UTP"]),
+        .target(name: "FuzzChecks", dependencies: ["Bencode", "JSON", "Metainfo", "PeerWire", "Tracker", "Storage", "UTP", "DHT"]),
         .executableTarget(name: "FuzzMetainfo", dependencies: ["FuzzChecks"]),
         .executableTarget(name: "FuzzPeerWire", dependencies: ["FuzzChecks"]),
         .executableTarget(name: "FuzzHTTPTracker", dependencies: ["FuzzChecks"]),
@@ -90,6 +90,7 @@ let package = Package(
         .executableTarget(name: "FuzzTrackerServer", dependencies: ["FuzzChecks"]),
         .executableTarget(name: "FuzzResume", dependencies: ["FuzzChecks"]),
         .executableTarget(name: "FuzzUTP", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "FuzzKRPC", dependencies: ["FuzzChecks"]),
 
         .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "JSON"]),

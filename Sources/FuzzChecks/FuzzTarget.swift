@@ -14,7 +14,7 @@ public struct FuzzTarget: Sendable {
     public let exercise: @Sendable ([UInt8]) throws -> Void
     public let seeds: @Sendable () -> [[UInt8]]
 
-    public static let all: [FuzzTarget] = [.metainfo, .peerWire, .httpTracker, .udpTracker, .trackerServer, .resume, .utp]
+    public static let all: [FuzzTarget] = [.metainfo, .peerWire, .httpTracker, .udpTracker, .trackerServer, .resume, .utp, .krpc]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 }
