@@ -22,7 +22,7 @@ extension FuzzTarget {
                     return [UInt8(min(bytes.count, 255)), 3] + bytes.prefix(255)
                 }
             }
-            let stream = UTPFuzzSession.receiveID
+            let stream = sessionReceiveID
             return [[0] + data.encoded(), [0] + sack.encoded(), [0] + unknown,
                     [0] + UTPPacket(kind: .fin, connectionID: 9, seq: 3, ack: 4).encoded(),
                     session([UTPPacket(kind: .state, connectionID: stream, window: 1 << 20, seq: 100, ack: 2),
@@ -34,9 +34,8 @@ extension FuzzTarget {
         })
 }
 
-enum UTPFuzzSession {
-    static let receiveID: UInt16 = 1000
-}
+/// The connection id the connection under test receives on.
+private let sessionReceiveID: UInt16 = 1000
 
 func exerciseUTP(_ bytes: [UInt8]) throws {
     guard let mode = bytes.first else { return }
@@ -72,8 +71,8 @@ private func checkDatagram(_ datagram: [UInt8]) throws {
 /// is delivered than was received, everything it sends decodes, a closed one wants no timer.
 private func checkConnection(_ body: [UInt8]) throws {
     var now = 1.0
-    var connection = UTPConnection(dialing: UTPFuzzSession.receiveID, peer: "fuzz", now: now)
-    connection.receive(UTPPacket(kind: .state, connectionID: UTPFuzzSession.receiveID, timestamp: 5, window: 1 << 20, seq: 100, ack: 1),
+    var connection = UTPConnection(dialing: sessionReceiveID, peer: "fuzz", now: now)
+    connection.receive(UTPPacket(kind: .state, connectionID: sessionReceiveID, timestamp: 5, window: 1 << 20, seq: 100, ack: 1),
                        now: now)
     connection.write(Array(repeating: 0x55, count: 64 << 10), now: now)
     var offered = 0

@@ -108,19 +108,18 @@ let everyMessage: [PeerMessage] = [
         return bytes
     }
 
-    func check(_ frames: [PeerFrame]) {
-        #expect(frames.count == everyMessage.count + 1)
-        guard frames.count == everyMessage.count + 1 else { return }
+    func check(_ frames: [PeerFrame]) throws {
+        try #require(frames.count == everyMessage.count + 1)
         #expect(frames[0] == .handshake(Handshake(reserved: ReservedBits(), infoHash: sampleHash, peerID: samplePeerID)))
         for (index, message) in everyMessage.enumerated() {
             #expect(frames[index + 1] == .message(message, wireLength: message.encoded().count))
         }
     }
 
-    @Test func wholeStream() throws { check(try decodeAll(stream, chunks: [stream.count], handshake: true)) }
-    @Test func byteByByte() throws { check(try decodeAll(stream, chunks: [1], handshake: true)) }
+    @Test func wholeStream() throws { try check(decodeAll(stream, chunks: [stream.count], handshake: true)) }
+    @Test func byteByByte() throws { try check(decodeAll(stream, chunks: [1], handshake: true)) }
     @Test func oddSplits() throws {
-        for chunks in [[2], [3], [7], [13], [67, 1], [69], [5, 11, 1]] { check(try decodeAll(stream, chunks: chunks, handshake: true)) }
+        for chunks in [[2], [3], [7], [13], [67, 1], [69], [5, 11, 1]] { try check(decodeAll(stream, chunks: chunks, handshake: true)) }
     }
     @Test func messageByMessage() throws {
         var sizes = [68]
@@ -137,7 +136,7 @@ let everyMessage: [PeerMessage] = [
             if let frame { frames.append(frame) }
             #expect(try decoder.next() == nil)
         }
-        check(frames)
+        try check(frames)
     }
 
     @Test func hugeLengthPrefixFailsWithoutAllocating() throws {

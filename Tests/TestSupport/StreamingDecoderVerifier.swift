@@ -118,11 +118,11 @@ public struct HTTPResponseStream: StreamingDecoder {
     var done = false
     public init() {}
     public mutating func feed(_ bytes: ArraySlice<UInt8>, into responses: inout [HTTPResponse]) throws {
-        guard !done else { return }
-        if case .complete(let response) = try parser.feed(bytes) { done = true; responses.append(response) }
+        // Bytes after the complete response are not part of it.
+        if !done, case .complete(let response) = try parser.feed(bytes) { done = true; responses.append(response) }
     }
     public mutating func finish() throws -> (outputs: [HTTPResponse], leftover: Int) {
-        guard !done else { return ([], 0) }
+        if done { return ([], 0) }
         if case .complete(let response) = try parser.feed([UInt8](), endOfStream: true) { return ([response], 0) }
         return ([], 1)
     }
@@ -135,9 +135,9 @@ public struct HTTPRequestStream: StreamingDecoder {
     var pending = 0
     public init() {}
     public mutating func feed(_ bytes: ArraySlice<UInt8>, into lines: inout [HTTPRequestLine]) throws {
-        guard !done else { return }
-        if case .request(let line) = try reader.feed(bytes) { done = true; lines.append(line); return }
-        pending += bytes.count
+        // Bytes after the request head are not part of it.
+        if done { return }
+        if case .request(let line) = try reader.feed(bytes) { done = true; lines.append(line) } else { pending += bytes.count }
     }
     public mutating func finish() throws -> (outputs: [HTTPRequestLine], leftover: Int) { ([], done ? 0 : pending) }
 }
